@@ -1,0 +1,171 @@
+using MQTTnet;
+using MQTTnet.Protocol;
+using Telemetry.Abstractions;
+using Telemetry.Simulation;
+
+namespace Telemetry.Fleet;
+
+/// <summary>Counts of what a fleet has published.</summary>
+public sealed record class FleetProgress(long Frames, long Samples, long Failures, DateTime SimulatedUtc);
+
+/// <summary>
+/// Runs a fleet of deterministic truck models and publishes their frames over MQTT at QoS 1
+/// to <c>{prefix}/{vin}/{format}</c>: first the history as re-issued frames, then live frames
+/// paced by the clock.
+/// </summary>
+public sealed class FleetPublisher : IAsyncDisposable
+{
+    private readonly FleetOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IMqttClient _client;
+    private long _frames;
+    private long _samples;
+    private long _failures;
+
+    /// <summary>Builds the fleet; trucks start <see cref="FleetOptions.HistoryMinutes"/> before now.</summary>
+    public FleetPublisher(FleetOptions options, TimeProvider? time = null)
+    {
+        _options = options;
+        _time = time ?? TimeProvider.System;
+        _client = new MqttClientFactory().CreateMqttClient();
+        var now = TruncateToSecond(_time.GetUtcNow().UtcDateTime);
+        var start = now - TimeSpan.FromMinutes(options.HistoryMinutes);
+        var exceeding = options.Trucks == 0 ? 0 : Math.Max(1, (int)Math.Round(options.Trucks * options.ExceedanceShare));
+        var cycles = new[] { DriveCycle.Highway, DriveCycle.Mixed, DriveCycle.Urban };
+        Trucks = [.. Enumerable.Range(0, options.Trucks).Select(i =>
+        {
+            var index = options.FirstIndex + i;
+            var vin = Vins.Make(index);
+            var exceeds = i < exceeding;
+            // A failing truck drives on the highway, where the SCR is hot and the validity gate
+            // open; its NOx control fails two minutes in, so by the end of the history it has
+            // been warm and over the limit long enough for R1 to hold.
+            var cycle = exceeds ? DriveCycle.Highway : cycles[index % cycles.Length];
+            var model = new TruckModel(vin, options.Seed + index, cycle, start);
+            if (exceeds)
+            {
+                model.Inject(Fault.HighNox, start + TimeSpan.FromMinutes(2), DateTime.MaxValue);
+            }
+            return new SimulatedTruck(vin, model, exceeds);
+        })];
+        SimulatedUtc = start;
+    }
+
+    /// <summary>The trucks, in VIN order.</summary>
+    public IReadOnlyList<SimulatedTruck> Trucks { get; }
+
+    /// <summary>Sample time the fleet has reached.</summary>
+    public DateTime SimulatedUtc { get; private set; }
+
+    /// <summary>What has been published so far.</summary>
+    public FleetProgress Progress => new(Interlocked.Read(ref _frames), Interlocked.Read(ref _samples), Interlocked.Read(ref _failures), SimulatedUtc);
+
+    /// <summary>Connects to the broker.</summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer(_options.Host, _options.Port)
+            .WithClientId($"telemetry-fleet-{_options.FirstIndex}-{Guid.NewGuid():N}")
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithCleanStart(true)
+            .Build();
+        await _client.ConnectAsync(options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Steps every truck up to now (or <paramref name="untilUtc"/>) and publishes it as re-issued
+    /// frames of up to ten records each, as fast as the broker accepts them.
+    /// </summary>
+    public async Task PublishHistoryAsync(CancellationToken cancellationToken, DateTime? untilUtc = null)
+    {
+        var until = untilUtc ?? TruncateToSecond(_time.GetUtcNow().UtcDateTime);
+        while (SimulatedUtc < until)
+        {
+            var seconds = (int)Math.Min(10, (until - SimulatedUtc).TotalSeconds);
+            for (var s = 0; s < seconds; s++)
+            {
+                foreach (var truck in Trucks)
+                {
+                    truck.Step();
+                }
+            }
+            SimulatedUtc += TimeSpan.FromSeconds(seconds);
+            await FlushAsync(FrameKind.Reissue, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Publishes live frames each second until cancelled: one frame a second in <c>gb17691</c>,
+    /// ten records every ten seconds in <c>hj1239</c> and <c>json</c>.
+    /// </summary>
+    public async Task RunLiveAsync(CancellationToken cancellationToken)
+    {
+        var everySecond = _options.Format == FleetFormats.Gb17691;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var now = TruncateToSecond(_time.GetUtcNow().UtcDateTime);
+                while (SimulatedUtc < now)
+                {
+                    foreach (var truck in Trucks)
+                    {
+                        truck.Step();
+                    }
+                    SimulatedUtc += TimeSpan.FromSeconds(1);
+                }
+                if (everySecond || SimulatedUtc.Second % 10 == 0)
+                {
+                    await FlushAsync(FrameKind.RealTime, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped.
+        }
+    }
+
+    private async Task FlushAsync(FrameKind kind, CancellationToken cancellationToken)
+    {
+        var received = _time.GetUtcNow().UtcDateTime;
+        foreach (var truck in Trucks)
+        {
+            var batch = truck.TakeBatch(kind, received);
+            if (batch is null)
+            {
+                continue;
+            }
+            var payload = SimulatedTruck.Encode(batch, _options.Format);
+            var message = new MqttApplicationMessageBuilder()
+                .WithTopic($"{_options.TopicPrefix}/{truck.Vin}/{_options.Format}")
+                .WithPayload(payload)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .Build();
+            var result = await _client.PublishAsync(message, cancellationToken);
+            // With no subscriber yet the broker still accepted the frame (QoS 1, reason 'no matching subscribers').
+            if (result.IsSuccess || result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
+            {
+                Interlocked.Increment(ref _frames);
+                Interlocked.Add(ref _samples, batch.Samples.Length);
+            }
+            else
+            {
+                Interlocked.Increment(ref _failures);
+            }
+        }
+    }
+
+    private static DateTime TruncateToSecond(DateTime utc) =>
+        new(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client.IsConnected)
+        {
+            await _client.DisconnectAsync();
+        }
+        _client.Dispose();
+    }
+}

@@ -1,0 +1,285 @@
+using System.Collections.Immutable;
+using Telemetry.Abstractions;
+using Telemetry.Detection;
+
+namespace Telemetry.Simulation;
+
+/// <summary>A fault injected over [FromMinute, ToMinute) of a scenario.</summary>
+public sealed record InjectedFault(Fault Fault, double FromMinute, double ToMinute);
+
+/// <summary>An episode the scenario must produce: rule <paramref name="RuleId"/> starting within [FromMinute, ToMinute + hysteresis].</summary>
+public sealed record ExpectedEpisode(string RuleId, double FromMinute, double ToMinute);
+
+/// <summary>How the scenario's frames reach the engine.</summary>
+public enum Delivery
+{
+    /// <summary>Every frame once, in order.</summary>
+    InOrder,
+    /// <summary>About 20 % of frames twice and about 10 % swapped with the next one.</summary>
+    DuplicatedAndReordered,
+}
+
+/// <summary>One labelled drive: a cycle, faults with known start and end, and the episodes they must raise.</summary>
+public sealed record Scenario
+{
+    public required string Name { get; init; }
+    public required DriveCycle Cycle { get; init; }
+    public required double DurationMinutes { get; init; }
+    public IReadOnlyList<InjectedFault> Faults { get; init; } = [];
+    public IReadOnlyList<ExpectedEpisode> Expected { get; init; } = [];
+    /// <summary>Rules that may also fire as physical consequences of the fault (a bypassed SCR also raises NOx); not false alerts.</summary>
+    public IReadOnlyList<string> Allowed { get; init; } = [];
+    public Delivery Delivery { get; init; } = Delivery.InOrder;
+    /// <summary>Start of the drive, UTC; null uses the suite's start.</summary>
+    public DateTime? StartUtc { get; init; }
+    /// <summary>Zones GeoJSON for this scenario, or null for none.</summary>
+    public string? ZonesGeoJson { get; init; }
+    /// <summary>True for a clean cycle: any episode is a false alert.</summary>
+    public bool Clean => Faults.Count == 0 && Expected.Count == 0;
+}
+
+/// <summary>Options of a suite run.</summary>
+public sealed class ScenarioSuiteOptions
+{
+    /// <summary>Base seed; scenario i uses Seed + i.</summary>
+    public int Seed { get; set; } = 20_240_601;
+    /// <summary>Start of each drive, UTC.</summary>
+    public DateTime StartUtc { get; set; } = new(2025, 6, 2, 1, 0, 0, DateTimeKind.Utc);
+    /// <summary>Detection options; defaults when null.</summary>
+    public DetectionOptions? Detection { get; set; }
+    /// <summary>Runs only scenarios whose name contains this text, when set.</summary>
+    public string? Filter { get; set; }
+    /// <summary>Samples per real-time frame (HJ 1239: 10).</summary>
+    public int SamplesPerFrame { get; set; } = 10;
+    /// <summary>Grain clock tick for offline detection, s.</summary>
+    public int ClockTickSeconds { get; set; } = 10;
+}
+
+/// <summary>The labelled scenarios: clean cycles and one or more per rule.</summary>
+public static class ScenarioSuite
+{
+    private static readonly string[] NoxConsequences = ["R1", "R2", "R3"];
+
+    /// <summary>Every scenario of the suite.</summary>
+    public static IReadOnlyList<Scenario> All { get; } = Build();
+
+    /// <summary>Runs the suite (or the filtered part of it) and scores it.</summary>
+    public static ScenarioReport Run(ScenarioSuiteOptions? options = null) => ScenarioReport.Run(options ?? new ScenarioSuiteOptions());
+
+    private static List<Scenario> Build()
+    {
+        static Scenario F(string name, DriveCycle cycle, double minutes, Fault fault, double from, double to, string rule, params string[] allowed) => new()
+        {
+            Name = name,
+            Cycle = cycle,
+            DurationMinutes = minutes,
+            Faults = [new InjectedFault(fault, from, to)],
+            Expected = [new ExpectedEpisode(rule, from, to)],
+            Allowed = allowed,
+        };
+
+        return
+        [
+            new() { Name = "clean-urban", Cycle = DriveCycle.Urban, DurationMinutes = 120 },
+            new() { Name = "clean-highway", Cycle = DriveCycle.Highway, DurationMinutes = 150 },
+            new() { Name = "clean-mixed-duplicated-reordered", Cycle = DriveCycle.Mixed, DurationMinutes = 120, Delivery = Delivery.DuplicatedAndReordered },
+            F("r1-high-nox", DriveCycle.Highway, 70, Fault.HighNox, 20, 50, "R1", "R2", "R3"),
+            F("r1-high-nox-duplicated-reordered", DriveCycle.Highway, 70, Fault.HighNox, 20, 50, "R1", "R2", "R3") with { Delivery = Delivery.DuplicatedAndReordered },
+            F("r2-specific-nox", DriveCycle.Highway, 70, Fault.LowScrEfficiency, 20, 55, "R2", "R1", "R3"),
+            F("r3-low-scr-efficiency", DriveCycle.Highway, 70, Fault.LowScrEfficiency, 20, 55, "R3", "R1", "R2"),
+            F("r4-urea-level-frozen", DriveCycle.Highway, 180, Fault.UreaLevelFrozen, 20, 180, "R4", NoxConsequences),
+            F("r4-urea-level-rising", DriveCycle.Highway, 60, Fault.UreaLevelRising, 20, 40, "R4"),
+            F("r4-urea-empty", DriveCycle.Highway, 60, Fault.UreaEmpty, 20, 40, "R4", NoxConsequences),
+            F("r5-nox-sensor-stuck", DriveCycle.Highway, 70, Fault.NoxSensorStuck, 20, 50, "R5"),
+            F("r5-nox-downstream-above-upstream", DriveCycle.Highway, 60, Fault.NoxDownstreamAboveUpstream, 20, 45, "R5", NoxConsequences),
+            F("r5-nox-sensor-pinned", DriveCycle.Highway, 45, Fault.NoxSensorPinned, 20, 30, "R5", NoxConsequences),
+            F("r6-dpf-removed", DriveCycle.Highway, 60, Fault.DpfRemoved, 20, 50, "R6"),
+            F("r6-dpf-support-bit-cleared", DriveCycle.Highway, 45, Fault.DpfSupportBitCleared, 20, 30, "R6"),
+            F("r7-mil-on-driving", DriveCycle.Highway, 60, Fault.MilOnDriving, 20, 45, "R7"),
+            F("r8-calibration-changed", DriveCycle.Urban, 45, Fault.CalibrationChanged, 20, 45, "R8"),
+            F("r8-dtcs-cleared-readiness-reset", DriveCycle.Urban, 45, Fault.DtcsClearedWithReadinessReset, 20, 35, "R8"),
+            F("r9-terminal-offline", DriveCycle.Highway, 60, Fault.TerminalOffline, 20, 30, "R9.offline"),
+            F("r9-position-invalid", DriveCycle.Urban, 60, Fault.PositionInvalid, 20, 40, "R9.position"),
+            F("r9-position-jump", DriveCycle.Highway, 45, Fault.PositionJump, 20, 22, "R9.jump"),
+            F("r9-clock-skew", DriveCycle.Highway, 45, Fault.ClockSkew, 20, 45, "R9.clock"),
+            F("r9-invalid-fields", DriveCycle.Urban, 45, Fault.InvalidFields, 20, 30, "R9.fields"),
+            F("r9-removal-alarm", DriveCycle.Urban, 30, Fault.RemovalAlarm, 15, 16, "R9.removal"),
+            F("r9-check-code-failures", DriveCycle.Highway, 30, Fault.CheckCodeFailures, 15, 17, "R9.checkcode"),
+            new()
+            {
+                // 05:40 China Standard Time: the zone's restricted hours (06:00-22:00) begin 20 minutes in.
+                Name = "z-restricted-hours-with-high-nox",
+                Cycle = DriveCycle.Highway,
+                DurationMinutes = 70,
+                StartUtc = new DateTime(2025, 6, 1, 21, 40, 0, DateTimeKind.Utc),
+                ZonesGeoJson = JinanZoneGeoJson,
+                Faults = [new InjectedFault(Fault.HighNox, 25, 55)],
+                Expected = [new ExpectedEpisode("Z", 20, 70), new ExpectedEpisode("R1", 25, 55)],
+                Allowed = ["R2", "R3"],
+            },
+        ];
+    }
+
+    /// <summary>A low-emission zone around Jinan (about 110 km square) restricted 06:00-22:00 local time.</summary>
+    public const string JinanZoneGeoJson = """
+        {"type":"FeatureCollection","features":[{"type":"Feature",
+          "properties":{"name":"Jinan LEZ","restrictedHours":"06:00-22:00"},
+          "geometry":{"type":"Polygon","coordinates":[[[116.4,36.15],[117.6,36.15],[117.6,37.15],[116.4,37.15],[116.4,36.15]]]}}]}
+        """;
+
+    /// <summary>Drives one scenario through a fresh detector and returns every episode, in final form.</summary>
+    public static ScenarioRun Execute(Scenario scenario, int seed, ScenarioSuiteOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(scenario);
+        ArgumentNullException.ThrowIfNull(options);
+        var start = scenario.StartUtc ?? options.StartUtc;
+        var vin = Vins.Make(seed % 1_000_000, "LSCN");
+        var model = new TruckModel(vin, seed, scenario.Cycle, start);
+        foreach (var f in scenario.Faults)
+            model.Inject(f.Fault, start.AddMinutes(f.FromMinute), start.AddMinutes(f.ToMinute));
+        var zones = scenario.ZonesGeoJson is null ? null : ZoneIndex.FromGeoJson(scenario.ZonesGeoJson);
+        var detector = new VehicleDetector(vin, options.Detection ?? new DetectionOptions(), model.Info("SIM-FLEET", "Jinan"), zones);
+        var run = new ScenarioRun(scenario, start);
+        var rng = new Random(seed ^ 0x5EED);
+        var changes = new List<AlertChange>();
+        var accepted = new List<Sample>();
+        ushort serial = 0;
+        var frame = new List<Sample>(options.SamplesPerFrame);
+        var frameObd = new List<ObdSnapshot>();
+        var stored = new Queue<(Sample Sample, ObdSnapshot? Obd)>();
+        TelemetryBatch? held = null;
+
+        void Deliver(TelemetryBatch batch)
+        {
+            var r = detector.OnBatch(batch, changes, accepted);
+            run.Count(r);
+            accepted.Clear();
+        }
+
+        void Send(TelemetryBatch batch)
+        {
+            if (scenario.Delivery == Delivery.InOrder || batch.Kind != FrameKind.RealTime)
+            {
+                Deliver(batch);
+                return;
+            }
+            if (held is null && rng.NextDouble() < 0.1)
+            {
+                held = batch;
+                return;
+            }
+            Deliver(batch);
+            if (rng.NextDouble() < 0.2)
+                Deliver(batch with { ReceivedUtc = batch.ReceivedUtc.AddSeconds(3) });
+            if (held is not null)
+            {
+                Deliver(held with { ReceivedUtc = batch.ReceivedUtc });
+                held = null;
+            }
+        }
+
+        Deliver(new TelemetryBatch(vin, FrameKind.Login, start, serial++, [], [], start));
+        var total = (int)(scenario.DurationMinutes * 60);
+        for (var i = 1; i <= total; i++)
+        {
+            var s = model.Step();
+            var now = model.NowUtc;
+            var obd = model.ObdDue ? model.CurrentObd() : null;
+            if (model.PendingRemovalAlarm)
+            {
+                Deliver(new TelemetryBatch(vin, FrameKind.RemovalAlarm, s.TimeUtc, serial++, [], [], now.AddSeconds(1))
+                {
+                    AlarmPosition = new GeoFix(s.Longitude, s.Latitude, s.PositionValid),
+                });
+            }
+            if (model.IsSilent)
+            {
+                stored.Enqueue((s, obd));
+            }
+            else
+            {
+                frame.Add(s);
+                if (obd is not null)
+                    frameObd.Add(obd);
+                if (frame.Count >= options.SamplesPerFrame)
+                {
+                    if (model.FramesCorrupted)
+                        detector.OnCheckCodeFailure(now.AddSeconds(1), changes);
+                    else
+                        Send(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], now.AddSeconds(1)));
+                    frame.Clear();
+                    frameObd.Clear();
+                    // A reconnected terminal re-issues what it stored, two frames per real-time frame.
+                    for (var k = 0; k < 2 && stored.Count > 0; k++)
+                        Deliver(Reissue(vin, stored, options.SamplesPerFrame, ref serial, now.AddSeconds(1)));
+                }
+            }
+            if (i % options.ClockTickSeconds == 0)
+                detector.OnClock(now, changes);
+        }
+        var end = model.NowUtc;
+        if (held is not null)
+            Deliver(held);
+        if (frame.Count > 0)
+            Deliver(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], end.AddSeconds(1)));
+        while (stored.Count > 0)
+            Deliver(Reissue(vin, stored, options.SamplesPerFrame, ref serial, end.AddSeconds(1)));
+        Deliver(new TelemetryBatch(vin, FrameKind.Logout, end, serial, [], [], end.AddSeconds(1)));
+        for (var m = 1; m <= 30; m++)
+            detector.OnClock(end.AddMinutes(m), changes);
+        run.Collect(changes);
+        return run;
+    }
+
+    private static TelemetryBatch Reissue(string vin, Queue<(Sample Sample, ObdSnapshot? Obd)> stored, int perFrame, ref ushort serial, DateTime received)
+    {
+        var samples = ImmutableArray.CreateBuilder<Sample>(perFrame);
+        var obd = ImmutableArray.CreateBuilder<ObdSnapshot>();
+        while (samples.Count < perFrame && stored.Count > 0)
+        {
+            var (s, o) = stored.Dequeue();
+            samples.Add(s);
+            if (o is not null)
+                obd.Add(o);
+        }
+        var first = samples[0].TimeUtc;
+        return new TelemetryBatch(vin, FrameKind.Reissue, first, serial++, samples.ToImmutable(), obd.ToImmutable(), received);
+    }
+}
+
+/// <summary>Everything one scenario produced.</summary>
+public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
+{
+    private readonly Dictionary<string, Alert> _episodes = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
+
+    public Scenario Scenario { get; } = scenario;
+    public DateTime StartUtc { get; } = startUtc;
+    public int Accepted { get; private set; }
+    public int Duplicates { get; private set; }
+    public int Late { get; private set; }
+    public int Reissued { get; private set; }
+    /// <summary>Opened changes for an id already opened (must stay 0).</summary>
+    public int ReopenedIds { get; private set; }
+    /// <summary>Episodes in their final form, by start time.</summary>
+    public IReadOnlyList<Alert> Episodes => [.. _episodes.Values.OrderBy(a => a.StartUtc).ThenBy(a => a.RuleId, StringComparer.Ordinal)];
+
+    internal void Count(BatchResult r)
+    {
+        Accepted += r.Accepted;
+        Duplicates += r.Duplicates;
+        Late += r.Late;
+        Reissued += r.Reissued;
+    }
+
+    internal void Collect(List<AlertChange> changes)
+    {
+        foreach (var c in changes)
+        {
+            if (c.Kind == AlertChangeKind.Opened && !_opened.Add(c.Alert.Id))
+                ReopenedIds++;
+            if (!_episodes.TryGetValue(c.Alert.Id, out var prev) || c.Alert.Revision >= prev.Revision)
+                _episodes[c.Alert.Id] = c.Alert;
+        }
+    }
+}

@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Telemetry.Simulator;
+
+var root = new RootCommand("Heavy-duty diesel truck fleet simulator: publishes terminal frames over MQTT and runs the labelled detection scenarios.")
+{
+    RunCommand.Create(),
+    ScenariosCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

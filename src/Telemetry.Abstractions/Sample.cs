@@ -1,0 +1,86 @@
+using System.Runtime.CompilerServices;
+
+namespace Telemetry.Abstractions;
+
+/// <summary>
+/// One second of diesel data stream (GB 17691 Annex Q record type 0x02), in engineering units.
+/// A field that the terminal marked not available, abnormal or out of the J1939 valid range
+/// is <see cref="double.NaN"/>: a missing value, never a number. Use <see cref="Has(double)"/>.
+/// </summary>
+/// <remarks>A struct so a frame's records live in one array and rules read them without allocation.</remarks>
+[GenerateSerializer, Immutable]
+public readonly record struct Sample
+{
+    /// <summary>Sample time, UTC.</summary>
+    [Id(0)] public DateTime TimeUtc { get; init; }
+    /// <summary>Vehicle speed, km/h.</summary>
+    [Id(1)] public double SpeedKmh { get; init; }
+    /// <summary>Barometric pressure, kPa.</summary>
+    [Id(2)] public double BarometricPressureKpa { get; init; }
+    /// <summary>Actual engine torque, % of reference torque.</summary>
+    [Id(3)] public double EngineTorquePercent { get; init; }
+    /// <summary>Friction torque, % of reference torque.</summary>
+    [Id(4)] public double FrictionTorquePercent { get; init; }
+    /// <summary>Engine speed, rpm.</summary>
+    [Id(5)] public double EngineSpeedRpm { get; init; }
+    /// <summary>Engine fuel flow, L/h.</summary>
+    [Id(6)] public double FuelFlowLph { get; init; }
+    /// <summary>NOx sensor upstream of the SCR, ppm (-200 while the sensor is not ready).</summary>
+    [Id(7)] public double NoxUpstreamPpm { get; init; }
+    /// <summary>NOx sensor downstream of the SCR (tailpipe), ppm (-200 while not ready).</summary>
+    [Id(8)] public double NoxDownstreamPpm { get; init; }
+    /// <summary>Reagent (urea) tank level, %.</summary>
+    [Id(9)] public double ReagentLevelPercent { get; init; }
+    /// <summary>Intake air mass flow, kg/h.</summary>
+    [Id(10)] public double IntakeAirFlowKgph { get; init; }
+    /// <summary>SCR inlet temperature, deg C.</summary>
+    [Id(11)] public double ScrInletTempC { get; init; }
+    /// <summary>SCR outlet temperature, deg C.</summary>
+    [Id(12)] public double ScrOutletTempC { get; init; }
+    /// <summary>DPF differential pressure, kPa.</summary>
+    [Id(13)] public double DpfPressureDropKpa { get; init; }
+    /// <summary>Engine coolant temperature, deg C.</summary>
+    [Id(14)] public double CoolantTempC { get; init; }
+    /// <summary>Fuel tank level, %.</summary>
+    [Id(15)] public double FuelLevelPercent { get; init; }
+    /// <summary>Raw position status byte: bit0 invalid, bit1 south, bit2 west.</summary>
+    [Id(16)] public byte PositionStatus { get; init; }
+    /// <summary>Longitude in degrees, negative west (already signed by the status bits).</summary>
+    [Id(17)] public double Longitude { get; init; }
+    /// <summary>Latitude in degrees, negative south (already signed by the status bits).</summary>
+    [Id(18)] public double Latitude { get; init; }
+    /// <summary>Total distance, km.</summary>
+    [Id(19)] public double OdometerKm { get; init; }
+
+    /// <summary>True when the terminal reported a valid position fix (status bit0 clear).</summary>
+    public bool PositionValid => (PositionStatus & 0x01) == 0 && Has(Longitude) && Has(Latitude);
+
+    /// <summary>True when <paramref name="value"/> is a measurement, false when it is missing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Has(double value) => !double.IsNaN(value);
+
+    /// <summary>A sample at <paramref name="timeUtc"/> with every field missing and the position invalid.</summary>
+    public static Sample Empty(DateTime timeUtc) => new()
+    {
+        TimeUtc = timeUtc,
+        SpeedKmh = double.NaN,
+        BarometricPressureKpa = double.NaN,
+        EngineTorquePercent = double.NaN,
+        FrictionTorquePercent = double.NaN,
+        EngineSpeedRpm = double.NaN,
+        FuelFlowLph = double.NaN,
+        NoxUpstreamPpm = double.NaN,
+        NoxDownstreamPpm = double.NaN,
+        ReagentLevelPercent = double.NaN,
+        IntakeAirFlowKgph = double.NaN,
+        ScrInletTempC = double.NaN,
+        ScrOutletTempC = double.NaN,
+        DpfPressureDropKpa = double.NaN,
+        CoolantTempC = double.NaN,
+        FuelLevelPercent = double.NaN,
+        PositionStatus = 0x01,
+        Longitude = double.NaN,
+        Latitude = double.NaN,
+        OdometerKm = double.NaN,
+    };
+}

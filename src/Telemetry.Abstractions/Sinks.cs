@@ -1,0 +1,43 @@
+namespace Telemetry.Abstractions;
+
+/// <summary>Where every accepted sample and every alert change goes as time series.</summary>
+public interface ITimeSeriesSink
+{
+    /// <summary>Writes samples of one vehicle. Writing the same VIN and sample time again overwrites, never duplicates.</summary>
+    ValueTask WriteSamplesAsync(string vin, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes one alert change as a point at the episode's start time.</summary>
+    ValueTask WriteAlertAsync(Alert alert, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Filter for alert queries.</summary>
+public sealed record class AlertQuery
+{
+    public string? Vin { get; init; }
+    public string? RuleId { get; init; }
+    public AlertStatus? Status { get; init; }
+    /// <summary>Restricts to these fleets; null means every fleet (enforcement).</summary>
+    public IReadOnlySet<string>? Fleets { get; init; }
+    public DateTime? SinceUtc { get; init; }
+    public int Limit { get; init; } = 100;
+}
+
+/// <summary>The durable record of alert episodes: the evidence.</summary>
+public interface IAlertStore
+{
+    /// <summary>Inserts or replaces the episode with the same id (a lower revision never replaces a higher one).</summary>
+    ValueTask UpsertAsync(Alert alert, CancellationToken cancellationToken = default);
+
+    /// <summary>One episode by id, or null.</summary>
+    ValueTask<Alert?> GetAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Episodes matching the query, newest start first.</summary>
+    ValueTask<IReadOnlyList<Alert>> QueryAsync(AlertQuery query, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Vehicle reference data, updatable at run time.</summary>
+public interface IVehicleRegistry
+{
+    /// <summary>The vehicle's reference data, or null when it is not registered.</summary>
+    VehicleInfo? Find(string vin);
+}

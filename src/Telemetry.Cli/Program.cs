@@ -1,0 +1,3 @@
+using Telemetry.Cli;
+
+return CliApp.Run(args, Console.OpenStandardInput(), Console.Out, Console.Error);

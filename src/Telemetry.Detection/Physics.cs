@@ -1,0 +1,27 @@
+namespace Telemetry.Detection;
+
+/// <summary>The physics of DOMAIN.md used by the rules.</summary>
+public static class Physics
+{
+    /// <summary>Exhaust mass flow, kg/h = intake air (kg/h) + fuel (L/h) x density (kg/L).</summary>
+    public static double ExhaustFlowKgph(double intakeAirKgph, double fuelLph, double fuelDensityKgPerL) =>
+        intakeAirKgph + (fuelLph * fuelDensityKgPerL);
+
+    /// <summary>NOx mass flow, g/h = factor x NOx (ppm) x exhaust mass flow (kg/h); 0.001586 is the raw-exhaust factor for diesel.</summary>
+    public static double NoxMassFlowGph(double noxPpm, double exhaustKgph, double factor) => factor * noxPpm * exhaustKgph;
+
+    /// <summary>Engine power, kW = torque % / 100 x reference torque (N m) x rpm x 2 pi / 60 / 1000.</summary>
+    public static double EnginePowerKw(double torquePercent, double referenceTorqueNm, double rpm) =>
+        torquePercent / 100.0 * referenceTorqueNm * rpm * 2 * Math.PI / 60.0 / 1000.0;
+
+    /// <summary>Great-circle distance between two fixes, km.</summary>
+    public static double DistanceKm(double lon1, double lat1, double lon2, double lat2)
+    {
+        const double R = 6371.0088;
+        var dLat = (lat2 - lat1) * Math.PI / 180;
+        var dLon = (lon2 - lon1) * Math.PI / 180;
+        var a = (Math.Sin(dLat / 2) * Math.Sin(dLat / 2)) +
+                (Math.Cos(lat1 * Math.PI / 180) * Math.Cos(lat2 * Math.PI / 180) * Math.Sin(dLon / 2) * Math.Sin(dLon / 2));
+        return 2 * R * Math.Asin(Math.Min(1, Math.Sqrt(a)));
+    }
+}

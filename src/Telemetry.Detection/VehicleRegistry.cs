@@ -1,0 +1,144 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text.Json;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Detection;
+
+/// <summary>
+/// Vehicle reference data parsed from registry text (JSON or CSV) and swapped atomically: readers
+/// never see a half-loaded registry. Pure: the host reads the file and calls <see cref="Load"/>.
+/// </summary>
+/// <remarks>
+/// JSON: an array of objects (or an object with a <c>vehicles</c> array) with <c>vin</c>, <c>fleet</c>,
+/// <c>region</c>, <c>engineModel</c>, <c>referenceTorqueNm</c>, <c>emissionStage</c>.
+/// CSV: a header line naming those columns (any order, case-insensitive), then one vehicle per line.
+/// </remarks>
+public sealed class VehicleRegistry : IVehicleRegistry
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = true, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
+    private volatile FrozenDictionary<string, VehicleInfo> _vehicles = FrozenDictionary<string, VehicleInfo>.Empty;
+
+    /// <summary>Number of registered vehicles.</summary>
+    public int Count => _vehicles.Count;
+
+    /// <summary>Increases with every successful load.</summary>
+    public int Generation { get; private set; }
+
+    /// <inheritdoc />
+    public VehicleInfo? Find(string vin) => vin is not null && _vehicles.TryGetValue(vin, out var v) ? v : null;
+
+    /// <summary>Every registered vehicle.</summary>
+    public IReadOnlyCollection<VehicleInfo> All => _vehicles.Values;
+
+    /// <summary>
+    /// Parses <paramref name="text"/> (JSON when it starts with <c>[</c> or <c>{</c>, CSV otherwise) and
+    /// replaces the registry in one step. On a parse error the previous registry stays and
+    /// <see cref="FormatException"/> names the bad line or element.
+    /// </summary>
+    public void Load(string text)
+    {
+        var parsed = Parse(text);
+        _vehicles = parsed.ToFrozenDictionary(v => v.Vin, StringComparer.Ordinal);
+        Generation++;
+    }
+
+    /// <summary>Parses registry text into vehicle records (later duplicates of a VIN win).</summary>
+    public static IReadOnlyList<VehicleInfo> Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var trimmed = text.AsSpan().TrimStart();
+        var list = trimmed.Length > 0 && (trimmed[0] == '[' || trimmed[0] == '{') ? ParseJson(text) : ParseCsv(text);
+        var byVin = new Dictionary<string, VehicleInfo>(StringComparer.Ordinal);
+        foreach (var v in list)
+            byVin[v.Vin] = v;
+        return [.. byVin.Values];
+    }
+
+    private static List<VehicleInfo> ParseJson(string text)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(text, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException($"Vehicle registry JSON is invalid: {ex.Message}", ex);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("vehicles", out var inner))
+                root = inner;
+            if (root.ValueKind != JsonValueKind.Array)
+                throw new FormatException("Vehicle registry JSON must be an array of vehicles or an object with a \"vehicles\" array.");
+            var result = new List<VehicleInfo>();
+            var i = 0;
+            foreach (var e in root.EnumerateArray())
+            {
+                Row? row;
+                try
+                {
+                    row = e.Deserialize<Row>(JsonOptions);
+                }
+                catch (JsonException ex)
+                {
+                    throw new FormatException($"Vehicle registry element {i}: {ex.Message}", ex);
+                }
+                if (row is null || string.IsNullOrWhiteSpace(row.Vin))
+                    throw new FormatException($"Vehicle registry element {i} has no vin.");
+                result.Add(Make(row.Vin, row.Fleet, row.Region, row.EngineModel, row.ReferenceTorqueNm, row.EmissionStage, $"element {i}"));
+                i++;
+            }
+            return result;
+        }
+    }
+
+    private static List<VehicleInfo> ParseCsv(string text)
+    {
+        var lines = text.Split('\n');
+        var result = new List<VehicleInfo>();
+        Dictionary<string, int>? columns = null;
+        for (var n = 0; n < lines.Length; n++)
+        {
+            var line = lines[n].Trim('\r', ' ', '\t');
+            if (line.Length == 0 || line.StartsWith('#'))
+                continue;
+            var cells = line.Split(',').Select(c => c.Trim().Trim('"')).ToArray();
+            if (columns is null)
+            {
+                columns = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                for (var i = 0; i < cells.Length; i++)
+                    columns[cells[i]] = i;
+                if (!columns.ContainsKey("vin"))
+                    throw new FormatException("Vehicle registry CSV header (line 1) has no vin column.");
+                continue;
+            }
+            string? Cell(string name) => columns.TryGetValue(name, out var i) && i < cells.Length && cells[i].Length > 0 ? cells[i] : null;
+            var vin = Cell("vin") ?? throw new FormatException($"Vehicle registry CSV line {n + 1} has no vin.");
+            double? torque = null;
+            if (Cell("referenceTorqueNm") is { } t)
+            {
+                if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                    throw new FormatException($"Vehicle registry CSV line {n + 1}: referenceTorqueNm \"{t}\" is not a number.");
+                torque = value;
+            }
+            result.Add(Make(vin, Cell("fleet"), Cell("region"), Cell("engineModel"), torque, Cell("emissionStage"), $"line {n + 1}"));
+        }
+        return result;
+    }
+
+    private static VehicleInfo Make(string vin, string? fleet, string? region, string? engine, double? torque, string? stage, string where)
+    {
+        vin = vin.Trim().ToUpperInvariant();
+        if (vin.Length != 17)
+            throw new FormatException($"Vehicle registry {where}: VIN \"{vin}\" is not 17 characters.");
+        if (torque is { } t && !(t > 0 && t < 100_000))
+            throw new FormatException($"Vehicle registry {where}: referenceTorqueNm {t} is not a plausible torque in N m.");
+        return new VehicleInfo { Vin = vin, Fleet = fleet, Region = region, EngineModel = engine, ReferenceTorqueNm = torque, EmissionStage = stage };
+    }
+
+    private sealed record Row(string? Vin, string? Fleet, string? Region, string? EngineModel, double? ReferenceTorqueNm, string? EmissionStage);
+}

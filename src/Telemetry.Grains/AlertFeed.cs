@@ -1,0 +1,69 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace Telemetry.Grains;
+
+/// <summary>
+/// In-process fan-out of alert changes. Each listener has a bounded queue; a listener that falls
+/// behind loses its oldest changes (counted in <c>telemetry.alerts.feed.dropped</c>), never slows the grains.
+/// The durable record is the alert store, not this feed.
+/// </summary>
+public sealed class AlertFeed : IAlertFeed, IDisposable
+{
+    private const int ListenerCapacity = 1024;
+    private readonly Lock _gate = new();
+    private readonly List<Channel<AlertChange>> _listeners = [];
+    private readonly Meter _meter;
+    private readonly Counter<long> _dropped;
+
+    public AlertFeed(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(GrainMetrics.MeterName);
+        _dropped = _meter.CreateCounter<long>("telemetry.alerts.feed.dropped", "{change}", "Alert changes a slow live listener did not receive.");
+    }
+
+    public void Publish(AlertChange change)
+    {
+        lock (_gate)
+        {
+            foreach (var listener in _listeners)
+            {
+                if (listener.Reader.Count >= ListenerCapacity)
+                {
+                    _dropped.Add(1);
+                }
+                listener.Writer.TryWrite(change);
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<AlertChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateBounded<AlertChange>(new BoundedChannelOptions(ListenerCapacity)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        });
+        lock (_gate)
+        {
+            _listeners.Add(channel);
+        }
+        try
+        {
+            await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return change;
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _listeners.Remove(channel);
+            }
+        }
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

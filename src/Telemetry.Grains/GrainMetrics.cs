@@ -1,0 +1,43 @@
+using System.Diagnostics.Metrics;
+using Telemetry.Detection;
+
+namespace Telemetry.Grains;
+
+/// <summary>Counters of the vehicle hot path (meter <c>Telemetry.Grains</c>).</summary>
+public sealed class GrainMetrics : IDisposable
+{
+    /// <summary>Meter name to enable in OpenTelemetry.</summary>
+    public const string MeterName = "Telemetry.Grains";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _accepted;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _alertChanges;
+
+    public GrainMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _accepted = _meter.CreateCounter<long>("telemetry.samples.accepted", "{sample}", "Samples accepted by vehicle grains (new sample times).");
+        _duplicates = _meter.CreateCounter<long>("telemetry.samples.deduplicated", "{sample}", "Samples dropped because their vehicle and sample time were already seen.");
+        _alertChanges = _meter.CreateCounter<long>("telemetry.alerts.changes", "{change}", "Alert episode changes, by rule and kind.");
+    }
+
+    /// <summary>Records what one batch or clock tick did.</summary>
+    public void Record(BatchResult result, List<AlertChange> changes)
+    {
+        if (result.Accepted > 0)
+        {
+            _accepted.Add(result.Accepted);
+        }
+        if (result.Duplicates > 0)
+        {
+            _duplicates.Add(result.Duplicates);
+        }
+        foreach (var change in changes)
+        {
+            _alertChanges.Add(1, new("rule", change.Alert.RuleId), new("kind", change.Kind.ToString()));
+        }
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

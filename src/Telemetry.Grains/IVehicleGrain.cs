@@ -1,0 +1,31 @@
+namespace Telemetry.Grains;
+
+/// <summary>One vehicle, keyed by VIN: holds its recent state and runs detection on sample time.</summary>
+public interface IVehicleGrain : IGrainWithStringKey
+{
+    /// <summary>Takes one decoded frame. Completes when its new samples and alert changes are written.</summary>
+    ValueTask<IngestResult> Ingest(TelemetryBatch batch);
+
+    /// <summary>What the grain knows about its vehicle now.</summary>
+    ValueTask<VehicleStatus> GetStatus();
+}
+
+/// <summary>What one <see cref="IVehicleGrain.Ingest"/> call did.</summary>
+[GenerateSerializer, Immutable]
+public readonly record struct IngestResult(
+    [property: Id(0)] int Accepted,
+    [property: Id(1)] int Duplicates,
+    [property: Id(2)] int AlertChanges);
+
+/// <summary>Live state of a vehicle for the API.</summary>
+[GenerateSerializer, Immutable]
+public sealed record class VehicleStatus
+{
+    [Id(0)] public required string Vin { get; init; }
+    [Id(1)] public DateTime? LastSampleUtc { get; init; }
+    [Id(2)] public DateTime? LastReceivedUtc { get; init; }
+    [Id(3)] public Sample? LastSample { get; init; }
+    [Id(4)] public long SamplesAccepted { get; init; }
+    [Id(5)] public long DuplicatesDropped { get; init; }
+    [Id(6)] public IReadOnlyList<string> OpenAlertIds { get; init; } = [];
+}

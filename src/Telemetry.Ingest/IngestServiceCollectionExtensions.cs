@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Telemetry.Protocol;
+
+namespace Telemetry.Ingest;
+
+/// <summary>Host wiring of MQTT ingest.</summary>
+public static class IngestServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the ingest subscriber, the embedded broker when <see cref="MqttIngestOptions.Mode"/> is
+    /// Embedded, the payload decoder and the dead-letter file. Settings are validated at start-up.
+    /// </summary>
+    public static IHostApplicationBuilder AddMqttIngest(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<MqttIngestOptions>().BindConfiguration(MqttIngestOptions.Section)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MqttIngestOptions>>(new SentenceValidator<MqttIngestOptions>(o => o.Validate()));
+        services.AddOptions<ProtocolOptions>().BindConfiguration(ProtocolOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ProtocolOptions>>(new SentenceValidator<ProtocolOptions>(o => o.Validate()));
+        services.AddOptions<DeadLetterOptions>().BindConfiguration(DeadLetterOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DeadLetterOptions>>(new SentenceValidator<DeadLetterOptions>(o => o.Validate()));
+
+        services.AddSingleton(sp => new PayloadDecoder(sp.GetRequiredService<IOptions<ProtocolOptions>>().Value));
+        services.AddSingleton<IngestMetrics>();
+        services.AddSingleton<IDeadLetterSink, FileDeadLetterSink>();
+        services.AddSingleton<EmbeddedBroker>();
+        services.AddSingleton<MqttIngestService>();
+
+        var mode = builder.Configuration.GetSection(MqttIngestOptions.Section).GetValue(nameof(MqttIngestOptions.Mode), BrokerMode.Embedded);
+        if (mode == BrokerMode.Embedded)
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<EmbeddedBroker>());
+        }
+        services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
+        return builder;
+    }
+}
+
+/// <summary>Turns an options class's <c>Validate()</c> sentences into a start-up failure that names each setting.</summary>
+public sealed class SentenceValidator<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
+    where T : class
+{
+    public ValidateOptionsResult Validate(string? name, T options)
+    {
+        var errors = validate(options).ToList();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,38 @@
+using OpenTelemetry.Metrics;
+using Telemetry.Grains;
+using Telemetry.Ingest;
+
+namespace Telemetry.Silo;
+
+/// <summary>Metrics export and the console's view of the pipeline.</summary>
+public static class Observability
+{
+    /// <summary>Meters of the project; storage adds its own.</summary>
+    public static readonly string[] Meters = [IngestMetrics.MeterName, GrainMetrics.MeterName, "Telemetry.Storage"];
+
+    /// <summary>
+    /// OpenTelemetry metrics (Prometheus text at <c>/metrics</c>; OTLP too when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), alert changes and a status line every 10 s on the console.
+    /// </summary>
+    public static IHostApplicationBuilder AddTelemetryObservability(this IHostApplicationBuilder builder)
+    {
+        var otel = builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
+            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
+        _ = otel;
+        builder.Services.AddHostedService<ConsoleReporter>();
+        return builder;
+    }
+
+    /// <summary>Maps <c>/metrics</c> (Prometheus text format).</summary>
+    public static IEndpointRouteBuilder MapTelemetryMetrics(this IEndpointRouteBuilder app)
+    {
+        app.MapPrometheusScrapingEndpoint();
+        return app;
+    }
+}

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using StackExchange.Redis;
+using Telemetry.Abstractions;
+using Telemetry.Detection;
+using Telemetry.Grains;
+using Telemetry.Ingest;
+
+namespace Telemetry.Silo;
+
+/// <summary>Host wiring of the Orleans silo and the vehicle hot path.</summary>
+public static class TelemetrySiloExtensions
+{
+    /// <summary>Name of the grain storage that keeps vehicle state.</summary>
+    public const string VehicleStorage = "vehicles";
+
+    /// <summary>
+    /// Adds Orleans (localhost clustering with in-memory state, or Redis clustering and state),
+    /// the detection options, the vehicle registry, the zones and the alert feed.
+    /// </summary>
+    public static IHostApplicationBuilder AddTelemetrySilo(this IHostApplicationBuilder builder)
+    {
+        var silo = Bind<SiloOptions>(builder, SiloOptions.Section, o => o.Validate());
+        builder.UseOrleans(orleans =>
+        {
+            orleans.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = silo.ClusterId;
+                o.ServiceId = silo.ServiceId;
+            });
+            if (silo.Clustering == ClusteringMode.Redis)
+            {
+                var redis = ConfigurationOptions.Parse(silo.RedisConnectionString);
+                orleans.UseRedisClustering(o => o.ConfigurationOptions = redis);
+                orleans.AddRedisGrainStorage(VehicleStorage, o => o.ConfigurationOptions = redis);
+                orleans.ConfigureEndpoints(System.Net.IPAddress.Loopback, silo.SiloPort, silo.GatewayPort);
+            }
+            else
+            {
+                orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort, serviceId: silo.ServiceId, clusterId: silo.ClusterId);
+                orleans.AddMemoryGrainStorage(VehicleStorage);
+            }
+        });
+
+        var services = builder.Services;
+        services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
+        services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ReferenceDataOptions>>(new SentenceValidator<ReferenceDataOptions>(o => o.Validate()));
+        services.AddSingleton<FileVehicleRegistry>();
+        services.AddSingleton<IVehicleRegistry>(sp => sp.GetRequiredService<FileVehicleRegistry>());
+        services.AddHostedService(sp => sp.GetRequiredService<FileVehicleRegistry>());
+        services.AddSingleton<IZoneIndex>(sp => ZoneFile.Load(sp.GetRequiredService<IOptions<ReferenceDataOptions>>().Value));
+        services.AddSingleton<GrainMetrics>();
+        services.AddSingleton<IAlertFeed, AlertFeed>();
+        services.AddSingleton(TimeProvider.System);
+        return builder;
+    }
+
+    /// <summary>Binds and validates a section now, for settings needed while the host is being built.</summary>
+    internal static T Bind<T>(IHostApplicationBuilder builder, string section, Func<T, IEnumerable<string>> validate)
+        where T : class, new()
+    {
+        var options = builder.Configuration.GetSection(section).Get<T>() ?? new T();
+        var errors = validate(options).ToList();
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(section, typeof(T), errors);
+        }
+        return options;
+    }
+}

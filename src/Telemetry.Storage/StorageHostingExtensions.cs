@@ -1,0 +1,99 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Storage;
+
+/// <summary>Registers the storage adapters in a host.</summary>
+public static class StorageHostingExtensions
+{
+    /// <summary>
+    /// Binds <see cref="TimeSeriesOptions"/> to <c>Telemetry:TimeSeries</c>, validates them at start
+    /// (a bad value stops the host with a sentence naming the setting) and registers
+    /// <see cref="ITimeSeriesSink"/>: <see cref="InfluxTimeSeriesSink"/> when <c>InfluxUrl</c> is set,
+    /// otherwise <see cref="LineProtocolFileSink"/> (a relative <c>FileDirectory</c> is taken from the
+    /// working directory). The sink is created at start, so its log line says where time series go.
+    /// </summary>
+    public static IHostApplicationBuilder AddTimeSeriesSink(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<TimeSeriesOptions>()
+            .BindConfiguration(TimeSeriesOptions.Section)
+            .PostConfigure(options => options.FileDirectory = FromWorkingDirectory(options.FileDirectory))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TimeSeriesOptions>>(
+            new SentenceValidator<TimeSeriesOptions>(o => o.Validate())));
+        AddMetrics(services);
+        services.TryAddSingleton<ITimeSeriesSink>(provider =>
+            provider.GetRequiredService<IOptions<TimeSeriesOptions>>().Value.UsesInflux
+                ? ActivatorUtilities.CreateInstance<InfluxTimeSeriesSink>(provider)
+                : ActivatorUtilities.CreateInstance<LineProtocolFileSink>(provider));
+        services.AddHostedService<CreateAtStart<ITimeSeriesSink>>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Binds <see cref="AlertStoreOptions"/> to <c>Telemetry:Alerts</c>, validates them at start and
+    /// registers <see cref="IAlertStore"/>: <see cref="FileAlertStore"/> on <c>FilePath</c> (relative to
+    /// the working directory), or <see cref="InMemoryAlertStore"/> when <c>FilePath</c> is empty.
+    /// </summary>
+    public static IHostApplicationBuilder AddAlertStore(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<AlertStoreOptions>()
+            .BindConfiguration(AlertStoreOptions.Section)
+            .PostConfigure(options => options.FilePath = FromWorkingDirectory(options.FilePath))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertStoreOptions>>(
+            new SentenceValidator<AlertStoreOptions>(o => o.Validate())));
+        services.TryAddSingleton<IAlertStore>(provider =>
+        {
+            if (!string.IsNullOrEmpty(provider.GetRequiredService<IOptions<AlertStoreOptions>>().Value.FilePath))
+                return ActivatorUtilities.CreateInstance<FileAlertStore>(provider);
+            Log.AlertStoreInMemory(provider.GetRequiredService<ILogger<InMemoryAlertStore>>());
+            return new InMemoryAlertStore();
+        });
+        services.AddHostedService<CreateAtStart<IAlertStore>>();
+        return builder;
+    }
+
+    private static void AddMetrics(IServiceCollection services) =>
+        services.TryAddSingleton(provider => new StorageMetrics(provider.GetService<IMeterFactory>()));
+
+    // Relative data paths are relative to the working directory, like every other path the
+    // host is given (the content root is the build output, which a clean would wipe).
+    private static string FromWorkingDirectory(string path) =>
+        string.IsNullOrWhiteSpace(path) || path.IndexOfAny(Path.GetInvalidPathChars()) >= 0 || path.EndsWith('/')
+            ? path
+            : Path.GetFullPath(path);
+
+    /// <summary>Turns the sentences of an options class's <c>Validate()</c> into an options validation result.</summary>
+    private sealed class SentenceValidator<TOptions>(Func<TOptions, IReadOnlyList<string>> validate) : IValidateOptions<TOptions>
+        where TOptions : class
+    {
+        public ValidateOptionsResult Validate(string? name, TOptions options)
+        {
+            var errors = validate(options);
+            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+
+    /// <summary>Creates a singleton when the host starts, so that it opens its files and logs where it writes.</summary>
+    private sealed class CreateAtStart<TService>(IServiceProvider provider) : IHostedService
+        where TService : notnull
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = provider.GetRequiredService<TService>();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,116 @@
+using System.Globalization;
+
+namespace Telemetry.Storage;
+
+/// <summary>Where samples and alert changes go as time series (<c>Telemetry:TimeSeries</c>).</summary>
+public sealed class TimeSeriesOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Telemetry:TimeSeries";
+
+    /// <summary>
+    /// Base URL of an InfluxDB 2.x (or VictoriaMetrics) server for the v2 write API, such as
+    /// <c>http://127.0.0.1:8428</c>. Empty: time series go to line-protocol files in <see cref="FileDirectory"/>.
+    /// </summary>
+    public string InfluxUrl { get; set; } = "";
+
+    /// <summary>API token; empty for servers without authentication (VictoriaMetrics).</summary>
+    public string Token { get; set; } = "";
+
+    /// <summary>Organization (InfluxDB 2.x needs one; VictoriaMetrics ignores it).</summary>
+    public string Org { get; set; } = "telemetry";
+
+    /// <summary>Bucket (VictoriaMetrics ignores it).</summary>
+    public string Bucket { get; set; } = "hdv";
+
+    /// <summary>Directory of the line-protocol files written when no <see cref="InfluxUrl"/> is set; relative to the working directory.</summary>
+    public string FileDirectory { get; set; } = "data/timeseries";
+
+    /// <summary>Most points in one write request; concurrent writes are gathered up to this many.</summary>
+    public int BatchSize { get; set; } = 5000;
+
+    /// <summary>How long a write waits for others to join its batch before it is sent (zero: send what is queued at once).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Retries of a failed write request before the writes in it fail.</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    /// <summary>Delay before the first retry; it doubles on each further retry (with jitter).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Write requests in flight at once.</summary>
+    public int MaxConcurrentWrites { get; set; } = 2;
+
+    /// <summary>HTTP timeout of one write request.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>True when an InfluxDB URL is configured; otherwise the file store is used.</summary>
+    public bool UsesInflux => !string.IsNullOrWhiteSpace(InfluxUrl);
+
+    /// <summary>What is wrong with these settings, one sentence per problem that names the setting; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (UsesInflux)
+        {
+            if (!Uri.TryCreate(InfluxUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps) || string.IsNullOrEmpty(url.Host))
+                errors.Add($"{Section}:InfluxUrl '{InfluxUrl}' is not an absolute http(s) URL.");
+            if (string.IsNullOrWhiteSpace(Org))
+                errors.Add($"{Section}:Org must not be empty when {Section}:InfluxUrl is set.");
+            if (string.IsNullOrWhiteSpace(Bucket))
+                errors.Add($"{Section}:Bucket must not be empty when {Section}:InfluxUrl is set.");
+        }
+        else if (string.IsNullOrWhiteSpace(FileDirectory))
+        {
+            errors.Add($"{Section}:FileDirectory must not be empty when {Section}:InfluxUrl is empty (the file store needs a directory).");
+        }
+        else if (FileDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        {
+            errors.Add($"{Section}:FileDirectory '{FileDirectory}' contains characters that are not allowed in a path.");
+        }
+
+        if (BatchSize is < 1 or > 100_000)
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:BatchSize {BatchSize} is outside 1..100000."));
+        if (FlushInterval < TimeSpan.Zero || FlushInterval > TimeSpan.FromSeconds(60))
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:FlushInterval {FlushInterval} is outside 00:00:00..00:01:00."));
+        if (MaxRetries is < 0 or > 20)
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxRetries {MaxRetries} is outside 0..20."));
+        if (RetryDelay < TimeSpan.Zero || RetryDelay > TimeSpan.FromSeconds(60))
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:RetryDelay {RetryDelay} is outside 00:00:00..00:01:00."));
+        if (MaxConcurrentWrites is < 1 or > 64)
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxConcurrentWrites {MaxConcurrentWrites} is outside 1..64."));
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromMinutes(10))
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:RequestTimeout {RequestTimeout} is outside 00:00:00 (exclusive)..00:10:00."));
+        return errors;
+    }
+}
+
+/// <summary>Where alert episodes are kept (<c>Telemetry:Alerts</c>).</summary>
+public sealed class AlertStoreOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Telemetry:Alerts";
+
+    /// <summary>
+    /// JSON Lines file of alert records, relative to the working directory. Empty: alerts are kept in
+    /// memory only and lost at stop.
+    /// </summary>
+    public string FilePath { get; set; } = "data/alerts.jsonl";
+
+    /// <summary>What is wrong with these settings, one sentence per problem that names the setting; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!string.IsNullOrEmpty(FilePath))
+        {
+            if (string.IsNullOrWhiteSpace(FilePath))
+                errors.Add($"{Section}:FilePath is blank; leave it empty to keep alerts in memory, or name a file.");
+            else if (FilePath.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+                errors.Add($"{Section}:FilePath '{FilePath}' contains characters that are not allowed in a path.");
+            else if (FilePath.EndsWith('/') || FilePath.EndsWith(Path.DirectorySeparatorChar))
+                errors.Add($"{Section}:FilePath '{FilePath}' names a directory, not a file.");
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,71 @@
+using Telemetry.Abstractions;
+using Telemetry.Fleet;
+using Telemetry.Testing;
+
+namespace Telemetry.Integration.Tests;
+
+/// <summary>
+/// A simulated fleet publishes through a real mosquitto to a real silo writing to a real
+/// victoria-metrics: every sample is stored exactly once and the one injected NOx exceedance
+/// yields exactly one R1 episode.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class EndToEndTests
+{
+    private const int Trucks = 4;
+    private const int HistoryMinutes = 20;
+
+    [Fact]
+    public async Task Fleet_ThroughBrokerToSilo_StoresEverySampleOnceAndRaisesOneR1Episode()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var tsdb = await VictoriaMetricsServer.StartAsync(ct);
+        await using var silo = await SiloUnderTest.StartAsync(broker, tsdb.Url);
+
+        var options = new FleetOptions
+        {
+            Trucks = Trucks,
+            Format = FleetFormats.Json,
+            ExceedanceShare = 0.25,
+            HistoryMinutes = HistoryMinutes,
+            FirstIndex = 100,
+            Host = broker.Host,
+            Port = broker.Port,
+        };
+        await using var fleet = new FleetPublisher(options);
+        await fleet.ConnectAsync(ct);
+        await fleet.PublishHistoryAsync(ct);
+        var sent = fleet.Progress;
+        Assert.Equal(0, sent.Failures);
+        Assert.Equal(Trucks * HistoryMinutes * 60, sent.Samples);
+
+        await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded == sent.Frames, TimeSpan.FromSeconds(60),
+            $"the silo should store all {sent.Frames} frames", ct);
+        Assert.Equal(0, silo.Ingest.Totals.Rejected);
+
+        // One series per VIN of a field every sample carries; each sample time exactly once.
+        var series = await tsdb.WaitForSampleCountAsync("{__name__=\"hdv_odometerKm\"}", (int)sent.Samples, TimeSpan.FromSeconds(30), ct);
+        Assert.Equal(Trucks, series.Count);
+        foreach (var s in series)
+        {
+            Assert.Equal(HistoryMinutes * 60, s.TimestampsMs.Count);
+            Assert.Equal(s.TimestampsMs.Count, s.TimestampsMs.Distinct().Count());
+        }
+
+        var exceeding = Assert.Single(fleet.Trucks, t => t.Exceeds);
+        var alerts = await Eventually.WaitForAsync(() => silo.GetAlertsAsync("?rule=R1"), a => a.Count > 0, TimeSpan.FromSeconds(20),
+            "the injected NOx exceedance should raise an R1 alert", cancellationToken: ct);
+        var alert = Assert.Single(alerts);
+        Assert.Equal(exceeding.Vin, alert.Vin);
+        Assert.Equal("R1", alert.RuleId);
+        Assert.NotEmpty(alert.Evidence);
+        Assert.True(alert.Thresholds.Count > 0);
+        Assert.True(alert.Measured.Count > 0);
+        Assert.NotNull(alert.Position);
+
+        // Clean trucks raise nothing.
+        var all = await silo.GetAlertsAsync();
+        Assert.All(all, a => Assert.Equal(exceeding.Vin, a.Vin));
+    }
+}

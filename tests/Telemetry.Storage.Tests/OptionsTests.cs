@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Storage.Tests;
+
+public sealed class OptionsTests : IDisposable
+{
+    private readonly TempDirectory _root = new();
+
+    [Fact]
+    public void TimeSeriesOptions_Defaults_AreValidAndUseTheFileStore()
+    {
+        var options = new TimeSeriesOptions();
+
+        Assert.Empty(options.Validate());
+        Assert.False(options.UsesInflux);
+        Assert.Equal("hdv", options.Bucket);
+        Assert.Equal("data/timeseries", options.FileDirectory);
+    }
+
+    [Theory]
+    [InlineData("htp:/x")]
+    [InlineData("ftp://host/")]
+    [InlineData("relative/path")]
+    public void TimeSeriesOptions_BadInfluxUrl_SaysWhichSettingAndValue(string url)
+    {
+        var errors = new TimeSeriesOptions { InfluxUrl = url }.Validate();
+
+        Assert.Equal([$"Telemetry:TimeSeries:InfluxUrl '{url}' is not an absolute http(s) URL."], errors);
+    }
+
+    [Fact]
+    public void TimeSeriesOptions_InfluxWithoutOrgOrBucket_NamesBothSettings()
+    {
+        var errors = new TimeSeriesOptions { InfluxUrl = "http://127.0.0.1:8428", Org = "", Bucket = " " }.Validate();
+
+        Assert.Equal(2, errors.Count);
+        Assert.Contains(errors, e => e.StartsWith("Telemetry:TimeSeries:Org ", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Telemetry:TimeSeries:Bucket ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TimeSeriesOptions_OutOfRangeNumbers_OneSentenceEach()
+    {
+        var errors = new TimeSeriesOptions
+        {
+            BatchSize = 0,
+            FlushInterval = TimeSpan.FromMinutes(5),
+            MaxRetries = -1,
+            RetryDelay = TimeSpan.FromSeconds(-1),
+            MaxConcurrentWrites = 0,
+            RequestTimeout = TimeSpan.Zero,
+        }.Validate();
+
+        Assert.Equal(
+        [
+            "Telemetry:TimeSeries:BatchSize 0 is outside 1..100000.",
+            "Telemetry:TimeSeries:FlushInterval 00:05:00 is outside 00:00:00..00:01:00.",
+            "Telemetry:TimeSeries:MaxRetries -1 is outside 0..20.",
+            "Telemetry:TimeSeries:RetryDelay -00:00:01 is outside 00:00:00..00:01:00.",
+            "Telemetry:TimeSeries:MaxConcurrentWrites 0 is outside 1..64.",
+            "Telemetry:TimeSeries:RequestTimeout 00:00:00 is outside 00:00:00 (exclusive)..00:10:00.",
+        ], errors);
+    }
+
+    [Fact]
+    public void TimeSeriesOptions_FileStoreWithoutDirectory_NamesTheSetting()
+    {
+        var errors = new TimeSeriesOptions { FileDirectory = "" }.Validate();
+
+        Assert.StartsWith("Telemetry:TimeSeries:FileDirectory must not be empty", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AlertStoreOptions_DefaultsAndEmptyPath_AreValid()
+    {
+        Assert.Empty(new AlertStoreOptions().Validate());
+        Assert.Equal("data/alerts.jsonl", new AlertStoreOptions().FilePath);
+        Assert.Empty(new AlertStoreOptions { FilePath = "" }.Validate());
+    }
+
+    [Theory]
+    [InlineData("  ", "Telemetry:Alerts:FilePath is blank")]
+    [InlineData("data/", "Telemetry:Alerts:FilePath 'data/' names a directory, not a file.")]
+    public void AlertStoreOptions_BadPath_NamesTheSetting(string path, string sentenceStart) =>
+        Assert.StartsWith(sentenceStart, Assert.Single(new AlertStoreOptions { FilePath = path }.Validate()), StringComparison.Ordinal);
+
+    [Fact]
+    public async Task AddTimeSeriesSink_BadSetting_StopsTheHostWithTheSentence()
+    {
+        using var host = BuildHost(new() { ["Telemetry:TimeSeries:InfluxUrl"] = "htp:/x", ["Telemetry:TimeSeries:BatchSize"] = "0" });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("Telemetry:TimeSeries:InfluxUrl 'htp:/x' is not an absolute http(s) URL.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Telemetry:TimeSeries:BatchSize 0 is outside 1..100000.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddAlertStore_BadSetting_StopsTheHostWithTheSentence()
+    {
+        using var host = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = "alerts/" });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("Telemetry:Alerts:FilePath 'alerts/' names a directory, not a file.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddTimeSeriesSink_NoInfluxUrl_UsesTheFileStoreUnderTheContentRoot()
+    {
+        using var host = BuildHost([]);
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        var sink = Assert.IsType<LineProtocolFileSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
+
+        Assert.Equal(Path.Combine(_root.Path, "data", "timeseries"), sink.Directory);
+        Assert.True(Directory.Exists(sink.Directory));
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task AddTimeSeriesSink_InfluxUrl_UsesTheInfluxSink()
+    {
+        using var host = BuildHost(new() { ["Telemetry:TimeSeries:InfluxUrl"] = "http://127.0.0.1:1" });
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        Assert.IsType<InfluxTimeSeriesSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task AddAlertStore_Default_IsTheFileStoreUnderTheContentRoot_AndEmptyPathIsInMemory()
+    {
+        using (var host = BuildHost([]))
+        {
+            await host.StartAsync(TestContext.Current.CancellationToken);
+            var store = Assert.IsType<FileAlertStore>(host.Services.GetRequiredService<IAlertStore>());
+            Assert.Equal(Path.Combine(_root.Path, "data", "alerts.jsonl"), store.FilePath);
+            await host.StopAsync(TestContext.Current.CancellationToken);
+        }
+
+        using var memoryHost = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = "" });
+        await memoryHost.StartAsync(TestContext.Current.CancellationToken);
+        Assert.IsType<InMemoryAlertStore>(memoryHost.Services.GetRequiredService<IAlertStore>());
+        await memoryHost.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    private IHost BuildHost(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = _root.Path,
+            DisableDefaults = true,
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddTimeSeriesSink().AddAlertStore();
+        return builder.Build();
+    }
+
+    public void Dispose() => _root.Dispose();
+}

@@ -1,0 +1,203 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Storage.Tests;
+
+public sealed class SamplePointsTests
+{
+    private static readonly DateTime Time = new(2026, 3, 1, 8, 30, 15, DateTimeKind.Utc);
+    private const long TimeSeconds = 1772353815;
+
+    /// <summary>Splits a line into measurement+tags, fields and timestamp (no escaped spaces in these tests).</summary>
+    private static (string Head, Dictionary<string, string> Fields, string Timestamp) Parse(string line)
+    {
+        var parts = line.Split(' ');
+        Assert.Equal(3, parts.Length);
+        var fields = parts[1].Split(',').Select(f => f.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+        return (parts[0], fields, parts[2]);
+    }
+
+    [Fact]
+    public void ToLine_FullSample_WritesEveryCanonicalFieldWithItsValue()
+    {
+        var sample = TestData.FullSample(Time, seed: 3);
+
+        var (head, fields, timestamp) = Parse(SamplePoints.ToLine("LGDCHA1G8MA127733", sample));
+
+        Assert.Equal("hdv,vin=LGDCHA1G8MA127733", head);
+        Assert.Equal(TimeSeconds.ToString(CultureInfo.InvariantCulture), timestamp);
+        Assert.Equal(SampleFields.All.Count + 2, fields.Count);
+        for (var i = 0; i < SampleFields.All.Count; i++)
+        {
+            var name = SampleFields.All[i].Name;
+            Assert.True(fields.ContainsKey(name), $"field {name} is missing");
+            Assert.Equal(TestData.Value(i, 3), double.Parse(fields[name], CultureInfo.InvariantCulture));
+        }
+
+        Assert.Equal("true", fields["positionValid"]);
+        Assert.Equal("0i", fields["positionStatus"]);
+    }
+
+    [Fact]
+    public void ToLine_EachMissingField_IsOmittedNotWrittenAsANumber()
+    {
+        foreach (var missing in SampleFields.All)
+        {
+            var sample = missing.With(TestData.FullSample(Time), double.NaN);
+
+            var (_, fields, _) = Parse(SamplePoints.ToLine("LGDCHA1G8MA127733", sample));
+
+            Assert.False(fields.ContainsKey(missing.Name), $"{missing.Name} was written although missing");
+            Assert.Equal(SampleFields.All.Count + 1, fields.Count);
+            Assert.DoesNotContain(fields.Values, v => v.Contains("NaN", StringComparison.OrdinalIgnoreCase));
+        }
+    }
+
+    [Fact]
+    public void ToLine_EmptySample_KeepsOnlyThePositionFields()
+    {
+        var line = SamplePoints.ToLine("LGDCHA1G8MA127733", Sample.Empty(Time));
+
+        Assert.Equal($"hdv,vin=LGDCHA1G8MA127733 positionValid=false,positionStatus=1i {TimeSeconds}", line);
+    }
+
+    [Fact]
+    public void ToLine_InfiniteValue_IsOmitted()
+    {
+        var sample = TestData.FullSample(Time) with { SpeedKmh = double.PositiveInfinity, OdometerKm = double.NegativeInfinity };
+
+        var (_, fields, _) = Parse(SamplePoints.ToLine("LGDCHA1G8MA127733", sample));
+
+        Assert.False(fields.ContainsKey("speedKmh"));
+        Assert.False(fields.ContainsKey("odometerKm"));
+    }
+
+    [Fact]
+    public void ToLine_PositionStatusSouthWestValid_WritesStatusBitsAndValidFlag()
+    {
+        var sample = TestData.FullSample(Time) with { PositionStatus = 0b110 };
+
+        var (_, fields, _) = Parse(SamplePoints.ToLine("LGDCHA1G8MA127733", sample));
+
+        Assert.Equal("6i", fields["positionStatus"]);
+        Assert.Equal("true", fields["positionValid"]);
+    }
+
+    [Fact]
+    public void ToLine_NegativeNoxAndSmallValues_AreWrittenInInvariantRoundTripForm()
+    {
+        var sample = Sample.Empty(Time) with { NoxDownstreamPpm = -200, FuelFlowLph = 0.05, Latitude = 32.134654 };
+
+        var (_, fields, _) = Parse(SamplePoints.ToLine("LGDCHA1G8MA127733", sample));
+
+        Assert.Equal("-200", fields["noxDownstreamPpm"]);
+        Assert.Equal("0.05", fields["fuelFlowLph"]);
+        Assert.Equal("32.134654", fields["latitude"]);
+    }
+
+    [Fact]
+    public void ToLine_SubSecondTime_IsTruncatedToTheSecond()
+    {
+        var line = SamplePoints.ToLine("LGDCHA1G8MA127733", Sample.Empty(Time.AddMilliseconds(999)));
+
+        Assert.EndsWith($" {TimeSeconds}", line);
+    }
+
+    [Fact]
+    public void ToLine_UnspecifiedKindTime_IsTakenAsUtc()
+    {
+        var line = SamplePoints.ToLine("LGDCHA1G8MA127733", Sample.Empty(DateTime.SpecifyKind(Time, DateTimeKind.Unspecified)));
+
+        Assert.EndsWith($" {TimeSeconds}", line);
+    }
+
+    [Fact]
+    public void ToLine_VinWithSpecialCharacters_IsEscaped()
+    {
+        var line = SamplePoints.ToLine("A B,C=D", Sample.Empty(Time));
+
+        Assert.StartsWith(@"hdv,vin=A\ B\,C\=D positionValid=", line);
+    }
+
+    [Fact]
+    public void ToLines_SeveralSamples_OneLinePerSampleInOrder()
+    {
+        Sample[] samples = [TestData.FullSample(Time), TestData.FullSample(Time.AddSeconds(1)), Sample.Empty(Time.AddSeconds(2))];
+
+        var lines = SamplePoints.ToLines("LGDCHA1G8MA127733", samples);
+
+        Assert.Equal(3, lines.Length);
+        Assert.Equal([TimeSeconds, TimeSeconds + 1, TimeSeconds + 2], lines.Select(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)));
+        Assert.All(lines, l => Assert.DoesNotContain('\n', l));
+    }
+
+    [Fact]
+    public void ToLine_Alert_HasTagsPrefixedFieldsRevisionDurationAndStartTime()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time, revision: 4) with
+        {
+            Zone = "jinan-lez",
+            Thresholds = ImmutableSortedDictionary<string, double>.Empty.Add("noxPpm", 500).Add("minSeconds", 300),
+            Measured = ImmutableSortedDictionary<string, double>.Empty.Add("meanNoxPpm", 812.4).Add("heldSeconds", 310),
+        };
+
+        var (head, fields, timestamp) = Parse(SamplePoints.ToLine(alert));
+
+        Assert.Equal("hdv_alert,fleet=fleet-a,rule=R1,severity=warning,status=open,vin=LGDCHA1G8MA127733,zone=jinan-lez", head);
+        Assert.Equal(TimeSeconds.ToString(CultureInfo.InvariantCulture), timestamp);
+        Assert.Equal("812.4", fields["measured_meanNoxPpm"]);
+        Assert.Equal("310", fields["measured_heldSeconds"]);
+        Assert.Equal("500", fields["threshold_noxPpm"]);
+        Assert.Equal("300", fields["threshold_minSeconds"]);
+        Assert.Equal("4i", fields["revision"]);
+        Assert.Equal("300", fields["durationS"]);
+        Assert.Equal(6, fields.Count);
+    }
+
+    [Fact]
+    public void ToLine_ClosedAlert_DurationRunsToTheEndAndStatusIsClosed()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time, status: AlertStatus.Closed, severity: AlertSeverity.Critical);
+
+        var (head, fields, _) = Parse(SamplePoints.ToLine(alert));
+
+        Assert.Contains(",status=closed", head, StringComparison.Ordinal);
+        Assert.Contains(",severity=critical", head, StringComparison.Ordinal);
+        Assert.Equal("600", fields["durationS"]);
+    }
+
+    [Fact]
+    public void ToLine_AlertWithoutFleetOrZone_LeavesThoseTagsOut()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time, fleet: null) with { Zone = "" };
+
+        var (head, _, _) = Parse(SamplePoints.ToLine(alert));
+
+        Assert.Equal("hdv_alert,rule=R1,severity=warning,status=open,vin=LGDCHA1G8MA127733", head);
+    }
+
+    [Fact]
+    public void ToLine_AlertWithNaNMeasurement_OmitsThatField()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time) with
+        {
+            Measured = ImmutableSortedDictionary<string, double>.Empty.Add("meanNoxPpm", double.NaN).Add("heldSeconds", 12),
+        };
+
+        var (_, fields, _) = Parse(SamplePoints.ToLine(alert));
+
+        Assert.False(fields.ContainsKey("measured_meanNoxPpm"));
+        Assert.Equal("12", fields["measured_heldSeconds"]);
+    }
+
+    [Fact]
+    public void ToLine_AlertFleetWithSpacesCommasAndEquals_IsEscaped()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time, fleet: "Fleet A, north=1");
+
+        var line = SamplePoints.ToLine(alert);
+
+        Assert.StartsWith(@"hdv_alert,fleet=Fleet\ A\,\ north\=1,rule=R1,", line);
+    }
+}
