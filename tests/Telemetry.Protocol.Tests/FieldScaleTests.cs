@@ -20,29 +20,29 @@ public sealed class FieldScaleTests
             {
                 Write(body, scale, raw);
                 var value = SampleFields.All[i].Get(DieselFields.Read(body, Time));
-                Assert.Equal(BitConverter.DoubleToInt64Bits(scale.Decode(raw)), BitConverter.DoubleToInt64Bits(value));
+                if (BitConverter.DoubleToInt64Bits(scale.Decode(raw)) != BitConverter.DoubleToInt64Bits(value))
+                    Assert.Fail($"{scale.Name} raw {raw}: {value} instead of {scale.Decode(raw)}");
             }
         }
     }
 
     [Fact]
-    public void Read_EveryOdometerValueAndManyCoordinates_MatchTheScale()
+    public void Read_ManyOdometerValuesAndCoordinates_MatchTheScale()
     {
         var body = new byte[RecordTypes.DieselStreamLength];
         var random = new Random(1239);
         foreach (var index in new[] { 15, 16, 17 })
         {
             var scale = DieselFields.All[index];
-            IEnumerable<uint> raws = index == 17
-                ? Enumerable.Range(0, 10_000_001).Select(r => (uint)r)
-                : Enumerable.Range(0, 2_000_000).Select(r => (uint)r)
-                    .Concat(Enumerable.Range(0, 2_000_000).Select(_ => (uint)random.NextInt64(0, scale.MaxRaw + 1)))
-                    .Concat(Enumerable.Range(0, 1000).Select(k => scale.MaxRaw - (uint)k));
+            var raws = Enumerable.Range(0, 1_000_000).Select(r => (uint)r)
+                .Concat(Enumerable.Range(0, 1_000_000).Select(_ => (uint)random.NextInt64(0, scale.MaxRaw + 1)))
+                .Concat(Enumerable.Range(0, 1000).Select(k => scale.MaxRaw - (uint)k));
             foreach (var raw in raws.Append(scale.MaxRaw + 1).Append(0xFAFF_FFFF).Append(0xFFFF_FFFF))
             {
                 Write(body, scale, raw);
                 var value = SampleFields.All[index].Get(DieselFields.Read(body, Time));
-                Assert.Equal(BitConverter.DoubleToInt64Bits(scale.Decode(raw)), BitConverter.DoubleToInt64Bits(value));
+                if (BitConverter.DoubleToInt64Bits(scale.Decode(raw)) != BitConverter.DoubleToInt64Bits(value))
+                    Assert.Fail($"{scale.Name} raw {raw}: {value} instead of {scale.Decode(raw)}");
             }
         }
     }
@@ -53,7 +53,10 @@ public sealed class FieldScaleTests
         foreach (var scale in DieselFields.All.Where(s => s.Size < 4))
         {
             for (uint raw = 0; raw <= scale.MaxRaw; raw++)
-                Assert.Equal(raw, scale.Encode(scale.Decode(raw)));
+            {
+                if (scale.Encode(scale.Decode(raw)) != raw)
+                    Assert.Fail($"{scale.Name} raw {raw} encodes back to {scale.Encode(scale.Decode(raw))}");
+            }
         }
     }
 
