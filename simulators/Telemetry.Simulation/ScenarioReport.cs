@@ -15,7 +15,7 @@ public sealed record RuleScore
     public int Missed { get; init; }
     /// <summary>Episodes of this rule where none was expected nor allowed.</summary>
     public int FalseAlerts { get; init; }
-    /// <summary>Episode start minus fault start, s (mean and max over detections).</summary>
+    /// <summary>Sample time the episode opened minus fault start, s (mean and max over detections).</summary>
     public double? MeanDetectionDelaySeconds { get; init; }
     public double? MaxDetectionDelaySeconds { get; init; }
 }
@@ -153,7 +153,7 @@ public sealed record ScenarioReport
                     found = true;
                     verdicts[k] = "detected";
                     a.Detected++;
-                    a.Delays.Add((ep.StartUtc - from).TotalSeconds);
+                    a.Delays.Add((run.DetectedUtc(ep) - from).TotalSeconds);
                 }
                 else
                 {

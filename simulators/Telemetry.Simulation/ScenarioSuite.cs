@@ -252,6 +252,7 @@ public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
 {
     private readonly Dictionary<string, Alert> _episodes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _opened = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTime> _detected = new(StringComparer.Ordinal);
 
     public Scenario Scenario { get; } = scenario;
     public DateTime StartUtc { get; } = startUtc;
@@ -263,6 +264,9 @@ public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
     public int ReopenedIds { get; private set; }
     /// <summary>Episodes in their final form, by start time.</summary>
     public IReadOnlyList<Alert> Episodes => [.. _episodes.Values.OrderBy(a => a.StartUtc).ThenBy(a => a.RuleId, StringComparer.Ordinal)];
+
+    /// <summary>Sample time at which an episode was opened (its start may lie earlier, as for R9 position).</summary>
+    public DateTime DetectedUtc(Alert episode) => _detected.TryGetValue(episode.Id, out var t) ? t : episode.StartUtc;
 
     internal void Count(BatchResult r)
     {
@@ -278,6 +282,8 @@ public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
         {
             if (c.Kind == AlertChangeKind.Opened && !_opened.Add(c.Alert.Id))
                 ReopenedIds++;
+            else if (c.Kind == AlertChangeKind.Opened)
+                _detected[c.Alert.Id] = c.Alert.Revision == 0 ? c.Alert.LastHeldUtc : c.Alert.StartUtc;
             if (!_episodes.TryGetValue(c.Alert.Id, out var prev) || c.Alert.Revision >= prev.Revision)
                 _episodes[c.Alert.Id] = c.Alert;
         }

@@ -16,4 +16,11 @@ public readonly record struct BatchResult(int Accepted, int Duplicates, int Late
 /// <param name="MissingFields">Canonical names of the missing inputs (sample fields, <c>obd</c>, <c>referenceTorqueNm</c>).</param>
 /// <param name="EpisodeOpen">True when an episode of this rule is open.</param>
 /// <param name="Note">Why the rule is silent beyond missing fields (disabled, no data yet), or null.</param>
-public sealed record RuleStatus(string RuleId, string Name, bool Active, IReadOnlyList<string> MissingFields, bool EpisodeOpen, string? Note = null);
+[GenerateSerializer, Immutable]
+public sealed record RuleStatus(
+    [property: Id(0)] string RuleId,
+    [property: Id(1)] string Name,
+    [property: Id(2)] bool Active,
+    [property: Id(3)] IReadOnlyList<string> MissingFields,
+    [property: Id(4)] bool EpisodeOpen,
+    [property: Id(5)] string? Note = null);
