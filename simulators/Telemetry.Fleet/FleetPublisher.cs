@@ -132,28 +132,31 @@ public sealed class FleetPublisher : IAsyncDisposable
         var received = _time.GetUtcNow().UtcDateTime;
         foreach (var truck in Trucks)
         {
-            var batch = truck.TakeBatch(kind, received);
-            if (batch is null)
+            while (truck.TakeBatch(kind, received) is { } batch)
             {
-                continue;
+                await PublishAsync(truck, batch, cancellationToken);
             }
-            var payload = SimulatedTruck.Encode(batch, _options.Format);
-            var message = new MqttApplicationMessageBuilder()
-                .WithTopic($"{_options.TopicPrefix}/{truck.Vin}/{_options.Format}")
-                .WithPayload(payload)
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                .Build();
-            var result = await _client.PublishAsync(message, cancellationToken);
-            // With no subscriber yet the broker still accepted the frame (QoS 1, reason 'no matching subscribers').
-            if (result.IsSuccess || result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
-            {
-                Interlocked.Increment(ref _frames);
-                Interlocked.Add(ref _samples, batch.Samples.Length);
-            }
-            else
-            {
-                Interlocked.Increment(ref _failures);
-            }
+        }
+    }
+
+    private async Task PublishAsync(SimulatedTruck truck, TelemetryBatch batch, CancellationToken cancellationToken)
+    {
+        var payload = SimulatedTruck.Encode(batch, _options.Format);
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic($"{_options.TopicPrefix}/{truck.Vin}/{_options.Format}")
+            .WithPayload(payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        var result = await _client.PublishAsync(message, cancellationToken);
+        // With no subscriber yet the broker still accepted the frame (QoS 1, reason 'no matching subscribers').
+        if (result.IsSuccess || result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
+        {
+            Interlocked.Increment(ref _frames);
+            Interlocked.Add(ref _samples, batch.Samples.Length);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failures);
         }
     }
 

@@ -35,8 +35,9 @@ public sealed class SimulatedTruck(string vin, TruckModel model, bool exceeds)
     }
 
     /// <summary>
-    /// Takes the pending samples as one batch (with an OBD record once a minute), or null when
-    /// there are none.
+    /// Takes the leading run of pending samples one second apart as one batch (with an OBD record
+    /// once a minute), or null when there are none. A GB 17691 frame can only carry consecutive
+    /// seconds, so a gap (the terminal was silent) starts the next batch.
     /// </summary>
     public TelemetryBatch? TakeBatch(FrameKind kind, DateTime receivedUtc)
     {
@@ -44,8 +45,13 @@ public sealed class SimulatedTruck(string vin, TruckModel model, bool exceeds)
         {
             return null;
         }
-        var samples = _pending.ToImmutableArray();
-        _pending.Clear();
+        var run = 1;
+        while (run < _pending.Count && _pending[run].TimeUtc - _pending[run - 1].TimeUtc == TimeSpan.FromSeconds(1))
+        {
+            run++;
+        }
+        var samples = _pending.GetRange(0, run).ToImmutableArray();
+        _pending.RemoveRange(0, run);
         var obd = ImmutableArray<ObdSnapshot>.Empty;
         if (samples[0].TimeUtc - _lastObdUtc >= TimeSpan.FromMinutes(1))
         {

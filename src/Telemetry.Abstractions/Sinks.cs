@@ -14,12 +14,18 @@ public interface ITimeSeriesSink
 public sealed record class AlertQuery
 {
     public string? Vin { get; init; }
+    /// <summary>A rule id (<c>R9.offline</c>) or a rule family (<c>R9</c> matches every <c>R9.*</c>).</summary>
     public string? RuleId { get; init; }
     public AlertStatus? Status { get; init; }
     /// <summary>Restricts to these fleets; null means every fleet (enforcement).</summary>
     public IReadOnlySet<string>? Fleets { get; init; }
     public DateTime? SinceUtc { get; init; }
     public int Limit { get; init; } = 100;
+
+    /// <summary>True when <paramref name="ruleId"/> is <paramref name="wanted"/> or one of its sub-rules.</summary>
+    public static bool MatchesRule(string ruleId, string wanted) =>
+        ruleId.StartsWith(wanted, StringComparison.OrdinalIgnoreCase)
+        && (ruleId.Length == wanted.Length || ruleId[wanted.Length] == '.');
 }
 
 /// <summary>The durable record of alert episodes: the evidence.</summary>

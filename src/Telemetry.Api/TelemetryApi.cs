@@ -43,11 +43,11 @@ public static class TelemetryApi
         if (q.TryGetValue("rule", out var rule))
         {
             var text = rule.ToString();
-            if (text.Length is < 1 or > 8 || !text.All(char.IsAsciiLetterOrDigit))
+            if (text.Length is < 1 or > 24 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c == '.'))
             {
-                return Problem("rule", $"'{text}' is not a rule id such as R1.");
+                return Problem("rule", $"'{text}' is not a rule id such as R1 or R9.offline.");
             }
-            query = query with { RuleId = text.ToUpperInvariant() };
+            query = query with { RuleId = text };
         }
         if (q.TryGetValue("status", out var status))
         {

@@ -6,6 +6,12 @@ public interface IVehicleGrain : IGrainWithStringKey
     /// <summary>Takes one decoded frame. Completes when its new samples and alert changes are written.</summary>
     ValueTask<IngestResult> Ingest(TelemetryBatch batch);
 
+    /// <summary>
+    /// Tells the vehicle that a frame on its own topic failed its check code: a terminal that keeps
+    /// sending corrupt frames is a data-quality finding (R9).
+    /// </summary>
+    ValueTask ReportCheckCodeFailure(DateTime receivedUtc);
+
     /// <summary>What the grain knows about its vehicle now.</summary>
     ValueTask<VehicleStatus> GetStatus();
 }
@@ -28,4 +34,6 @@ public sealed record class VehicleStatus
     [Id(4)] public long SamplesAccepted { get; init; }
     [Id(5)] public long DuplicatesDropped { get; init; }
     [Id(6)] public IReadOnlyList<string> OpenAlertIds { get; init; } = [];
+    /// <summary>Whether each rule runs for this vehicle, and which inputs a silent rule lacks.</summary>
+    [Id(7)] public IReadOnlyList<Detection.RuleStatus> Rules { get; init; } = [];
 }

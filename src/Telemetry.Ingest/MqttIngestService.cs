@@ -164,17 +164,22 @@ public sealed partial class MqttIngestService(
     {
         if (!TopicRoute.TryParse(work.Topic, _options.TopicPrefix, out var route))
         {
-            await RejectAsync(work, "bad_topic", $"Topic '{work.Topic}' is not {_options.TopicPrefix}/{{vin}}/{{format}}.", stoppingToken);
+            await RejectAsync(work, "badTopic", $"Topic '{work.Topic}' is not {_options.TopicPrefix}/{{vin}}/{{format}}.", stoppingToken);
             return;
         }
         if (work.PayloadLength > _options.MaxPayloadBytes)
         {
-            await RejectAsync(work, "too_large", $"Payload of {work.PayloadLength} bytes exceeds {_options.MaxPayloadBytes}.", stoppingToken);
+            await RejectAsync(work, "tooLarge", $"Payload of {work.PayloadLength} bytes exceeds {_options.MaxPayloadBytes}.", stoppingToken);
             return;
         }
         if (!decoder.TryDecode(route.Format, route.Vin, work.Payload, work.ReceivedUtc, out var batch, out var rejection))
         {
-            await RejectAsync(work, RejectionName(rejection.Reason), rejection.Message, stoppingToken);
+            if (rejection.Reason == RejectReason.BadCheckCode && Vin.IsValid(route.Vin))
+            {
+                // The topic names the vehicle (devices may only publish as themselves): R9 counts these.
+                await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(work.ReceivedUtc);
+            }
+            await RejectAsync(work, rejection.Code, rejection.Message, stoppingToken);
             return;
         }
 
@@ -207,22 +212,6 @@ public sealed partial class MqttIngestService(
         Log.Rejected(logger, work.Topic, reason, message);
         await deadLetters.WriteAsync(new DeadLetter(work.ReceivedUtc, work.Topic, reason, message, work.Payload), stoppingToken);
         await work.Event.AcknowledgeAsync(stoppingToken);
-    }
-
-    /// <summary>The metric/dead-letter name of a rejection reason: snake_case of the enum name.</summary>
-    public static string RejectionName(RejectReason reason)
-    {
-        var name = reason.ToString();
-        var builder = new System.Text.StringBuilder(name.Length + 4);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                builder.Append('_');
-            }
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-        return builder.ToString();
     }
 
     private sealed record class Work(string Topic, byte[] Payload, int PayloadLength, DateTime ReceivedUtc, long StartTimestamp, MqttApplicationMessageReceivedEventArgs Event);

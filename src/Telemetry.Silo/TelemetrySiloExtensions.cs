@@ -11,9 +11,6 @@ namespace Telemetry.Silo;
 /// <summary>Host wiring of the Orleans silo and the vehicle hot path.</summary>
 public static class TelemetrySiloExtensions
 {
-    /// <summary>Name of the grain storage that keeps vehicle state.</summary>
-    public const string VehicleStorage = "vehicles";
-
     /// <summary>
     /// Adds Orleans (localhost clustering with in-memory state, or Redis clustering and state),
     /// the detection options, the vehicle registry, the zones and the alert feed.
@@ -21,6 +18,7 @@ public static class TelemetrySiloExtensions
     public static IHostApplicationBuilder AddTelemetrySilo(this IHostApplicationBuilder builder)
     {
         var silo = Bind<SiloOptions>(builder, SiloOptions.Section, o => o.Validate());
+        var vehicles = Bind<VehicleGrainOptions>(builder, VehicleGrainOptions.Section, o => o.Validate());
         builder.UseOrleans(orleans =>
         {
             orleans.Configure<ClusterOptions>(o =>
@@ -32,17 +30,22 @@ public static class TelemetrySiloExtensions
             {
                 var redis = ConfigurationOptions.Parse(silo.RedisConnectionString);
                 orleans.UseRedisClustering(o => o.ConfigurationOptions = redis);
-                orleans.AddRedisGrainStorage(VehicleStorage, o => o.ConfigurationOptions = redis);
+                orleans.AddRedisGrainStorage(VehicleGrainOptions.StorageName, o => o.ConfigurationOptions = redis);
+                orleans.UseRedisReminderService(o => o.ConfigurationOptions = redis);
                 orleans.ConfigureEndpoints(System.Net.IPAddress.Loopback, silo.SiloPort, silo.GatewayPort);
             }
             else
             {
                 orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort, serviceId: silo.ServiceId, clusterId: silo.ClusterId);
-                orleans.AddMemoryGrainStorage(VehicleStorage);
+                orleans.AddMemoryGrainStorage(VehicleGrainOptions.StorageName);
+                orleans.UseInMemoryReminderService();
             }
+            orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(
+                Math.Min(o.MinimumReminderPeriod.Ticks, vehicles.ReminderPeriod.Ticks)));
         });
 
         var services = builder.Services;
+        services.AddOptions<VehicleGrainOptions>().BindConfiguration(VehicleGrainOptions.Section);
         services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
         services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();

@@ -64,7 +64,7 @@ internal sealed class AlertIndex
 
     private static bool Matches(Alert alert, AlertQuery query) =>
         (query.Vin is null || string.Equals(alert.Vin, query.Vin, StringComparison.Ordinal)) &&
-        (query.RuleId is null || string.Equals(alert.RuleId, query.RuleId, StringComparison.Ordinal)) &&
+        (query.RuleId is null || AlertQuery.MatchesRule(alert.RuleId, query.RuleId)) &&
         (query.Status is null || alert.Status == query.Status) &&
         (query.Fleets is null || (alert.Fleet is not null && query.Fleets.Contains(alert.Fleet))) &&
         (query.SinceUtc is null || alert.StartUtc >= query.SinceUtc.Value);

@@ -56,7 +56,7 @@ public sealed class BadFrameTests
             .Select(line => JsonDocument.Parse(line).RootElement)
             .ToList();
         var reasons = letters.Select(l => l.GetProperty("reason").GetString()).ToList();
-        Assert.Equal(["bad_check_code", "truncated", "vin_mismatch", "unsupported_record_type"], reasons);
+        Assert.Equal(["badCheckCode", "truncated", "vinMismatch", "unsupportedRecordType"], reasons);
         Assert.All(letters, l => Assert.Equal(topic, l.GetProperty("topic").GetString()));
         Assert.Equal(Convert.ToBase64String(badCheck), letters[0].GetProperty("payload").GetString());
         Assert.All(letters, l => Assert.False(string.IsNullOrWhiteSpace(l.GetProperty("message").GetString())));

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Telemetry.Abstractions;
 using Telemetry.Fleet;
 using Telemetry.Testing;
@@ -20,7 +21,8 @@ public sealed class EndToEndTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var broker = await MosquittoServer.StartAsync(ct);
-        await using var tsdb = await VictoriaMetricsServer.StartAsync(ct);
+        // Without deduplication in the store, a sample the pipeline wrote twice would show twice.
+        await using var tsdb = await VictoriaMetricsServer.StartAsync(deduplicate: false, ct);
         await using var silo = await SiloUnderTest.StartAsync(broker, tsdb.Url);
 
         var options = new FleetOptions
@@ -33,7 +35,9 @@ public sealed class EndToEndTests
             Host = broker.Host,
             Port = broker.Port,
         };
-        await using var fleet = new FleetPublisher(options);
+        // A fixed clock makes the fleet deterministic, so a second run re-sends the very same samples.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var fleet = new FleetPublisher(options, clock);
         await fleet.ConnectAsync(ct);
         await fleet.PublishHistoryAsync(ct);
         var sent = fleet.Progress;
@@ -67,5 +71,18 @@ public sealed class EndToEndTests
         // Clean trucks raise nothing.
         var all = await silo.GetAlertsAsync();
         Assert.All(all, a => Assert.Equal(exceeding.Vin, a.Vin));
+
+        // The terminals re-issue everything again: nothing is stored twice, no second episode opens.
+        await using var again = new FleetPublisher(options, clock);
+        await again.ConnectAsync(ct);
+        await again.PublishHistoryAsync(ct);
+        Assert.Equal(sent.Frames, again.Progress.Frames);
+        await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded == 2 * sent.Frames, TimeSpan.FromSeconds(60),
+            "the silo should process the re-sent frames too", ct);
+        await tsdb.FlushAsync(ct);
+        var after = await tsdb.ExportAsync("{__name__=\"hdv_odometerKm\"}", ct);
+        Assert.Equal(sent.Samples, VictoriaMetricsServer.CountSamples(after));
+        var r1 = Assert.Single(await silo.GetAlertsAsync("?rule=R1"));
+        Assert.Equal(alert.Id, r1.Id);
     }
 }

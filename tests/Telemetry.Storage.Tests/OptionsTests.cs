@@ -110,37 +110,42 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task AddTimeSeriesSink_NoInfluxUrl_UsesTheFileStoreUnderTheContentRoot()
+    public async Task AddTimeSeriesSink_NoInfluxUrl_UsesTheFileStoreRelativeToTheWorkingDirectory()
     {
-        using var host = BuildHost([]);
-        await host.StartAsync(TestContext.Current.CancellationToken);
-
-        var sink = Assert.IsType<LineProtocolFileSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
-
-        Assert.Equal(Path.Combine(_root.Path, "data", "timeseries"), sink.Directory);
-        Assert.True(Directory.Exists(sink.Directory));
-        await host.StopAsync(TestContext.Current.CancellationToken);
-    }
-
-    [Fact]
-    public async Task AddTimeSeriesSink_InfluxUrl_UsesTheInfluxSink()
-    {
-        using var host = BuildHost(new() { ["Telemetry:TimeSeries:InfluxUrl"] = "http://127.0.0.1:1" });
-        await host.StartAsync(TestContext.Current.CancellationToken);
-
-        Assert.IsType<InfluxTimeSeriesSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
-        await host.StopAsync(TestContext.Current.CancellationToken);
-    }
-
-    [Fact]
-    public async Task AddAlertStore_Default_IsTheFileStoreUnderTheContentRoot_AndEmptyPathIsInMemory()
-    {
-        using (var host = BuildHost([]))
+        var relative = Path.Combine($"ts-{Guid.NewGuid():N}", "timeseries");
+        try
         {
+            using var host = BuildHost(new() { ["Telemetry:TimeSeries:FileDirectory"] = relative });
+            await host.StartAsync(TestContext.Current.CancellationToken);
+
+            var sink = Assert.IsType<LineProtocolFileSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
+
+            Assert.Equal(Path.GetFullPath(relative), sink.Directory);
+            Assert.False(sink.Directory.StartsWith(_root.Path, StringComparison.Ordinal), "the content root is the build output, not where data goes");
+            Assert.True(Directory.Exists(sink.Directory));
+            await host.StopAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetFullPath(Path.GetDirectoryName(relative)!), recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task AddAlertStore_RelativePath_IsTheFileStoreUnderTheWorkingDirectory_AndEmptyPathIsInMemory()
+    {
+        var relative = Path.Combine($"alerts-{Guid.NewGuid():N}", "alerts.jsonl");
+        try
+        {
+            using var host = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = relative });
             await host.StartAsync(TestContext.Current.CancellationToken);
             var store = Assert.IsType<FileAlertStore>(host.Services.GetRequiredService<IAlertStore>());
-            Assert.Equal(Path.Combine(_root.Path, "data", "alerts.jsonl"), store.FilePath);
+            Assert.Equal(Path.GetFullPath(relative), store.FilePath);
             await host.StopAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetFullPath(Path.GetDirectoryName(relative)!), recursive: true);
         }
 
         using var memoryHost = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = "" });

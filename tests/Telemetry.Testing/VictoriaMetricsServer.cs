@@ -37,9 +37,10 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
     private readonly HttpClient _http;
     private ServerProcess? _process;
 
-    private VictoriaMetricsServer(string binary, string directory, int port)
+    private VictoriaMetricsServer(string binary, string directory, int port, bool deduplicate)
     {
         _binary = binary;
+        Deduplicates = deduplicate;
         Directory = directory;
         Port = port;
         Url = new Uri($"http://127.0.0.1:{port}/");
@@ -52,6 +53,12 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
     /// <summary>The HTTP port.</summary>
     public int Port { get; }
 
+    /// <summary>
+    /// Whether the server keeps one sample per series and timestamp. A test that proves the
+    /// pipeline itself writes each sample once starts it without, so a duplicate shows.
+    /// </summary>
+    public bool Deduplicates { get; }
+
     /// <summary>The storage directory (<c>-storageDataPath</c>).</summary>
     public string Directory { get; }
 
@@ -60,7 +67,12 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
 
     /// <summary>Starts a server with an empty storage directory.</summary>
     /// <exception cref="ServerNotInstalledException">victoria-metrics is not installed.</exception>
-    public static async Task<VictoriaMetricsServer> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<VictoriaMetricsServer> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(deduplicate: true, cancellationToken);
+
+    /// <summary>Starts a server with an empty storage directory, with or without deduplication.</summary>
+    /// <exception cref="ServerNotInstalledException">victoria-metrics is not installed.</exception>
+    public static async Task<VictoriaMetricsServer> StartAsync(bool deduplicate, CancellationToken cancellationToken = default)
     {
         var binary = ServerBinary.Locate(Executable, Package);
         var directory = ServerStart.CreateDirectory("victoria-metrics");
@@ -68,7 +80,7 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
         {
             return await ServerStart.WithPortRetryAsync(async () =>
             {
-                var server = new VictoriaMetricsServer(binary, directory, FreePort.Next());
+                var server = new VictoriaMetricsServer(binary, directory, FreePort.Next(), deduplicate);
                 try
                 {
                     await server.RunAsync(cancellationToken);
@@ -190,13 +202,17 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
-        _process = ServerProcess.Start("victoria-metrics", _binary,
+        List<string> arguments =
         [
             $"-storageDataPath={Directory}",
             $"-httpListenAddr=127.0.0.1:{Port}",
             "-search.latencyOffset=0s",
-            "-dedup.minScrapeInterval=1ms",
-        ], Directory);
+        ];
+        if (Deduplicates)
+        {
+            arguments.Add("-dedup.minScrapeInterval=1ms");
+        }
+        _process = ServerProcess.Start("victoria-metrics", _binary, arguments, Directory);
         await _process.WaitUntilReadyAsync(async ct =>
         {
             using var response = await _http.GetAsync(new Uri("health", UriKind.Relative), ct);

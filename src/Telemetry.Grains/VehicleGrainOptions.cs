@@ -1,0 +1,61 @@
+namespace Telemetry.Grains;
+
+/// <summary>How vehicle grains keep time and state.</summary>
+public sealed class VehicleGrainOptions
+{
+    public const string Section = "Telemetry:Vehicles";
+
+    /// <summary>Name of the grain storage provider that keeps vehicle state.</summary>
+    public const string StorageName = "vehicles";
+
+    /// <summary>How often an active grain advances its detector's clock while no data arrives.</summary>
+    public TimeSpan ClockPeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Period of the durable reminder that wakes a vehicle's grain after a silo restart, so a
+    /// terminal that went silent while its engine ran is still found offline (R9).
+    /// </summary>
+    public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Longest time detector state may stay unsaved while data flows; episode changes are saved at once.</summary>
+    public TimeSpan PersistInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A vehicle silent for this long, with no open episode, stops being woken by the reminder.</summary>
+    public TimeSpan IdleRetention { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>Returns one sentence per invalid setting.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (ClockPeriod < TimeSpan.FromSeconds(1))
+        {
+            yield return $"{Section}:ClockPeriod {ClockPeriod} must be at least one second.";
+        }
+        if (ReminderPeriod < TimeSpan.FromSeconds(1))
+        {
+            yield return $"{Section}:ReminderPeriod {ReminderPeriod} must be at least one second.";
+        }
+        if (PersistInterval < TimeSpan.Zero)
+        {
+            yield return $"{Section}:PersistInterval {PersistInterval} must not be negative.";
+        }
+        if (IdleRetention < ReminderPeriod)
+        {
+            yield return $"{Section}:IdleRetention {IdleRetention} must be at least {Section}:ReminderPeriod.";
+        }
+    }
+}
+
+/// <summary>What a vehicle grain persists.</summary>
+[GenerateSerializer]
+public sealed class VehicleGrainState
+{
+    /// <summary>The detector: dedup memory, open episodes, rule windows, offline facts.</summary>
+    [Id(0)] public Detection.DetectorState? Detector { get; set; }
+
+    /// <summary>True while the clock reminder is registered.</summary>
+    [Id(1)] public bool ClockReminder { get; set; }
+
+    [Id(2)] public long SamplesAccepted { get; set; }
+
+    [Id(3)] public long DuplicatesDropped { get; set; }
+}
