@@ -130,37 +130,73 @@ public static class ScenarioSuite
     /// <summary>Drives one scenario through a fresh detector and returns every episode, in final form.</summary>
     public static ScenarioRun Execute(Scenario scenario, int seed, ScenarioSuiteOptions options)
     {
+        var plan = Plan(scenario, seed, options);
+        var zones = scenario.ZonesGeoJson is null ? null : ZoneIndex.FromGeoJson(scenario.ZonesGeoJson);
+        var detector = new VehicleDetector(plan.Vin, options.Detection ?? new DetectionOptions(), plan.Vehicle, zones);
+        var run = new ScenarioRun(scenario, plan.StartUtc);
+        var changes = new List<AlertChange>();
+        var accepted = new List<Sample>();
+        foreach (var step in plan.Steps)
+        {
+            switch (step)
+            {
+                case DeliverStep deliver:
+                    run.Count(detector.OnBatch(deliver.Batch, changes, accepted));
+                    accepted.Clear();
+                    break;
+                case CheckCodeFailureStep failure:
+                    detector.OnCheckCodeFailure(failure.ReceivedUtc, changes);
+                    break;
+                case ClockStep clock:
+                    detector.OnClock(clock.NowUtc, changes);
+                    break;
+            }
+        }
+        run.Collect(changes);
+        return run;
+    }
+
+    /// <summary>
+    /// What a scenario's terminal does, step by step: frames delivered (with their arrival time),
+    /// frames that failed their check code, and the ticks of the grain's clock. The in-process
+    /// runner and a replay through a real broker and silo consume the same plan.
+    /// </summary>
+    public static ScenarioPlan Plan(Scenario scenario, int seed, ScenarioSuiteOptions options)
+    {
         ArgumentNullException.ThrowIfNull(scenario);
         ArgumentNullException.ThrowIfNull(options);
         var start = scenario.StartUtc ?? options.StartUtc;
         var vin = Vins.Make(seed % 1_000_000, "LSCN");
+        var info = Model(scenario, seed, vin, start).Info("SIM-FLEET", "Jinan");
+        return new ScenarioPlan(scenario, vin, start, info, Steps(scenario, seed, options, vin, start));
+    }
+
+    private static TruckModel Model(Scenario scenario, int seed, string vin, DateTime start)
+    {
         var model = new TruckModel(vin, seed, scenario.Cycle, start);
         foreach (var f in scenario.Faults)
             model.Inject(f.Fault, start.AddMinutes(f.FromMinute), start.AddMinutes(f.ToMinute));
-        var zones = scenario.ZonesGeoJson is null ? null : ZoneIndex.FromGeoJson(scenario.ZonesGeoJson);
-        var detector = new VehicleDetector(vin, options.Detection ?? new DetectionOptions(), model.Info("SIM-FLEET", "Jinan"), zones);
-        var run = new ScenarioRun(scenario, start);
+        return model;
+    }
+
+    // Each enumeration drives a fresh model, so a plan can be replayed any number of times.
+    private static IEnumerable<ScenarioStep> Steps(Scenario scenario, int seed, ScenarioSuiteOptions options, string vin, DateTime start)
+    {
+        var model = Model(scenario, seed, vin, start);
         var rng = new Random(seed ^ 0x5EED);
-        var changes = new List<AlertChange>();
-        var accepted = new List<Sample>();
         ushort serial = 0;
         var frame = new List<Sample>(options.SamplesPerFrame);
         var frameObd = new List<ObdSnapshot>();
         var stored = new Queue<(Sample Sample, ObdSnapshot? Obd)>();
+        var sent = new List<TelemetryBatch>(3);
         TelemetryBatch? held = null;
 
-        void Deliver(TelemetryBatch batch)
-        {
-            var r = detector.OnBatch(batch, changes, accepted);
-            run.Count(r);
-            accepted.Clear();
-        }
-
+        // Out-of-order delivery holds a frame back and hands it over after the next one; some frames come twice.
         void Send(TelemetryBatch batch)
         {
             if (scenario.Delivery == Delivery.InOrder || batch.Kind != FrameKind.RealTime)
             {
-                Deliver(batch);
+                sent.Add(batch);
                 return;
             }
             if (held is null && rng.NextDouble() < 0.1)
@@ -168,17 +204,17 @@ public static class ScenarioSuite
                 held = batch;
                 return;
             }
-            Deliver(batch);
+            sent.Add(batch);
             if (rng.NextDouble() < 0.2)
-                Deliver(batch with { ReceivedUtc = batch.ReceivedUtc.AddSeconds(3) });
+                sent.Add(batch with { ReceivedUtc = batch.ReceivedUtc.AddSeconds(3) });
             if (held is not null)
             {
-                Deliver(held with { ReceivedUtc = batch.ReceivedUtc });
+                sent.Add(held with { ReceivedUtc = batch.ReceivedUtc });
                 held = null;
             }
         }
 
-        Deliver(new TelemetryBatch(vin, FrameKind.Login, start, serial++, [], [], start));
+        yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.Login, start, serial++, [], [], start));
         var total = (int)(scenario.DurationMinutes * 60);
         for (var i = 1; i <= total; i++)
         {
@@ -187,7 +223,7 @@ public static class ScenarioSuite
             var obd = model.ObdDue ? model.CurrentObd() : null;
             if (model.PendingRemovalAlarm)
             {
-                Deliver(new TelemetryBatch(vin, FrameKind.RemovalAlarm, s.TimeUtc, serial++, [], [], now.AddSeconds(1))
+                yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.RemovalAlarm, s.TimeUtc, serial++, [], [], now.AddSeconds(1))
                 {
                     AlarmPosition = new GeoFix(s.Longitude, s.Latitude, s.PositionValid),
                 });
@@ -204,31 +240,32 @@ public static class ScenarioSuite
                 if (frame.Count >= options.SamplesPerFrame)
                 {
                     if (model.FramesCorrupted)
-                        detector.OnCheckCodeFailure(now.AddSeconds(1), changes);
+                        yield return new CheckCodeFailureStep(now.AddSeconds(1));
                     else
                         Send(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], now.AddSeconds(1)));
+                    foreach (var batch in sent)
+                        yield return new DeliverStep(batch);
+                    sent.Clear();
                     frame.Clear();
                     frameObd.Clear();
                     // A reconnected terminal re-issues what it stored, two frames per real-time frame.
                     for (var k = 0; k < 2 && stored.Count > 0; k++)
-                        Deliver(Reissue(vin, stored, options.SamplesPerFrame, ref serial, now.AddSeconds(1)));
+                        yield return new DeliverStep(Reissue(vin, stored, options.SamplesPerFrame, ref serial, now.AddSeconds(1)));
                 }
             }
             if (i % options.ClockTickSeconds == 0)
-                detector.OnClock(now, changes);
+                yield return new ClockStep(now);
         }
         var end = model.NowUtc;
         if (held is not null)
-            Deliver(held);
+            yield return new DeliverStep(held);
         if (frame.Count > 0)
-            Deliver(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], end.AddSeconds(1)));
+            yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], end.AddSeconds(1)));
         while (stored.Count > 0)
-            Deliver(Reissue(vin, stored, options.SamplesPerFrame, ref serial, end.AddSeconds(1)));
-        Deliver(new TelemetryBatch(vin, FrameKind.Logout, end, serial, [], [], end.AddSeconds(1)));
+            yield return new DeliverStep(Reissue(vin, stored, options.SamplesPerFrame, ref serial, end.AddSeconds(1)));
+        yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.Logout, end, serial, [], [], end.AddSeconds(1)));
         for (var m = 1; m <= 30; m++)
-            detector.OnClock(end.AddMinutes(m), changes);
-        run.Collect(changes);
-        return run;
+            yield return new ClockStep(end.AddMinutes(m));
     }
 
     private static TelemetryBatch Reissue(string vin, Queue<(Sample Sample, ObdSnapshot? Obd)> stored, int perFrame, ref ushort serial, DateTime received)
@@ -289,3 +326,18 @@ public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
         }
     }
 }
+
+/// <summary>One scenario as a sequence of steps (the same each time it is enumerated), with what the vehicle registry knows of its truck.</summary>
+public sealed record ScenarioPlan(Scenario Scenario, string Vin, DateTime StartUtc, VehicleInfo Vehicle, IEnumerable<ScenarioStep> Steps);
+
+/// <summary>One thing that happens to the vehicle's grain during a scenario.</summary>
+public abstract record ScenarioStep;
+
+/// <summary>A frame arrives (its <see cref="TelemetryBatch.ReceivedUtc"/> is the arrival time).</summary>
+public sealed record DeliverStep(TelemetryBatch Batch) : ScenarioStep;
+
+/// <summary>A frame of the vehicle arrives with a wrong check code.</summary>
+public sealed record CheckCodeFailureStep(DateTime ReceivedUtc) : ScenarioStep;
+
+/// <summary>The grain's clock ticks with no data.</summary>
+public sealed record ClockStep(DateTime NowUtc) : ScenarioStep;

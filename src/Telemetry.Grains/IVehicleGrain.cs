@@ -12,6 +12,13 @@ public interface IVehicleGrain : IGrainWithStringKey
     /// </summary>
     ValueTask ReportCheckCodeFailure(DateTime receivedUtc);
 
+    /// <summary>
+    /// Advances the detector's clock to <paramref name="nowUtc"/> without data (offline detection,
+    /// episodes closing after their hysteresis). The grain's own timer does this with the
+    /// <see cref="TelemetryClock"/>; a replay of recorded traffic drives it explicitly.
+    /// </summary>
+    ValueTask AdvanceClock(DateTime nowUtc);
+
     /// <summary>What the grain knows about its vehicle now.</summary>
     ValueTask<VehicleStatus> GetStatus();
 }

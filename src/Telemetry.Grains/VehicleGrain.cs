@@ -21,7 +21,7 @@ public sealed partial class VehicleGrain(
     IVehicleRegistry registry,
     IZoneIndex zones,
     GrainMetrics metrics,
-    TimeProvider time,
+    TelemetryClock clock,
     ILogger<VehicleGrain> logger) : Grain, IVehicleGrain, IRemindable
 {
     private const string ClockReminderName = "clock";
@@ -131,7 +131,7 @@ public sealed partial class VehicleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        await OnClockAsync(CancellationToken.None);
+        await OnClockAsync(Now);
         var silentFor = _detector.LastArrivalUtc is { } last ? Now - last : TimeSpan.MaxValue;
         if (_detector.OpenAlerts.Count == 0 && silentFor >= _options.IdleRetention)
         {
@@ -146,12 +146,16 @@ public sealed partial class VehicleGrain(
         }
     }
 
-    private DateTime Now => time.GetUtcNow().UtcDateTime;
+    private DateTime Now => clock.UtcNow;
 
-    private async Task OnClockAsync(CancellationToken cancellationToken)
+    public async ValueTask AdvanceClock(DateTime nowUtc) => await OnClockAsync(nowUtc);
+
+    private Task OnClockAsync(CancellationToken cancellationToken) => OnClockAsync(Now);
+
+    private async Task OnClockAsync(DateTime nowUtc)
     {
         _changes.Clear();
-        _detector.OnClock(Now, _changes);
+        _detector.OnClock(nowUtc, _changes);
         if (_changes.Count > 0)
         {
             await PublishAsync(_changes);

@@ -24,6 +24,7 @@ public sealed partial class MqttIngestService(
     IGrainFactory grains,
     IDeadLetterSink deadLetters,
     IngestMetrics metrics,
+    TelemetryClock clock,
     TimeProvider time,
     ILogger<MqttIngestService> logger) : BackgroundService
 {
@@ -133,7 +134,7 @@ public sealed partial class MqttIngestService(
         metrics.Received();
         var message = e.ApplicationMessage;
         var payload = message.Payload.Length <= _options.MaxPayloadBytes ? message.Payload.ToArray() : [];
-        var work = new Work(message.Topic, payload, (int)Math.Min(message.Payload.Length, int.MaxValue), time.GetUtcNow().UtcDateTime, Stopwatch.GetTimestamp(), e);
+        var work = new Work(message.Topic, payload, (int)Math.Min(message.Payload.Length, int.MaxValue), clock.UtcNow, Stopwatch.GetTimestamp(), e);
         var lane = (int)((uint)StringComparer.Ordinal.GetHashCode(LaneKey(message.Topic)) % (uint)_lanes.Length);
         await _lanes[lane].Writer.WriteAsync(work);
     }

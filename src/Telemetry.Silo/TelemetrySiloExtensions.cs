@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;
@@ -56,7 +57,8 @@ public static class TelemetrySiloExtensions
         services.AddSingleton<IZoneIndex>(sp => ZoneFile.Load(sp.GetRequiredService<IOptions<ReferenceDataOptions>>().Value));
         services.AddSingleton<GrainMetrics>();
         services.AddSingleton<IAlertFeed, AlertFeed>();
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TelemetryClock.System);
         return builder;
     }
 

@@ -39,8 +39,13 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>The host's services.</summary>
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a silo subscribed to <paramref name="broker"/> and writing to <paramref name="influxUrl"/>.</summary>
-    public static async Task<SiloUnderTest> StartAsync(MosquittoServer broker, Uri influxUrl, IDictionary<string, string>? settings = null)
+    /// <summary>
+    /// Starts a silo subscribed to <paramref name="broker"/> and writing to <paramref name="influxUrl"/>
+    /// (or to line-protocol files in its data directory when null). <paramref name="services"/>
+    /// may replace registrations after the host's own wiring.
+    /// </summary>
+    public static async Task<SiloUnderTest> StartAsync(MosquittoServer broker, Uri? influxUrl, IDictionary<string, string>? settings = null,
+        Action<IServiceCollection>? services = null)
     {
         var ports = FreePort.Next(3);
         var data = Directory.CreateTempSubdirectory("telemetry-silo-").FullName;
@@ -54,9 +59,10 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Telemetry:Mqtt:ClientId"] = $"silo-under-test-{ports[0]}",
             ["Telemetry:Orleans:SiloPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Telemetry:Orleans:GatewayPort"] = ports[2].ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Telemetry:TimeSeries:InfluxUrl"] = influxUrl.ToString(),
+            ["Telemetry:TimeSeries:InfluxUrl"] = influxUrl?.ToString() ?? "",
             ["Telemetry:TimeSeries:Token"] = "test-token",
             ["Telemetry:TimeSeries:Org"] = "test",
+            ["Telemetry:TimeSeries:FileDirectory"] = Path.Combine(data, "timeseries"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
         };
@@ -72,6 +78,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
         builder.AddAlertStore();
         builder.AddMqttIngest();
         builder.AddTelemetryObservability();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTelemetryApi();
         await app.StartAsync();
