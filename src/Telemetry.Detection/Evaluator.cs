@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Telemetry.Abstractions;
 using Telemetry.Detection.Internal;
@@ -21,9 +22,16 @@ internal sealed class Evaluator
     private readonly long _hysteresis;
     private readonly long _updateInterval;
     private readonly double _minRpm;
-    private readonly Rule[] _sampleRules;
+    private readonly double _minCoolant;
+    private readonly double _minScrInlet;
+    private readonly double _minSinceStart;
+    private readonly double _engineOffGap;
+    private readonly double _fuelDensity;
+    private readonly double _zoneCheckInterval;
     private readonly Slot[] _slots;
     private int _openCount;
+    // No open episode can expire before this second (a lower bound: CloseExpired skips the scan until then).
+    private long _nextExpiry = long.MinValue;
     private List<AlertChange>? _sink;
 
     private Sample[]? _evidence;
@@ -42,12 +50,18 @@ internal sealed class Evaluator
         IsBackfill = backfill;
         _hysteresis = (long)Math.Ceiling(_options.Episodes.HysteresisSeconds);
         _updateInterval = (long)Math.Ceiling(_options.Episodes.UpdateIntervalSeconds);
-        _minRpm = _options.Gate.MinEngineSpeedRpm;
+        var gate = _options.Gate;
+        _minRpm = gate.MinEngineSpeedRpm;
+        _minCoolant = gate.MinCoolantC;
+        _minScrInlet = gate.MinScrInletC;
+        _minSinceStart = gate.MinSecondsSinceEngineStart;
+        _engineOffGap = gate.EngineOffGapSeconds;
+        _fuelDensity = _options.Physics.FuelDensityKgPerL;
+        _zoneCheckInterval = _options.Zones.CheckIntervalSeconds;
         Rules = RuleSet.Create(_options);
         _slots = new Slot[Rules.All.Length];
         for (var i = 0; i < _slots.Length; i++)
             _slots[i] = new Slot();
-        _sampleRules = [.. Rules.All.Where(r => r.Enabled && r.UsesSamples)];
     }
 
     public bool IsBackfill { get; }
@@ -90,10 +104,12 @@ internal sealed class Evaluator
     /// <summary>Evaluates one sample; its second must be newer than <see cref="LastSecond"/>.</summary>
     public void OnSample(in Sample s, long second)
     {
-        var dt = LastSecond == long.MinValue ? 1.0 : Math.Min(10.0, second - LastSecond);
+        var last = LastSecond;
+        var dt = last == long.MinValue ? 1.0 : Math.Min(10.0, second - last);
+        var minute = second / 60;
         var present = FieldMasks.Present(s);
         EverPresent |= present & FieldMask.AllSampleFields;
-        TrackMask(second, present);
+        TrackMask(minute, present);
         PushEvidence(s);
 
         var rpmKnown = Sample.Has(s.EngineSpeedRpm);
@@ -101,25 +117,24 @@ internal sealed class Evaluator
         if (running)
         {
             if (EngineStartSecond == long.MinValue || LastRunningSecond == long.MinValue || !LastRunning ||
-                second - LastRunningSecond > _options.Gate.EngineOffGapSeconds)
+                second - LastRunningSecond > _engineOffGap)
                 EngineStartSecond = second;
             LastRunningSecond = second;
         }
         LastRunning = running;
         LastSecond = second;
 
-        var gate = _options.Gate;
         var gated = rpmKnown && running &&
-                    s.CoolantTempC >= gate.MinCoolantC &&
-                    s.ScrInletTempC >= gate.MinScrInletC &&
-                    second - EngineStartSecond >= gate.MinSecondsSinceEngineStart;
-        var exhaust = Physics.ExhaustFlowKgph(s.IntakeAirFlowKgph, s.FuelFlowLph, _options.Physics.FuelDensityKgPerL);
+                    s.CoolantTempC >= _minCoolant &&
+                    s.ScrInletTempC >= _minScrInlet &&
+                    second - EngineStartSecond >= _minSinceStart;
+        var exhaust = Physics.ExhaustFlowKgph(s.IntakeAirFlowKgph, s.FuelFlowLph, _fuelDensity);
         var refTorque = _owner.Vehicle?.ReferenceTorqueNm is { } rt && rt > 0 ? rt : double.NaN;
 
-        if (s.PositionValid)
+        if ((present & FieldMask.Position) != 0)
         {
             LastFix = new GeoFix(s.Longitude, s.Latitude, true);
-            if (_owner.Zones is { } zones && (_lastZoneCheck == long.MinValue || second - _lastZoneCheck >= _options.Zones.CheckIntervalSeconds))
+            if (_owner.Zones is { } zones && (_lastZoneCheck == long.MinValue || second - _lastZoneCheck >= _zoneCheckInterval))
             {
                 _lastZoneCheck = second;
                 CurrentZone = zones.Find(s.Longitude, s.Latitude, Time.FromSecond(second));
@@ -129,7 +144,7 @@ internal sealed class Evaluator
         var c = new SampleContext
         {
             Second = second,
-            Minute = second / 60,
+            Minute = minute,
             Dt = dt,
             Present = present,
             Running = running,
@@ -137,11 +152,9 @@ internal sealed class Evaluator
             ExhaustKgph = exhaust,
             ReferenceTorqueNm = refTorque,
         };
-        var rules = _sampleRules;
-        for (var i = 0; i < rules.Length; i++)
-            rules[i].OnSample(s, c, this);
+        Rules.OnSample(s, c, this);
 
-        if (_openCount > 0)
+        if (_openCount > 0 && second >= _nextExpiry)
             CloseExpired(second);
     }
 
@@ -172,8 +185,9 @@ internal sealed class Evaluator
             slot.Severity = severity;
             slot.LastHeld = second;
             slot.LastEmitted = second;
-            slot.Alert = Build(rule, slot, start, second, revision: 0, AlertStatus.Open, end: null, withEvidence: true);
+            slot.Alert = Build(rule, slot, start, second, revision: 0, previous: null);
             _openCount++;
+            _nextExpiry = Math.Min(_nextExpiry, second + _hysteresis);
             _owner.Ledger.Opened(rule.Index, start);
             Emit(new AlertChange(AlertChangeKind.Opened, slot.Alert));
             return;
@@ -188,12 +202,7 @@ internal sealed class Evaluator
         {
             slot.LastEmitted = second;
             var a = slot.Alert;
-            slot.Alert = Build(rule, slot, Time.ToSecond(a.StartUtc), slot.LastHeld, a.Revision + 1, AlertStatus.Open, null, withEvidence: false) with
-            {
-                Evidence = a.Evidence,
-                Position = a.Position ?? LastFix,
-                Zone = a.Zone ?? CurrentZone?.Name,
-            };
+            slot.Alert = Build(rule, slot, Time.ToSecond(a.StartUtc), slot.LastHeld, a.Revision + 1, previous: a);
             Emit(new AlertChange(AlertChangeKind.Updated, slot.Alert));
         }
     }
@@ -201,14 +210,20 @@ internal sealed class Evaluator
     /// <summary>Closes every open episode whose condition has not held for the hysteresis period before <paramref name="second"/>.</summary>
     public void CloseExpired(long second)
     {
-        if (_openCount == 0)
+        if (_openCount == 0 || second < _nextExpiry)
             return;
+        var next = long.MaxValue;
         for (var i = 0; i < _slots.Length; i++)
         {
             var slot = _slots[i];
-            if (slot.Alert is not null && second - slot.LastHeld >= _hysteresis)
+            if (slot.Alert is null)
+                continue;
+            if (second - slot.LastHeld >= _hysteresis)
                 Close(i);
+            else
+                next = Math.Min(next, slot.LastHeld + _hysteresis);
         }
+        _nextExpiry = next;
     }
 
     /// <summary>Closes every open episode at its last held time plus hysteresis (end of a backfill).</summary>
@@ -253,7 +268,11 @@ internal sealed class Evaluator
         _sink?.Add(change);
     }
 
-    private Alert Build(Rule rule, Slot slot, long start, long lastHeld, int revision, AlertStatus status, long? end, bool withEvidence)
+    /// <summary>
+    /// Builds the open alert of an episode: a new one (with evidence) when <paramref name="previous"/> is null,
+    /// else its update, which keeps the id, evidence, and the first position and zone of the episode.
+    /// </summary>
+    private Alert Build(Rule rule, Slot slot, long start, long lastHeld, int revision, Alert? previous)
     {
         var measured = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         rule.Measure(measured);
@@ -266,27 +285,29 @@ internal sealed class Evaluator
         if (zone is { } z && rule.Id != RuleSet.ZoneRuleId)
         {
             summary = z.Restricted
-                ? FormattableString.Invariant($"{summary} Inside zone {z.Name}{(z.HasRestrictedHours ? " during its restricted hours" : "")}.")
-                : FormattableString.Invariant($"{summary} Inside zone {z.Name}.");
+                ? string.Create(CultureInfo.InvariantCulture, $"{summary} Inside zone {z.Name}{(z.HasRestrictedHours ? " during its restricted hours" : "")}.")
+                : string.Create(CultureInfo.InvariantCulture, $"{summary} Inside zone {z.Name}.");
         }
+        var startUtc = Time.FromSecond(start);
         return new Alert
         {
-            Id = Alert.MakeId(_owner.Vin, rule.Id, Time.FromSecond(start)),
+            // The id depends only on VIN, rule and start: an update keeps the string it already has.
+            Id = previous?.Id ?? Alert.MakeId(_owner.Vin, rule.Id, startUtc),
             RuleId = rule.Id,
             RuleName = rule.Name,
             Severity = severity,
-            Status = status,
+            Status = AlertStatus.Open,
             Vin = _owner.Vin,
             Fleet = vehicle?.Fleet,
             Region = vehicle?.Region,
-            Zone = zone?.Name,
-            StartUtc = Time.FromSecond(start),
+            Zone = previous is null ? zone?.Name : previous.Zone ?? zone?.Name,
+            StartUtc = startUtc,
             LastHeldUtc = Time.FromSecond(lastHeld),
-            EndUtc = end is { } e ? Time.FromSecond(e) : null,
+            EndUtc = null,
             Thresholds = rule.Thresholds,
             Measured = measured.ToImmutable(),
-            Position = LastFix,
-            Evidence = withEvidence ? Evidence() : [],
+            Position = previous is null ? LastFix : previous.Position ?? LastFix,
+            Evidence = previous is null ? Evidence() : previous.Evidence,
             Summary = summary,
             Revision = revision,
         };
@@ -314,9 +335,8 @@ internal sealed class Evaluator
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void TrackMask(long second, FieldMask present)
+    private void TrackMask(long minute, FieldMask present)
     {
-        var minute = second / 60;
         if (minute != _maskMinute)
         {
             if (_maskMinute == long.MinValue || minute - _maskMinute >= MaskMinutes || minute < _maskMinute)
@@ -377,6 +397,7 @@ internal sealed class Evaluator
         foreach (var r in Rules.All)
             r.Load(bag);
         _openCount = 0;
+        _nextExpiry = long.MinValue;
         foreach (var slot in _slots)
             slot.Alert = null;
         foreach (var e in state.Episodes)

@@ -121,24 +121,29 @@ public sealed class VehicleDetector
 
         int acceptedCount = 0, duplicates = 0, late = 0, reissued = 0, tooOld = 0, rejected = 0;
         var newest = long.MinValue;
+        // Accepted samples are stored in runs: each run of consecutive accepted samples is copied at once.
+        var runStart = 0;
         for (var i = 0; i < samples.Length; i++)
         {
             ref readonly var s = ref samples[i];
             if (s.TimeUtc == default)
             {
                 rejected++;
+                accepted.AddRange(samples[runStart..i]);
+                runStart = i + 1;
                 continue;
             }
             var second = Time.ToSecond(s.TimeUtc);
             if (hasReceived && second > arrivalSecond + maxFuture)
             {
                 rejected++;
+                accepted.AddRange(samples[runStart..i]);
+                runStart = i + 1;
                 continue;
             }
             if (second < _covered.ForgottenBefore)
             {
                 // Older than the dedup memory: storage overwrites by time, so store it, but do not evaluate.
-                accepted.Add(s);
                 acceptedCount++;
                 tooOld++;
                 continue;
@@ -146,9 +151,10 @@ public sealed class VehicleDetector
             if (!_covered.TryAdd(second))
             {
                 duplicates++;
+                accepted.AddRange(samples[runStart..i]);
+                runStart = i + 1;
                 continue;
             }
-            accepted.Add(s);
             acceptedCount++;
             if (reissue)
                 reissued++;
@@ -167,6 +173,7 @@ public sealed class VehicleDetector
                 _late.Add(s);
             }
         }
+        accepted.AddRange(samples[runStart..]);
         while (obdIndex < obd.Length)
             LiveObd(obd[obdIndex++]);
 

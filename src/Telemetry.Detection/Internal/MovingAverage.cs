@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Telemetry.Detection.Internal;
 
 /// <summary>
@@ -16,26 +18,28 @@ internal sealed class MovingAverage(int length, int maxGapSeconds = 15)
     public int Count => _count;
     public double Mean => _count == 0 ? double.NaN : _sum / _count;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(long second, double value)
     {
         if (_lastSecond != long.MinValue && second - _lastSecond > maxGapSeconds)
             Reset();
         _lastSecond = second;
-        if (_count == _values.Length)
-            _sum -= _values[_next];
+        var values = _values;
+        var next = _next;
+        var sum = _sum;
+        if (_count == values.Length)
+            sum -= values[next];
         else
             _count++;
-        _values[_next] = value;
-        _sum += value;
-        _next++;
-        if (_next == _values.Length)
+        values[next] = value;
+        _sum = sum + value;
+        next++;
+        if (next == values.Length)
         {
-            _next = 0;
-            // Recompute now and then so that rounding errors never accumulate.
-            _sum = 0;
-            for (var i = 0; i < _count; i++)
-                _sum += _values[i];
+            Recompute();
+            next = 0;
         }
+        _next = next;
     }
 
     public void Reset()
@@ -44,5 +48,15 @@ internal sealed class MovingAverage(int length, int maxGapSeconds = 15)
         _count = 0;
         _sum = 0;
         _lastSecond = long.MinValue;
+    }
+
+    // Recompute now and then so that rounding errors never accumulate.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Recompute()
+    {
+        double sum = 0;
+        for (var i = 0; i < _count; i++)
+            sum += _values[i];
+        _sum = sum;
     }
 }

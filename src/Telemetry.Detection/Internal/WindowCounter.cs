@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Telemetry.Detection.Internal;
 
 /// <summary>
@@ -15,10 +17,16 @@ internal sealed class WindowCounter(int minutes)
     public int Total => _total;
 
     /// <summary>Moves the window to <paramref name="minute"/> (Unix minutes; sample seconds / 60).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Advance(long minute)
     {
-        if (minute <= _minute)
-            return;
+        // Within the current minute (every sample but one a minute) there is nothing to do.
+        if (minute > _minute)
+            MoveTo(minute);
+    }
+
+    private void MoveTo(long minute)
+    {
         var n = _buckets.Length;
         if (_minute == long.MinValue || minute - _minute >= n)
         {
@@ -39,6 +47,7 @@ internal sealed class WindowCounter(int minutes)
     }
 
     /// <summary>Counts one second in the current minute (call <see cref="Advance"/> first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Count()
     {
         var i = _index;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using Telemetry.Abstractions;
 using Telemetry.Detection.Internal;
 
@@ -74,7 +75,7 @@ internal sealed class PositionInvalidRule : Rule
 
     public override void Measure(ImmutableSortedDictionary<string, double>.Builder m) => m["positionInvalidSeconds"] = Math.Round(_seconds);
 
-    public override string Describe() => F($"No valid position for {_seconds / 60:F0} min while the engine ran (limit {_o.PositionInvalidSeconds / 60:F0} min).");
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"No valid position for {_seconds / 60:F0} min while the engine ran (limit {_o.PositionInvalidSeconds / 60:F0} min).");
 
     public override void Save(StateBag bag)
     {
@@ -141,7 +142,7 @@ internal sealed class PositionJumpRule : Rule
         m["impliedSpeedKmh"] = Math.Round(_impliedKmh, 1);
     }
 
-    public override string Describe() => F($"Position jumped {_jumpKm:F1} km between consecutive fixes, an implied speed of {_impliedKmh:F0} km/h (limit {_o.MaxImpliedSpeedKmh:F0} km/h).");
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"Position jumped {_jumpKm:F1} km between consecutive fixes, an implied speed of {_impliedKmh:F0} km/h (limit {_o.MaxImpliedSpeedKmh:F0} km/h).");
 
     public override void Save(StateBag bag)
     {
@@ -166,6 +167,7 @@ internal sealed class InvalidFieldsRule : Rule
     private readonly int[] _invalid;
     private readonly int[] _expected;
     private long _minute = long.MinValue;
+    private int _index;
     private long _sumInvalid;
     private long _sumExpected;
     private double _share;
@@ -193,8 +195,9 @@ internal sealed class InvalidFieldsRule : Rule
         if (n == 0)
             return;
         var bad = FieldMasks.CountFields(expected & ~c.Present);
-        Advance(c.Minute);
-        var i = (int)(_minute % _invalid.Length);
+        if (c.Minute != _minute)
+            Advance(c.Minute);
+        var i = _index;
         _invalid[i] += bad;
         _expected[i] += n;
         _sumInvalid += bad;
@@ -229,11 +232,12 @@ internal sealed class InvalidFieldsRule : Rule
             }
         }
         _minute = minute;
+        _index = (int)(minute % _invalid.Length);
     }
 
     public override void Measure(ImmutableSortedDictionary<string, double>.Builder m) => m["invalidFieldFraction"] = Math.Round(_share, 4);
 
-    public override string Describe() => F($"{_share * 100:F0} % of the fields this terminal normally reports were invalid over {_o.InvalidFieldWindowSeconds / 60:F0} min (limit {_o.MaxInvalidFieldFraction * 100:F0} %).");
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"{_share * 100:F0} % of the fields this terminal normally reports were invalid over {_o.InvalidFieldWindowSeconds / 60:F0} min (limit {_o.MaxInvalidFieldFraction * 100:F0} %).");
 }
 
 /// <summary>Z: driving inside a zone during its restricted hours.</summary>
@@ -262,5 +266,5 @@ internal sealed class RestrictedZoneRule : Rule
 
     public override void Measure(ImmutableSortedDictionary<string, double>.Builder m) => m["insideRestrictedZone"] = 1;
 
-    public override string Describe() => F($"Driving in zone {_zone} during its restricted hours.");
+    public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"Driving in zone {_zone} during its restricted hours.");
 }

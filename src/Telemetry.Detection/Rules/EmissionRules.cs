@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using Telemetry.Abstractions;
 using Telemetry.Detection.Internal;
 
@@ -68,7 +69,7 @@ internal sealed class NoxConcentrationRule : Rule
     }
 
     public override string Describe() =>
-        F($"Downstream NOx {_o.AverageSeconds} s average {_mean:F0} ppm above {_o.ThresholdPpm:F0} ppm for {_window.Total} gated seconds within {_o.WindowMinutes} min (at least {_o.MinExceedSeconds} s needed).");
+        string.Create(CultureInfo.InvariantCulture, $"Downstream NOx {_o.AverageSeconds} s average {_mean:F0} ppm above {_o.ThresholdPpm:F0} ppm for {_window.Total} gated seconds within {_o.WindowMinutes} min (at least {_o.MinExceedSeconds} s needed).");
 
     public override void Save(StateBag bag)
     {
@@ -95,6 +96,7 @@ internal sealed class SpecificNoxRule : Rule
     private readonly SpecificNoxOptions _o;
     private readonly PhysicsOptions _p;
     private readonly long _maxGap;
+    private readonly double _subWindowWork;
     private readonly double[] _subMass;
     private readonly double[] _subWork;
     private readonly long[] _subStart;
@@ -117,6 +119,7 @@ internal sealed class SpecificNoxRule : Rule
         _o = o;
         _p = p;
         _maxGap = (long)episodes.HysteresisSeconds;
+        _subWindowWork = o.WindowWorkKWh / o.SubWindows;
         _subMass = new double[o.SubWindows];
         _subWork = new double[o.SubWindows];
         _subStart = new long[o.SubWindows];
@@ -143,7 +146,7 @@ internal sealed class SpecificNoxRule : Rule
         var power = Physics.EnginePowerKw(torque, c.ReferenceTorqueNm, s.EngineSpeedRpm);
         _curMass += Physics.NoxMassFlowGph(nox, c.ExhaustKgph, _p.NoxMassFactor) / 3600.0;
         _curWork += power / 3600.0;
-        if (_curWork >= _o.WindowWorkKWh / _o.SubWindows)
+        if (_curWork >= _subWindowWork)
             CompleteSubWindow(sec);
         if (_result > _o.AdvisoryMgPerKWh)
         {
@@ -208,7 +211,7 @@ internal sealed class SpecificNoxRule : Rule
     }
 
     public override string Describe() =>
-        F($"Specific NOx {_result:F0} mg/kWh over a window of {_resultWork:F1} kWh ({_resultSeconds} s), above the {(_result > _o.AlertMgPerKWh ? "OBD" : "in-use")} limit of {(_result > _o.AlertMgPerKWh ? _o.AlertMgPerKWh : _o.AdvisoryMgPerKWh):F0} mg/kWh.");
+        string.Create(CultureInfo.InvariantCulture, $"Specific NOx {_result:F0} mg/kWh over a window of {_resultWork:F1} kWh ({_resultSeconds} s), above the {(_result > _o.AlertMgPerKWh ? "OBD" : "in-use")} limit of {(_result > _o.AlertMgPerKWh ? _o.AlertMgPerKWh : _o.AdvisoryMgPerKWh):F0} mg/kWh.");
 
     public override void Save(StateBag bag)
     {
@@ -322,7 +325,7 @@ internal sealed class ScrEfficiencyRule : Rule
     }
 
     public override string Describe() =>
-        F($"SCR efficiency {_eff * 100:F0} % (upstream {_upMean:F0} ppm, downstream {_downMean:F0} ppm) below {_o.MinEfficiency * 100:F0} % for {_window.Total} gated seconds within {_o.WindowMinutes} min.");
+        string.Create(CultureInfo.InvariantCulture, $"SCR efficiency {_eff * 100:F0} % (upstream {_upMean:F0} ppm, downstream {_downMean:F0} ppm) below {_o.MinEfficiency * 100:F0} % for {_window.Total} gated seconds within {_o.WindowMinutes} min.");
 
     public override void Save(StateBag bag)
     {

@@ -74,8 +74,6 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
             b[k] = v;
         return b.ToImmutable();
     }
-
-    protected static string F(FormattableString text) => FormattableString.Invariant(text);
 }
 
 /// <summary>Numbers and texts of rule state, written and read in the same order.</summary>

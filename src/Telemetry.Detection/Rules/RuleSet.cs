@@ -10,6 +10,19 @@ internal sealed class RuleSet
     /// <summary>Fields the emission validity gate reads.</summary>
     public const FieldMask GateFields = FieldMask.EngineSpeedRpm | FieldMask.CoolantTempC | FieldMask.ScrInletTempC;
 
+    // The rules that read samples, enabled ones only (null when disabled), called directly in the order of All.
+    private readonly NoxConcentrationRule? _r1;
+    private readonly SpecificNoxRule? _r2;
+    private readonly ScrEfficiencyRule? _r3;
+    private readonly UreaTamperingRule? _r4;
+    private readonly NoxSensorRule? _r5;
+    private readonly DpfRemovedRule? _r6;
+    private readonly MilDrivingRule? _r7;
+    private readonly PositionInvalidRule? _position;
+    private readonly PositionJumpRule? _jump;
+    private readonly InvalidFieldsRule? _fields;
+    private readonly RestrictedZoneRule? _zone;
+
     private RuleSet(Rule[] all, EventRule offline, EventRule clock, EventRule checkCode, EventRule removal)
     {
         All = all;
@@ -18,7 +31,47 @@ internal sealed class RuleSet
         CheckCode = checkCode;
         Removal = removal;
         for (var i = 0; i < all.Length; i++)
-            all[i].Index = i;
+        {
+            var r = all[i];
+            r.Index = i;
+            if (!r.Enabled || !r.UsesSamples)
+                continue;
+            switch (r)
+            {
+                case NoxConcentrationRule x: _r1 = x; break;
+                case SpecificNoxRule x: _r2 = x; break;
+                case ScrEfficiencyRule x: _r3 = x; break;
+                case UreaTamperingRule x: _r4 = x; break;
+                case NoxSensorRule x: _r5 = x; break;
+                case DpfRemovedRule x: _r6 = x; break;
+                case MilDrivingRule x: _r7 = x; break;
+                case PositionInvalidRule x: _position = x; break;
+                case PositionJumpRule x: _jump = x; break;
+                case InvalidFieldsRule x: _fields = x; break;
+                case RestrictedZoneRule x: _zone = x; break;
+                case ObdTamperingRule: break; // reads OBD records only
+                default: throw new InvalidOperationException($"Rule {r.Id} reads samples but {nameof(OnSample)} does not call it.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs every enabled rule that reads samples on one sample, in the order of <see cref="All"/>
+    /// (R3 before R4, which reads it). Direct calls: no virtual dispatch per rule and sample.
+    /// </summary>
+    public void OnSample(in Sample s, in SampleContext c, Evaluator e)
+    {
+        _r1?.OnSample(s, c, e);
+        _r2?.OnSample(s, c, e);
+        _r3?.OnSample(s, c, e);
+        _r4?.OnSample(s, c, e);
+        _r5?.OnSample(s, c, e);
+        _r6?.OnSample(s, c, e);
+        _r7?.OnSample(s, c, e);
+        _position?.OnSample(s, c, e);
+        _jump?.OnSample(s, c, e);
+        _fields?.OnSample(s, c, e);
+        _zone?.OnSample(s, c, e);
     }
 
     public Rule[] All { get; }

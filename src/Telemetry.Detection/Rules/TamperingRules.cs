@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using Telemetry.Abstractions;
 using Telemetry.Detection.Internal;
 
@@ -108,9 +109,9 @@ internal sealed class UreaTamperingRule : Rule
 
     public override string Describe() => _reason switch
     {
-        Frozen => F($"Urea level stayed at {_level:F1} % while {_fuelSinceChange:F0} L of fuel burned (more than {_o.MinFuelBurnedL:F0} L) and the SCR efficiency was low."),
-        Rising => F($"Urea level rose by {_level - _minMoving:F1} % while driving without a refill stop (at least {_o.RisePercent:F1} %)."),
-        _ => F($"Urea tank at {_level:F1} % while driving for {_emptySeconds:F0} s."),
+        Frozen => string.Create(CultureInfo.InvariantCulture, $"Urea level stayed at {_level:F1} % while {_fuelSinceChange:F0} L of fuel burned (more than {_o.MinFuelBurnedL:F0} L) and the SCR efficiency was low."),
+        Rising => string.Create(CultureInfo.InvariantCulture, $"Urea level rose by {_level - _minMoving:F1} % while driving without a refill stop (at least {_o.RisePercent:F1} %)."),
+        _ => string.Create(CultureInfo.InvariantCulture, $"Urea tank at {_level:F1} % while driving for {_emptySeconds:F0} s."),
     };
 
     public override void Save(StateBag bag)
@@ -292,9 +293,9 @@ internal sealed class NoxSensorRule : Rule
 
     public override string Describe() => _reason switch
     {
-        Stuck => F($"Downstream NOx held at {_meanDown:F1} ppm (standard deviation {_stdDown:F2} ppm) for {_o.StuckWindowMinutes:F0} min while torque (sd {_stdTorque:F0} %) and speed (sd {_stdSpeed:F0} km/h) varied: sensor stuck or emulated."),
-        AboveUpstream => F($"Downstream NOx at {_ratio * 100:F0} % of upstream for {_window.Total} s within {_o.AboveUpstreamWindowMinutes} min with a warm SCR: sensors swapped or emulated."),
-        _ => F($"NOx reading pinned at {_pinnedValue:F0} ppm (range limit) for {_pinnedSeconds:F0} s while running."),
+        Stuck => string.Create(CultureInfo.InvariantCulture, $"Downstream NOx held at {_meanDown:F1} ppm (standard deviation {_stdDown:F2} ppm) for {_o.StuckWindowMinutes:F0} min while torque (sd {_stdTorque:F0} %) and speed (sd {_stdSpeed:F0} km/h) varied: sensor stuck or emulated."),
+        AboveUpstream => string.Create(CultureInfo.InvariantCulture, $"Downstream NOx at {_ratio * 100:F0} % of upstream for {_window.Total} s within {_o.AboveUpstreamWindowMinutes} min with a warm SCR: sensors swapped or emulated."),
+        _ => string.Create(CultureInfo.InvariantCulture, $"NOx reading pinned at {_pinnedValue:F0} ppm (range limit) for {_pinnedSeconds:F0} s while running."),
     };
 
     private struct Block
@@ -420,7 +421,7 @@ internal sealed class DpfRemovedRule : Rule
 
     public override string Describe() => _bitCleared
         ? "The OBD record no longer declares DPF monitoring support, which the vehicle reported before."
-        : F($"DPF pressure drop {_dp:F2} kPa (below {_o.MaxPressureDropKpa:F1} kPa) at an exhaust flow of {_flow:F0} kg/h for {_window.Total} s within {_o.WindowMinutes} min.");
+        : string.Create(CultureInfo.InvariantCulture, $"DPF pressure drop {_dp:F2} kPa (below {_o.MaxPressureDropKpa:F1} kPa) at an exhaust flow of {_flow:F0} kg/h for {_window.Total} s within {_o.WindowMinutes} min.");
 
     public override void Save(StateBag bag)
     {
@@ -502,7 +503,7 @@ internal sealed class MilDrivingRule : Rule
     }
 
     public override string Describe() =>
-        F($"Driven {_seconds / 60:F0} min and {_km:F1} km with the malfunction indicator lamp on (limits {_o.MaxSeconds / 60:F0} min or {_o.MaxKm:F0} km).");
+        string.Create(CultureInfo.InvariantCulture, $"Driven {_seconds / 60:F0} min and {_km:F1} km with the malfunction indicator lamp on (limits {_o.MaxSeconds / 60:F0} min or {_o.MaxKm:F0} km).");
 
     public override void Save(StateBag bag)
     {
@@ -594,8 +595,8 @@ internal sealed class ObdTamperingRule : Rule
     }
 
     public override string Describe() => _what == "fault codes"
-        ? F($"{_clearedCodes} fault codes disappeared while readiness monitors were reset (bits 0x{_resetBits:X4} not complete): codes cleared.")
-        : F($"OBD {_what} changed from \"{_before}\" to \"{_after}\".");
+        ? string.Create(CultureInfo.InvariantCulture, $"{_clearedCodes} fault codes disappeared while readiness monitors were reset (bits 0x{_resetBits:X4} not complete): codes cleared.")
+        : string.Create(CultureInfo.InvariantCulture, $"OBD {_what} changed from \"{_before}\" to \"{_after}\".");
 
     public override void Save(StateBag bag)
     {
