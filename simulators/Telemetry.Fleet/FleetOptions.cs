@@ -19,7 +19,7 @@ public sealed class FleetOptions
     /// data they stored (command 0x03), so this history arrives first and rules evaluated on sample
     /// time find exceedances within seconds.
     /// </summary>
-    public int HistoryMinutes { get; set; } = 12;
+    public int HistoryMinutes { get; set; } = 20;
 
     /// <summary>First VIN index, so several simulators can run side by side without sharing VINs.</summary>
     public int FirstIndex { get; set; }

@@ -12,7 +12,7 @@ public static class RunCommand
         var trucks = new Option<int>("--trucks", "-n") { Description = "Number of trucks.", DefaultValueFactory = _ => 100 };
         var format = new Option<string>("--format", "-f") { Description = "gb17691 (a frame a second), hj1239 (10 records every 10 s) or json.", DefaultValueFactory = _ => FleetFormats.Gb17691 };
         var broker = new Option<string>("--broker", "-b") { Description = "Broker as host:port.", DefaultValueFactory = _ => "127.0.0.1:1883" };
-        var history = new Option<int>("--history-minutes") { Description = "Minutes of stored driving re-issued (command 0x03) at start.", DefaultValueFactory = _ => 12 };
+        var history = new Option<int>("--history-minutes") { Description = "Minutes of stored driving re-issued (command 0x03) at start.", DefaultValueFactory = _ => 20 };
         var share = new Option<double>("--exceedance-share") { Description = "Share of trucks (0-1) with a NOx exceedance injected.", DefaultValueFactory = _ => 0.05 };
         var first = new Option<int>("--first-index") { Description = "First VIN index, to run several simulators side by side.", DefaultValueFactory = _ => 0 };
         var duration = new Option<TimeSpan?>("--duration", "-d") { Description = "Stop after this long live (e.g. 00:05:00); default: until Ctrl+C." };
