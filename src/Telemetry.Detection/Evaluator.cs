@@ -181,7 +181,8 @@ internal sealed class Evaluator
             var start = startSecond == long.MinValue ? second : Math.Min(startSecond, second);
             if (IsBackfill && _owner.Ledger.Covers(rule.Index, start, second, _hysteresis))
                 return;
-            rule.OnEpisodeOpened();
+            // The rule restarted its per-episode statistics itself, before adding the value that
+            // opens the episode (OnEpisodeOpened); resetting here would report them as zero.
             slot.Severity = severity;
             slot.LastHeld = second;
             slot.LastEmitted = second;

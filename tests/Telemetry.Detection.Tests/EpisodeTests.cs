@@ -26,6 +26,15 @@ public sealed class EpisodeTests
     }
 
     [Fact]
+    public void R1_OpenedAlert_CarriesTheEpisodeStatisticsOfItsFirstSample()
+    {
+        var d = new Drive().Run(1500, HighNox);
+        var opened = d.Changes.First(c => c.Kind == AlertChangeKind.Opened && c.Alert.RuleId == "R1").Alert;
+        Assert.Equal(800, opened.Measured["maxMeanNoxPpm"], 3);
+        Assert.Equal(800, opened.Measured["episodeMeanNoxPpm"], 3);
+    }
+
+    [Fact]
     public void R1_CleanWarmEngine_NoEpisode()
     {
         var d = new Drive().Run(3600);

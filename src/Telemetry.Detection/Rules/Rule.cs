@@ -48,7 +48,10 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     {
     }
 
-    /// <summary>Called when an episode of this rule opens, so per-episode statistics restart.</summary>
+    /// <summary>
+    /// Restarts per-episode statistics. A rule calls it itself when its condition holds and no
+    /// episode is open, before adding the value that opens the episode.
+    /// </summary>
     public virtual void OnEpisodeOpened()
     {
     }
