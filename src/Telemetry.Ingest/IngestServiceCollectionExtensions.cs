@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Telemetry.Abstractions;
 using Telemetry.Protocol;
 
 namespace Telemetry.Ingest;
@@ -37,16 +38,5 @@ public static class IngestServiceCollectionExtensions
         }
         services.AddHostedService(sp => sp.GetRequiredService<MqttIngestService>());
         return builder;
-    }
-}
-
-/// <summary>Turns an options class's <c>Validate()</c> sentences into a start-up failure that names each setting.</summary>
-public sealed class SentenceValidator<T>(Func<T, IEnumerable<string>> validate) : IValidateOptions<T>
-    where T : class
-{
-    public ValidateOptionsResult Validate(string? name, T options)
-    {
-        var errors = validate(options).ToList();
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

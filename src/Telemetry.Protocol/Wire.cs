@@ -12,44 +12,21 @@ internal static class Wire
     private const long ChinaOffsetTicks = 8 * TimeSpan.TicksPerHour;
     private static readonly int[] DaysBeforeMonth = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
 
-    // [A-HJ-NPR-Z0-9]: digits and capital letters except I, O and Q.
-    private static readonly bool[] VinChar = BuildVinTable();
-
-    private static bool[] BuildVinTable()
-    {
-        var table = new bool[256];
-        for (var c = '0'; c <= '9'; c++)
-            table[c] = true;
-        for (var c = 'A'; c <= 'Z'; c++)
-            table[c] = c is not ('I' or 'O' or 'Q');
-        return table;
-    }
-
-    /// <summary>True when <paramref name="vin"/> is 17 characters of <c>[A-HJ-NPR-Z0-9]</c>.</summary>
+    /// <summary>True when the 17 ASCII bytes of <paramref name="vin"/> form a VIN (<see cref="Telemetry.Abstractions.Vin"/>).</summary>
     public static bool IsValidVin(ReadOnlySpan<byte> vin)
     {
-        if (vin.Length != 17)
+        if (vin.Length != Telemetry.Abstractions.Vin.Length)
             return false;
         foreach (var b in vin)
         {
-            if (!VinChar[b])
+            if (!Telemetry.Abstractions.Vin.IsValidChar((char)b))
                 return false;
         }
         return true;
     }
 
-    /// <summary>True when <paramref name="vin"/> is 17 characters of <c>[A-HJ-NPR-Z0-9]</c>.</summary>
-    public static bool IsValidVin(string? vin)
-    {
-        if (vin is null || vin.Length != 17)
-            return false;
-        foreach (var c in vin)
-        {
-            if (c > 0xFF || !VinChar[c])
-                return false;
-        }
-        return true;
-    }
+    /// <summary>True when <paramref name="vin"/> is a VIN (<see cref="Telemetry.Abstractions.Vin"/>).</summary>
+    public static bool IsValidVin(string? vin) => vin is not null && Telemetry.Abstractions.Vin.IsValid(vin);
 
     /// <summary>Ordinal comparison of ASCII bytes with a string, without allocating.</summary>
     public static bool AsciiEquals(ReadOnlySpan<byte> bytes, string? text) =>

@@ -73,17 +73,6 @@ public static class StorageHostingExtensions
             ? path
             : Path.GetFullPath(path);
 
-    /// <summary>Turns the sentences of an options class's <c>Validate()</c> into an options validation result.</summary>
-    private sealed class SentenceValidator<TOptions>(Func<TOptions, IReadOnlyList<string>> validate) : IValidateOptions<TOptions>
-        where TOptions : class
-    {
-        public ValidateOptionsResult Validate(string? name, TOptions options)
-        {
-            var errors = validate(options);
-            return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
-    }
-
     /// <summary>Creates a singleton when the host starts, so that it opens its files and logs where it writes.</summary>
     private sealed class CreateAtStart<TService>(IServiceProvider provider) : IHostedService
         where TService : notnull
