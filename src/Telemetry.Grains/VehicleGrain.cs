@@ -48,7 +48,7 @@ public sealed partial class VehicleGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_dirty)
+        if (_dirty && (reason.ReasonCode != DeactivationReasonCode.ShuttingDown || _options.SaveOnShutdown))
         {
             await PersistAsync();
         }

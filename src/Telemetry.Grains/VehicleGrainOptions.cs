@@ -20,6 +20,12 @@ public sealed class VehicleGrainOptions
     /// <summary>Longest time detector state may stay unsaved while data flows; episode changes are saved at once.</summary>
     public TimeSpan PersistInterval { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Save unsaved detector state when the silo shuts down. Off with in-memory grain storage,
+    /// which is gone with the process and cannot be written while the silo stops.
+    /// </summary>
+    public bool SaveOnShutdown { get; set; } = true;
+
     /// <summary>A vehicle silent for this long, with no open episode, stops being woken by the reminder.</summary>
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromHours(6);
 

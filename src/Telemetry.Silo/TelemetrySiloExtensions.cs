@@ -46,7 +46,8 @@ public static class TelemetrySiloExtensions
         });
 
         var services = builder.Services;
-        services.AddOptions<VehicleGrainOptions>().BindConfiguration(VehicleGrainOptions.Section);
+        services.AddOptions<VehicleGrainOptions>().BindConfiguration(VehicleGrainOptions.Section)
+            .PostConfigure(o => o.SaveOnShutdown &= silo.Clustering != ClusteringMode.Localhost);
         services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
         services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();
