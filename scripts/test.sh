@@ -21,7 +21,11 @@ results="$(pwd)/TestResults"
 rm -rf "$results"
 mkdir -p "$results"
 
-dotnet build Telemetry.sln -c Release -nologo -v quiet
+if ! dotnet build Telemetry.sln -c Release -nologo -v quiet; then
+  echo "The build failed; no test ran."
+  echo "build: 0 passed, 0 failed"
+  exit 1
+fi
 
 status=0
 timeout 25m dotnet test --solution Telemetry.sln -c Release --no-build \
