@@ -25,17 +25,18 @@ public sealed record class InfluxSeries(
 /// its own configuration file and state in a temporary directory, and one database created.
 /// InfluxDB 1.6 has no <c>/api/v2/write</c>: write with <see cref="WriteLineProtocolAsync"/>.
 /// </summary>
-public sealed class InfluxDb1Server : IAsyncDisposable
+public sealed class InfluxDb1Server : LoopbackServer
 {
     private const string Executable = "influxd";
     private const string Package = "influxdb";
 
     private readonly HttpClient _http;
-    private ServerProcess? _process;
+    private readonly string _configPath;
 
-    private InfluxDb1Server(string directory, int httpPort, int rpcPort, string database)
+    private InfluxDb1Server(string binary, string directory, int httpPort, int rpcPort, string database)
+        : base(Executable, binary, directory)
     {
-        Directory = directory;
+        _configPath = Path.Combine(directory, "influxdb.conf");
         HttpPort = httpPort;
         RpcPort = rpcPort;
         Database = database;
@@ -56,10 +57,10 @@ public sealed class InfluxDb1Server : IAsyncDisposable
     public string Database { get; }
 
     /// <summary>The temporary directory holding the configuration, meta, data and WAL.</summary>
-    public string Directory { get; }
+    public string Directory => ServerDirectory;
 
     /// <summary>The last lines the server wrote.</summary>
-    public string Output => _process?.Output ?? "";
+    public string Output => ServerOutput;
 
     /// <summary>Starts a server with a database named <c>telemetry</c>.</summary>
     public static Task<InfluxDb1Server> StartAsync(CancellationToken cancellationToken = default) =>
@@ -70,39 +71,16 @@ public sealed class InfluxDb1Server : IAsyncDisposable
     public static async Task<InfluxDb1Server> StartAsync(string database, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(database);
-        var binary = ServerBinary.Locate(Executable, Package);
-        var directory = ServerStart.CreateDirectory("influxdb");
-        try
-        {
-            return await ServerStart.WithPortRetryAsync(async () =>
+        return await StartServerAsync(
+            Executable,
+            Package,
+            "influxdb",
+            (binary, directory) =>
             {
                 var ports = FreePort.Next(2);
-                var server = new InfluxDb1Server(directory, ports[0], ports[1], database);
-                try
-                {
-                    var configPath = Path.Combine(directory, "influxdb.conf");
-                    await File.WriteAllTextAsync(configPath, server.Config(), cancellationToken);
-                    server._process = ServerProcess.Start("influxd", binary, ["-config", configPath], directory);
-                    await server._process.WaitUntilReadyAsync(async ct =>
-                    {
-                        using var response = await server._http.GetAsync(new Uri("ping", UriKind.Relative), ct);
-                        return response.IsSuccessStatusCode;
-                    }, ServerStart.ReadyTimeout, cancellationToken);
-                    await server.QueryAsync($"CREATE DATABASE \"{database}\"", cancellationToken);
-                    return server;
-                }
-                catch
-                {
-                    await server.ReleaseAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            ServerStart.DeleteDirectory(directory);
-            throw;
-        }
+                return new InfluxDb1Server(binary, directory, ports[0], ports[1], database);
+            },
+            cancellationToken);
     }
 
     /// <summary>
@@ -161,19 +139,21 @@ public sealed class InfluxDb1Server : IAsyncDisposable
         return result;
     }
 
-    public async ValueTask DisposeAsync()
+    protected override Task PrepareAsync(CancellationToken cancellationToken) =>
+        File.WriteAllTextAsync(_configPath, Config(), cancellationToken);
+
+    protected override IEnumerable<string> BuildArguments() => ["-config", _configPath];
+
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
-        await ReleaseAsync();
-        ServerStart.DeleteDirectory(Directory);
+        using var response = await _http.GetAsync(new Uri("ping", UriKind.Relative), cancellationToken);
+        return response.IsSuccessStatusCode;
     }
 
-    private async Task ReleaseAsync()
-    {
-        if (_process is not null)
-            await _process.DisposeAsync();
-        _process = null;
-        _http.Dispose();
-    }
+    protected override async Task InitializeAsync(CancellationToken cancellationToken) =>
+        await QueryAsync($"CREATE DATABASE \"{Database}\"", cancellationToken);
+
+    protected override void ReleaseResources() => _http.Dispose();
 
     // The packaged default writes under /var/lib/influxdb and binds 8086 and 8088: everything here is private.
     private string Config() => new StringBuilder()

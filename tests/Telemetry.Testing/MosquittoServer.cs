@@ -27,21 +27,20 @@ public sealed record class MosquittoOptions
 /// A real mosquitto 2.0 broker on a free loopback port, with its configuration in a temporary
 /// directory. Stop and restart keep the port, for broker-restart tests.
 /// </summary>
-public sealed class MosquittoServer : IAsyncDisposable
+public sealed class MosquittoServer : LoopbackServer
 {
     private const string Executable = "mosquitto";
     private const string Package = "mosquitto";
 
-    private readonly string _binary;
+    private readonly MosquittoOptions _options;
     private readonly string _configPath;
-    private ServerProcess? _process;
 
-    private MosquittoServer(string binary, string directory, string configPath, int port)
+    private MosquittoServer(string binary, string directory, int port, MosquittoOptions options)
+        : base(Executable, binary, directory)
     {
-        _binary = binary;
-        Directory = directory;
-        _configPath = configPath;
+        _configPath = Path.Combine(directory, "mosquitto.conf");
         Port = port;
+        _options = options;
     }
 
     /// <summary>Always 127.0.0.1.</summary>
@@ -51,10 +50,10 @@ public sealed class MosquittoServer : IAsyncDisposable
     public int Port { get; }
 
     /// <summary>The temporary directory with the configuration (and persistence files, if enabled).</summary>
-    public string Directory { get; }
+    public string Directory => ServerDirectory;
 
     /// <summary>The last lines the broker wrote.</summary>
-    public string Output => _process?.Output ?? "";
+    public string Output => ServerOutput;
 
     /// <summary>Starts a broker that allows anonymous clients.</summary>
     public static Task<MosquittoServer> StartAsync(CancellationToken cancellationToken = default) =>
@@ -65,68 +64,27 @@ public sealed class MosquittoServer : IAsyncDisposable
     public static async Task<MosquittoServer> StartAsync(MosquittoOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var binary = ServerBinary.Locate(Executable, Package);
-        var directory = ServerStart.CreateDirectory("mosquitto");
-        try
-        {
-            return await ServerStart.WithPortRetryAsync(async () =>
-            {
-                var port = FreePort.Next();
-                var configPath = Path.Combine(directory, "mosquitto.conf");
-                await WriteConfigAsync(options, directory, configPath, port, cancellationToken);
-                var server = new MosquittoServer(binary, directory, configPath, port);
-                try
-                {
-                    await server.RunAsync(cancellationToken);
-                    return server;
-                }
-                catch
-                {
-                    if (server._process is not null)
-                        await server._process.DisposeAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            ServerStart.DeleteDirectory(directory);
-            throw;
-        }
+        return await StartServerAsync(
+            Executable,
+            Package,
+            "mosquitto",
+            (binary, directory) => new MosquittoServer(binary, directory, FreePort.Next(), options),
+            cancellationToken);
     }
 
     /// <summary>Stops the broker (SIGTERM, then kill); the port and directory stay reserved for <see cref="RestartAsync"/>.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is null)
-            return;
-        await _process.DisposeAsyncGraceful();
-        _process = null;
-    }
+    public Task StopAsync() => StopServerAsync();
 
     /// <summary>Stops the broker if it runs and starts it again on the same port with the same configuration.</summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
-    {
-        await StopAsync();
-        await RunAsync(cancellationToken);
-    }
+    public Task RestartAsync(CancellationToken cancellationToken = default) => RestartServerAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is not null)
-            await _process.DisposeAsync();
-        _process = null;
-        ServerStart.DeleteDirectory(Directory);
-    }
+    protected override Task PrepareAsync(CancellationToken cancellationToken) =>
+        WriteConfigAsync(_options, Directory, _configPath, Port, cancellationToken);
 
-    private async Task RunAsync(CancellationToken cancellationToken)
-    {
-        _process = ServerProcess.Start("mosquitto", _binary, ["-c", _configPath], Directory);
-        await _process.WaitUntilReadyAsync(ProbeAsync, ServerStart.ReadyTimeout, cancellationToken);
-    }
+    protected override IEnumerable<string> BuildArguments() => ["-c", _configPath];
 
     /// <summary>An MQTT 3.1.1 CONNECT answered by any CONNACK means the broker serves clients.</summary>
-    private async Task<bool> ProbeAsync(CancellationToken cancellationToken)
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
         using var client = new TcpClient();
         await client.ConnectAsync(Host, Port, cancellationToken);

@@ -17,19 +17,16 @@ public sealed record class RedisOptions
 }
 
 /// <summary>A real redis-server 7 on a free loopback port, with its directory in a temporary folder.</summary>
-public sealed class RedisServer : IAsyncDisposable
+public sealed class RedisServer : LoopbackServer
 {
     private const string Executable = "redis-server";
     private const string Package = "redis-server";
 
-    private readonly string _binary;
     private readonly RedisOptions _options;
-    private ServerProcess? _process;
 
     private RedisServer(string binary, string directory, int port, RedisOptions options)
+        : base(Executable, binary, directory)
     {
-        _binary = binary;
-        Directory = directory;
         Port = port;
         _options = options;
     }
@@ -44,10 +41,10 @@ public sealed class RedisServer : IAsyncDisposable
     public string ConnectionString => $"{Host}:{Port}";
 
     /// <summary>The server's working directory (append-only files live here).</summary>
-    public string Directory { get; }
+    public string Directory => ServerDirectory;
 
     /// <summary>The last lines the server wrote.</summary>
-    public string Output => _process?.Output ?? "";
+    public string Output => ServerOutput;
 
     /// <summary>Starts a server that keeps nothing on disk.</summary>
     public static Task<RedisServer> StartAsync(CancellationToken cancellationToken = default) =>
@@ -58,48 +55,19 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(RedisOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var binary = ServerBinary.Locate(Executable, Package);
-        var directory = ServerStart.CreateDirectory("redis");
-        try
-        {
-            return await ServerStart.WithPortRetryAsync(async () =>
-            {
-                var server = new RedisServer(binary, directory, FreePort.Next(), options);
-                try
-                {
-                    await server.RunAsync(cancellationToken);
-                    return server;
-                }
-                catch
-                {
-                    if (server._process is not null)
-                        await server._process.DisposeAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            ServerStart.DeleteDirectory(directory);
-            throw;
-        }
+        return await StartServerAsync(
+            Executable,
+            Package,
+            "redis",
+            (binary, directory) => new RedisServer(binary, directory, FreePort.Next(), options),
+            cancellationToken);
     }
 
     /// <summary>Stops the server with SIGTERM (it finishes its append-only file), then kill; the port stays for <see cref="RestartAsync"/>.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is null)
-            return;
-        await _process.DisposeAsyncGraceful();
-        _process = null;
-    }
+    public Task StopAsync() => StopServerAsync();
 
     /// <summary>Stops the server if it runs and starts it again on the same port and directory.</summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
-    {
-        await StopAsync();
-        await RunAsync(cancellationToken);
-    }
+    public Task RestartAsync(CancellationToken cancellationToken = default) => RestartServerAsync(cancellationToken);
 
     /// <summary>Sends one inline command (such as <c>PING</c> or <c>DBSIZE</c>) and returns the first line of the reply.</summary>
     public async Task<string> CommandAsync(string inlineCommand, CancellationToken cancellationToken = default)
@@ -113,15 +81,7 @@ public sealed class RedisServer : IAsyncDisposable
         return await reader.ReadLineAsync(cancellationToken) ?? "";
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is not null)
-            await _process.DisposeAsync();
-        _process = null;
-        ServerStart.DeleteDirectory(Directory);
-    }
-
-    private async Task RunAsync(CancellationToken cancellationToken)
+    protected override IEnumerable<string> BuildArguments()
     {
         List<string> arguments =
         [
@@ -132,8 +92,10 @@ public sealed class RedisServer : IAsyncDisposable
             "--appendonly", _options.AppendOnly ? "yes" : "no",
         ];
         arguments.AddRange(_options.ExtraArguments);
-        _process = ServerProcess.Start("redis-server", _binary, arguments, Directory);
-        // A server still loading its append-only file answers -LOADING, not +PONG.
-        await _process.WaitUntilReadyAsync(async ct => await CommandAsync("PING", ct) == "+PONG", ServerStart.ReadyTimeout, cancellationToken);
+        return arguments;
     }
+
+    // A server still loading its append-only file answers -LOADING, not +PONG.
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken) =>
+        await CommandAsync("PING", cancellationToken) == "+PONG";
 }

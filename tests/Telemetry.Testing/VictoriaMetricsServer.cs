@@ -28,20 +28,17 @@ public sealed record class ExportedSeries(
 /// remains (on equal timestamps VictoriaMetrics keeps the larger value, not the last written).
 /// <c>-search.latencyOffset=0s</c> makes just-written samples queryable at once.
 /// </remarks>
-public sealed class VictoriaMetricsServer : IAsyncDisposable
+public sealed class VictoriaMetricsServer : LoopbackServer
 {
     private const string Executable = "victoria-metrics";
     private const string Package = "victoria-metrics";
 
-    private readonly string _binary;
     private readonly HttpClient _http;
-    private ServerProcess? _process;
 
     private VictoriaMetricsServer(string binary, string directory, int port, bool deduplicate)
+        : base(Executable, binary, directory)
     {
-        _binary = binary;
         Deduplicates = deduplicate;
-        Directory = directory;
         Port = port;
         Url = new Uri($"http://127.0.0.1:{port}/");
         _http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(30) };
@@ -60,10 +57,10 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
     public bool Deduplicates { get; }
 
     /// <summary>The storage directory (<c>-storageDataPath</c>).</summary>
-    public string Directory { get; }
+    public string Directory => ServerDirectory;
 
     /// <summary>The last lines the server wrote.</summary>
-    public string Output => _process?.Output ?? "";
+    public string Output => ServerOutput;
 
     /// <summary>Starts a server with an empty storage directory.</summary>
     /// <exception cref="ServerNotInstalledException">victoria-metrics is not installed.</exception>
@@ -72,49 +69,19 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
 
     /// <summary>Starts a server with an empty storage directory, with or without deduplication.</summary>
     /// <exception cref="ServerNotInstalledException">victoria-metrics is not installed.</exception>
-    public static async Task<VictoriaMetricsServer> StartAsync(bool deduplicate, CancellationToken cancellationToken = default)
-    {
-        var binary = ServerBinary.Locate(Executable, Package);
-        var directory = ServerStart.CreateDirectory("victoria-metrics");
-        try
-        {
-            return await ServerStart.WithPortRetryAsync(async () =>
-            {
-                var server = new VictoriaMetricsServer(binary, directory, FreePort.Next(), deduplicate);
-                try
-                {
-                    await server.RunAsync(cancellationToken);
-                    return server;
-                }
-                catch
-                {
-                    await server.ReleaseAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            ServerStart.DeleteDirectory(directory);
-            throw;
-        }
-    }
+    public static async Task<VictoriaMetricsServer> StartAsync(bool deduplicate, CancellationToken cancellationToken = default) =>
+        await StartServerAsync(
+            Executable,
+            Package,
+            "victoria-metrics",
+            (binary, directory) => new VictoriaMetricsServer(binary, directory, FreePort.Next(), deduplicate),
+            cancellationToken);
 
     /// <summary>Stops the server gracefully (it flushes its data); the port and data stay for <see cref="RestartAsync"/>.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is null)
-            return;
-        await _process.DisposeAsyncGraceful();
-        _process = null;
-    }
+    public Task StopAsync() => StopServerAsync();
 
     /// <summary>Stops the server if it runs and starts it again on the same port and data.</summary>
-    public async Task RestartAsync(CancellationToken cancellationToken = default)
-    {
-        await StopAsync();
-        await RunAsync(cancellationToken);
-    }
+    public Task RestartAsync(CancellationToken cancellationToken = default) => RestartServerAsync(cancellationToken);
 
     /// <summary>Makes every sample written so far visible to queries (<c>/internal/force_flush</c>).</summary>
     public async Task FlushAsync(CancellationToken cancellationToken = default)
@@ -186,21 +153,7 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
         return result;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await ReleaseAsync();
-        ServerStart.DeleteDirectory(Directory);
-    }
-
-    private async Task ReleaseAsync()
-    {
-        if (_process is not null)
-            await _process.DisposeAsync();
-        _process = null;
-        _http.Dispose();
-    }
-
-    private async Task RunAsync(CancellationToken cancellationToken)
+    protected override IEnumerable<string> BuildArguments()
     {
         List<string> arguments =
         [
@@ -212,11 +165,14 @@ public sealed class VictoriaMetricsServer : IAsyncDisposable
         {
             arguments.Add("-dedup.minScrapeInterval=1ms");
         }
-        _process = ServerProcess.Start("victoria-metrics", _binary, arguments, Directory);
-        await _process.WaitUntilReadyAsync(async ct =>
-        {
-            using var response = await _http.GetAsync(new Uri("health", UriKind.Relative), ct);
-            return response.IsSuccessStatusCode;
-        }, ServerStart.ReadyTimeout, cancellationToken);
+        return arguments;
     }
+
+    protected override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync(new Uri("health", UriKind.Relative), cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+
+    protected override void ReleaseResources() => _http.Dispose();
 }
