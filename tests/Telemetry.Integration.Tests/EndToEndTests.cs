@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Telemetry.Abstractions;
 using Telemetry.Fleet;
@@ -67,6 +68,15 @@ public sealed class EndToEndTests
         Assert.True(alert.Thresholds.Count > 0);
         Assert.True(alert.Measured.Count > 0);
         Assert.NotNull(alert.Position);
+
+        // The vehicle's state says which rules are silent and why: no registry, so no reference torque for R2.
+        using var status = JsonDocument.Parse(await silo.Http.GetStringAsync(new Uri($"/api/vehicles/{exceeding.Vin}", UriKind.Relative), ct));
+        var rules = status.RootElement.GetProperty("rules").EnumerateArray().ToDictionary(r => r.GetProperty("ruleId").GetString()!);
+        Assert.True(rules["R1"].GetProperty("active").GetBoolean());
+        Assert.True(rules["R1"].GetProperty("episodeOpen").GetBoolean());
+        Assert.False(rules["R2"].GetProperty("active").GetBoolean());
+        Assert.Contains("referenceTorqueNm", rules["R2"].GetProperty("missingFields").EnumerateArray().Select(f => f.GetString()));
+        Assert.Equal(HistoryMinutes * 60, status.RootElement.GetProperty("samplesAccepted").GetInt64());
 
         // Clean trucks raise nothing.
         var all = await silo.GetAlertsAsync();
