@@ -12,6 +12,9 @@ public sealed class GrainMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _accepted;
     private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _late;
+    private readonly Counter<long> _tooOld;
+    private readonly Counter<long> _rejected;
     private readonly Counter<long> _alertChanges;
 
     public GrainMetrics(IMeterFactory meterFactory)
@@ -19,6 +22,9 @@ public sealed class GrainMetrics : IDisposable
         _meter = meterFactory.Create(MeterName);
         _accepted = _meter.CreateCounter<long>("telemetry.samples.accepted", "{sample}", "Samples accepted by vehicle grains (new sample times).");
         _duplicates = _meter.CreateCounter<long>("telemetry.samples.deduplicated", "{sample}", "Samples dropped because their vehicle and sample time were already seen.");
+        _late = _meter.CreateCounter<long>("telemetry.samples.late", "{sample}", "Accepted samples older than the vehicle's newest (out of order or re-issued), evaluated on the back-fill timeline.");
+        _tooOld = _meter.CreateCounter<long>("telemetry.samples.too_old", "{sample}", "Accepted samples older than the dedup memory: stored but not evaluated by the rules.");
+        _rejected = _meter.CreateCounter<long>("telemetry.samples.rejected", "{sample}", "Samples with an implausible time (far future or unset): neither stored nor evaluated.");
         _alertChanges = _meter.CreateCounter<long>("telemetry.alerts.changes", "{change}", "Alert episode changes, by rule and kind.");
     }
 
@@ -32,6 +38,18 @@ public sealed class GrainMetrics : IDisposable
         if (result.Duplicates > 0)
         {
             _duplicates.Add(result.Duplicates);
+        }
+        if (result.Late > 0)
+        {
+            _late.Add(result.Late);
+        }
+        if (result.TooOld > 0)
+        {
+            _tooOld.Add(result.TooOld);
+        }
+        if (result.Rejected > 0)
+        {
+            _rejected.Add(result.Rejected);
         }
         foreach (var change in changes)
         {

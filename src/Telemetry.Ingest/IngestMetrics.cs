@@ -13,6 +13,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _decoded;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _retries;
+    private readonly Counter<long> _failed;
     private readonly Histogram<double> _latency;
     private long _receivedTotal;
     private long _decodedTotal;
@@ -25,6 +26,7 @@ public sealed class IngestMetrics : IDisposable
         _decoded = _meter.CreateCounter<long>("telemetry.ingest.decoded", "{message}", "Messages decoded and handed to their vehicle grain.");
         _rejected = _meter.CreateCounter<long>("telemetry.ingest.rejected", "{message}", "Messages rejected, by reason; each is dead-lettered.");
         _retries = _meter.CreateCounter<long>("telemetry.ingest.dispatch.retries", "{attempt}", "Grain calls retried because storing the frame failed.");
+        _failed = _meter.CreateCounter<long>("telemetry.ingest.failed", "{message}", "Messages whose processing failed unexpectedly; left unacknowledged for redelivery.");
         _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to stored and acknowledged.");
     }
 
@@ -52,6 +54,8 @@ public sealed class IngestMetrics : IDisposable
     }
 
     public void Retried() => _retries.Add(1);
+
+    public void Failed() => _failed.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

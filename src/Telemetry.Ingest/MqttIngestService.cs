@@ -156,6 +156,7 @@ public sealed partial class MqttIngestService(
             }
             catch (Exception ex)
             {
+                metrics.Failed();
                 Log.ProcessingFailed(logger, work.Topic, ex);
             }
         }
