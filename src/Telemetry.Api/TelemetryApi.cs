@@ -101,13 +101,15 @@ public static class TelemetryApi
     private static async Task StreamAlertsAsync(HttpContext context, IAlertFeed feed)
     {
         var cancellationToken = context.RequestAborted;
+        // Subscribed before the first line goes out: a client that has read it misses nothing after.
+        using var subscription = feed.Subscribe();
         context.Response.Headers.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
         await context.Response.WriteAsync(": alert stream\n\n", cancellationToken);
         await context.Response.Body.FlushAsync(cancellationToken);
         try
         {
-            await foreach (var change in feed.SubscribeAsync(cancellationToken))
+            await foreach (var change in subscription.Reader.ReadAllAsync(cancellationToken))
             {
                 var data = JsonSerializer.Serialize(new { kind = change.Kind, alert = change.Alert }, Json);
                 await context.Response.WriteAsync($"event: alert\ndata: {data}\n\n", cancellationToken);

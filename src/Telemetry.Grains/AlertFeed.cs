@@ -38,7 +38,7 @@ public sealed class AlertFeed : IAlertFeed, IDisposable
         }
     }
 
-    public async IAsyncEnumerable<AlertChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public AlertSubscription Subscribe()
     {
         var channel = Channel.CreateBounded<AlertChange>(new BoundedChannelOptions(ListenerCapacity)
         {
@@ -49,19 +49,21 @@ public sealed class AlertFeed : IAlertFeed, IDisposable
         {
             _listeners.Add(channel);
         }
-        try
-        {
-            await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken))
-            {
-                yield return change;
-            }
-        }
-        finally
+        return new AlertSubscription(channel.Reader, () =>
         {
             lock (_gate)
             {
                 _listeners.Remove(channel);
             }
+        });
+    }
+
+    public async IAsyncEnumerable<AlertChange> SubscribeAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var subscription = Subscribe();
+        await foreach (var change in subscription.Reader.ReadAllAsync(cancellationToken))
+        {
+            yield return change;
         }
     }
 

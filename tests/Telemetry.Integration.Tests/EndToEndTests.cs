@@ -36,6 +36,14 @@ public sealed class EndToEndTests
             Host = broker.Host,
             Port = broker.Port,
         };
+        // A live listener on the alert stream sees the episode open as it happens.
+        using var streamCancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        streamCancel.CancelAfter(TimeSpan.FromMinutes(2));
+        using var stream = await silo.Http.GetStreamAsync(new Uri("/api/alerts/stream", UriKind.Relative), ct);
+        using var streamReader = new StreamReader(stream);
+        Assert.Equal(": alert stream", await streamReader.ReadLineAsync(ct));
+        var streamed = ReadFirstOpenedAsync(streamReader, streamCancel.Token);
+
         // A fixed clock makes the fleet deterministic, so a second run re-sends the very same samples.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var fleet = new FleetPublisher(options, clock);
@@ -69,6 +77,13 @@ public sealed class EndToEndTests
         Assert.True(alert.Measured.Count > 0);
         Assert.NotNull(alert.Position);
 
+        using (var opened = JsonDocument.Parse(await streamed))
+        {
+            Assert.Equal("opened", opened.RootElement.GetProperty("kind").GetString());
+            Assert.Equal(alert.Id, opened.RootElement.GetProperty("alert").GetProperty("id").GetString());
+        }
+        await streamCancel.CancelAsync();
+
         // The vehicle's state says which rules are silent and why: no registry, so no reference torque for R2.
         using var status = JsonDocument.Parse(await silo.Http.GetStringAsync(new Uri($"/api/vehicles/{exceeding.Vin}", UriKind.Relative), ct));
         var rules = status.RootElement.GetProperty("rules").EnumerateArray().ToDictionary(r => r.GetProperty("ruleId").GetString()!);
@@ -94,5 +109,18 @@ public sealed class EndToEndTests
         Assert.Equal(sent.Samples, VictoriaMetricsServer.CountSamples(after));
         var r1 = Assert.Single(await silo.GetAlertsAsync("?rule=R1"));
         Assert.Equal(alert.Id, r1.Id);
+    }
+
+    /// <summary>Reads <c>/api/alerts/stream</c> until the first <c>opened</c> change and returns its data.</summary>
+    private static async Task<string> ReadFirstOpenedAsync(StreamReader reader, CancellationToken ct)
+    {
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith("data: ", StringComparison.Ordinal) && line.Contains("\"kind\":\"opened\"", StringComparison.Ordinal))
+            {
+                return line["data: ".Length..];
+            }
+        }
+        throw new EndOfStreamException("the alert stream ended without an opened alert");
     }
 }
