@@ -61,6 +61,13 @@ public sealed class BadFrameTests
         Assert.Equal(Convert.ToBase64String(badCheck), letters[0].GetProperty("payload").GetString());
         Assert.All(letters, l => Assert.False(string.IsNullOrWhiteSpace(l.GetProperty("message").GetString())));
 
+        // Counted per reason as OpenTelemetry metrics, visible at /metrics.
+        var metrics = await silo.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+        foreach (var reason in new[] { "badCheckCode", "truncated", "vinMismatch", "unsupportedRecordType" })
+        {
+            Assert.Matches($"telemetry_ingest_rejected_total\\{{[^}}]*reason=\"{reason}\"[^}}]*\\}} 1(\\s|$)", metrics);
+        }
+
         var series = await tsdb.WaitForSampleCountAsync("{__name__=\"hdv_odometerKm\"}", 2, TimeSpan.FromSeconds(30), ct);
         var stored = Assert.Single(series);
         Assert.Equal(VinA, stored.Label("vin"));

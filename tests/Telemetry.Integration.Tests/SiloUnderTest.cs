@@ -81,6 +81,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
         services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapTelemetryApi();
+        app.MapTelemetryMetrics();
         await app.StartAsync();
         var silo = new SiloUnderTest(app, apiUrl, data);
         var ingest = app.Services.GetRequiredService<MqttIngestService>();
