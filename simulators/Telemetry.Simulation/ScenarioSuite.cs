@@ -135,23 +135,7 @@ public static class ScenarioSuite
         var detector = new VehicleDetector(plan.Vin, options.Detection ?? new DetectionOptions(), plan.Vehicle, zones);
         var run = new ScenarioRun(scenario, plan.StartUtc);
         var changes = new List<AlertChange>();
-        var accepted = new List<Sample>();
-        foreach (var step in plan.Steps)
-        {
-            switch (step)
-            {
-                case DeliverStep deliver:
-                    run.Count(detector.OnBatch(deliver.Batch, changes, accepted));
-                    accepted.Clear();
-                    break;
-                case CheckCodeFailureStep failure:
-                    detector.OnCheckCodeFailure(failure.ReceivedUtc, changes);
-                    break;
-                case ClockStep clock:
-                    detector.OnClock(clock.NowUtc, changes);
-                    break;
-            }
-        }
+        plan.Drive(detector, changes, onBatch: run.Count);
         run.Collect(changes);
         return run;
     }
@@ -328,7 +312,37 @@ public sealed class ScenarioRun(Scenario scenario, DateTime startUtc)
 }
 
 /// <summary>One scenario as a sequence of steps (the same each time it is enumerated), with what the vehicle registry knows of its truck.</summary>
-public sealed record ScenarioPlan(Scenario Scenario, string Vin, DateTime StartUtc, VehicleInfo Vehicle, IEnumerable<ScenarioStep> Steps);
+public sealed record ScenarioPlan(Scenario Scenario, string Vin, DateTime StartUtc, VehicleInfo Vehicle, IEnumerable<ScenarioStep> Steps)
+{
+    /// <summary>
+    /// Plays every step on <paramref name="detector"/>, appending episode changes to <paramref name="changes"/>.
+    /// <paramref name="deliver"/> may transform each delivered frame first (for example through the codec);
+    /// <paramref name="onBatch"/> receives what each delivery did.
+    /// </summary>
+    public void Drive(VehicleDetector detector, List<AlertChange> changes,
+        Func<TelemetryBatch, TelemetryBatch>? deliver = null, Action<BatchResult>? onBatch = null)
+    {
+        ArgumentNullException.ThrowIfNull(detector);
+        var accepted = new List<Sample>();
+        foreach (var step in Steps)
+        {
+            switch (step)
+            {
+                case DeliverStep d:
+                    var result = detector.OnBatch(deliver is null ? d.Batch : deliver(d.Batch), changes, accepted);
+                    onBatch?.Invoke(result);
+                    accepted.Clear();
+                    break;
+                case CheckCodeFailureStep failure:
+                    detector.OnCheckCodeFailure(failure.ReceivedUtc, changes);
+                    break;
+                case ClockStep clock:
+                    detector.OnClock(clock.NowUtc, changes);
+                    break;
+            }
+        }
+    }
+}
 
 /// <summary>One thing that happens to the vehicle's grain during a scenario.</summary>
 public abstract record ScenarioStep;

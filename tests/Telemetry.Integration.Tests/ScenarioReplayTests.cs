@@ -97,25 +97,12 @@ public sealed class ScenarioReplayTests
     {
         var detector = new VehicleDetector(plan.Vin, new DetectionOptions(), plan.Vehicle, ZoneIndex.FromGeoJson(zonesJson));
         var changes = new List<AlertChange>();
-        var accepted = new List<Sample>();
-        foreach (var step in plan.Steps)
+        plan.Drive(detector, changes, deliver: batch =>
         {
-            switch (step)
-            {
-                case DeliverStep deliver:
-                    var bytes = FrameEncoder.Encode(deliver.Batch, Profile);
-                    Assert.True(FrameCodec.TryDecodeBatch(bytes, Profile, plan.Vin, deliver.Batch.ReceivedUtc, out var decoded, out var rejection), rejection.Message);
-                    detector.OnBatch(decoded, changes, accepted);
-                    accepted.Clear();
-                    break;
-                case CheckCodeFailureStep failure:
-                    detector.OnCheckCodeFailure(failure.ReceivedUtc, changes);
-                    break;
-                case ClockStep tick:
-                    detector.OnClock(tick.NowUtc, changes);
-                    break;
-            }
-        }
+            var bytes = FrameEncoder.Encode(batch, Profile);
+            Assert.True(FrameCodec.TryDecodeBatch(bytes, Profile, plan.Vin, batch.ReceivedUtc, out var decoded, out var rejection), rejection.Message);
+            return decoded;
+        });
         var final = new Dictionary<string, Alert>(StringComparer.Ordinal);
         foreach (var change in changes)
         {
