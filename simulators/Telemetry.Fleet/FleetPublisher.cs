@@ -84,12 +84,8 @@ public sealed class FleetPublisher : IAsyncDisposable
             var seconds = (int)Math.Min(10, (until - SimulatedUtc).TotalSeconds);
             for (var s = 0; s < seconds; s++)
             {
-                foreach (var truck in Trucks)
-                {
-                    truck.Step();
-                }
+                StepAll();
             }
-            SimulatedUtc += TimeSpan.FromSeconds(seconds);
             await FlushAsync(FrameKind.Reissue, cancellationToken);
         }
     }
@@ -109,11 +105,7 @@ public sealed class FleetPublisher : IAsyncDisposable
                 var now = TruncateToSecond(_time.GetUtcNow().UtcDateTime);
                 while (SimulatedUtc < now)
                 {
-                    foreach (var truck in Trucks)
-                    {
-                        truck.Step();
-                    }
-                    SimulatedUtc += TimeSpan.FromSeconds(1);
+                    StepAll();
                 }
                 if (everySecond || SimulatedUtc.Second % 10 == 0)
                 {
@@ -125,6 +117,16 @@ public sealed class FleetPublisher : IAsyncDisposable
         {
             // Stopped.
         }
+    }
+
+    /// <summary>Advances every truck, and the fleet's clock, by one second.</summary>
+    private void StepAll()
+    {
+        foreach (var truck in Trucks)
+        {
+            truck.Step();
+        }
+        SimulatedUtc += TimeSpan.FromSeconds(1);
     }
 
     private async Task FlushAsync(FrameKind kind, CancellationToken cancellationToken)
