@@ -36,4 +36,60 @@ internal static partial class Log
     [LoggerMessage(EventId = 4022, Level = LogLevel.Warning,
         Message = "No alert file configured (Telemetry:Alerts:FilePath is empty): alerts are kept in memory and lost at stop.")]
     public static partial void AlertStoreInMemory(ILogger logger);
+
+    [LoggerMessage(EventId = 4030, Level = LogLevel.Information,
+        Message = "Journal {Directory}: {Segments} segments, {Bytes} bytes, sequences {Oldest}..{Newest} (fsync {Fsync}).")]
+    public static partial void JournalOpened(ILogger logger, string directory, int segments, long bytes, long oldest, long newest, bool fsync);
+
+    [LoggerMessage(EventId = 4031, Level = LogLevel.Warning,
+        Message = "Journal segment {Path}: cut {Bytes} bytes of a torn or corrupt tail (a write cut short by a crash); the journal continues after sequence {LastSequence}.")]
+    public static partial void TornTailCut(ILogger logger, string path, long bytes, long lastSequence);
+
+    [LoggerMessage(EventId = 4032, Level = LogLevel.Error,
+        Message = "Journal segment {Path}: record {Sequence} is damaged ({Reason}) and was skipped.")]
+    public static partial void CorruptRecordSkipped(ILogger logger, string path, long sequence, string reason);
+
+    [LoggerMessage(EventId = 4033, Level = LogLevel.Warning,
+        Message = "Journal {Directory} is full ({MaxBytes} bytes, Telemetry:Journal:MaxBytes): {Refused} appends refused since the last warning; nothing below the slowest cursor ({Cursor}) can be deleted yet. Ingest stops acknowledging until the shipper catches up.")]
+    public static partial void JournalFull(ILogger logger, string directory, long maxBytes, long refused, long cursor);
+
+    [LoggerMessage(EventId = 4034, Level = LogLevel.Information,
+        Message = "Journal segment {Path} (sequences {First}..{Last}) deleted ({Reason}).")]
+    public static partial void SegmentDeleted(ILogger logger, string path, long first, long last, string reason);
+
+    [LoggerMessage(EventId = 4035, Level = LogLevel.Warning,
+        Message = "Journal segment {Path} could not be deleted; trying again later.")]
+    public static partial void SegmentDeleteFailed(ILogger logger, Exception exception, string path);
+
+    [LoggerMessage(EventId = 4036, Level = LogLevel.Critical,
+        Message = "Journal {Directory} failed to write; every append fails until the process restarts and opens it again.")]
+    public static partial void JournalFaulted(ILogger logger, Exception exception, string directory);
+
+    [LoggerMessage(EventId = 4037, Level = LogLevel.Warning,
+        Message = "Journal cursor file {Path} is unreadable; its consumer starts again at the oldest record.")]
+    public static partial void CursorUnreadable(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 4038, Level = LogLevel.Information,
+        Message = "Journal {Directory} closed at sequence {LastSequence}.")]
+    public static partial void JournalClosed(ILogger logger, string directory, long lastSequence);
+
+    [LoggerMessage(EventId = 4040, Level = LogLevel.Information,
+        Message = "Shipper: journal records from sequence {Cursor} go to {Target} (requests of up to {BatchSize} lines, {InFlight} in flight).")]
+    public static partial void ShipperStarted(ILogger logger, long cursor, string target, int batchSize, int inFlight);
+
+    [LoggerMessage(EventId = 4041, Level = LogLevel.Warning,
+        Message = "Shipper: write of {Lines} lines failed (attempt {Attempt}); retrying in {Delay}.")]
+    public static partial void ShipperRetrying(ILogger logger, Exception exception, int lines, int attempt, TimeSpan delay);
+
+    [LoggerMessage(EventId = 4042, Level = LogLevel.Warning,
+        Message = "Shipper: the store rejected a line ({Error}); it was set aside in {Path}: {Line}")]
+    public static partial void ShipperRejected(ILogger logger, string error, string path, string line);
+
+    [LoggerMessage(EventId = 4043, Level = LogLevel.Information,
+        Message = "Shipper stopped at cursor {Cursor}.")]
+    public static partial void ShipperStopped(ILogger logger, long cursor);
+
+    [LoggerMessage(EventId = 4044, Level = LogLevel.Error,
+        Message = "Shipper: saving its cursor failed; it tries again after the next request.")]
+    public static partial void ShipperCursorFailed(ILogger logger, Exception exception);
 }
