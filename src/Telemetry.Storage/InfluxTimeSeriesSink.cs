@@ -254,7 +254,7 @@ internal interface ILineBatchWriter : IDisposable
     Task WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken);
 }
 
-/// <summary>The InfluxDB.Client v2 write API, precision seconds.</summary>
+/// <summary>The InfluxDB.Client v2 write API, precision seconds, with gzip-compressed request bodies when asked.</summary>
 internal sealed class InfluxLineBatchWriter : ILineBatchWriter
 {
     private readonly InfluxDBClient _client;
@@ -262,7 +262,7 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     private readonly string _bucket;
     private readonly string _org;
 
-    public InfluxLineBatchWriter(TimeSeriesOptions options)
+    public InfluxLineBatchWriter(TimeSeriesOptions options, bool gzip = false)
     {
         var clientOptions = new InfluxDBClientOptions(options.InfluxUrl)
         {
@@ -273,6 +273,8 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
         if (!string.IsNullOrEmpty(options.Token))
             clientOptions.Token = options.Token;
         _client = new InfluxDBClient(clientOptions);
+        if (gzip)
+            _client.EnableGzip();
         _api = _client.GetWriteApiAsync();
         _bucket = options.Bucket;
         _org = options.Org;

@@ -69,6 +69,29 @@ public sealed class LineProtocolFileSink : ITimeSeriesSink, IDisposable
         await AppendAsync(byDay, lines.Length, cancellationToken);
     }
 
+    /// <summary>
+    /// Appends ready lines to the file of the UTC day of their timestamp (seconds, the last token of a
+    /// line; a line without one goes to today's file), without counting them as written points.
+    /// </summary>
+    internal Task AppendLinesAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken)
+    {
+        var byDay = new List<(DateOnly Day, StringBuilder Text)>(1);
+        foreach (var line in lines)
+        {
+            var day = DayOfLine(line);
+            var index = byDay.FindIndex(d => d.Day == day);
+            if (index < 0)
+            {
+                byDay.Add((day, new StringBuilder(lines.Count * 420)));
+                index = byDay.Count - 1;
+            }
+
+            byDay[index].Text.Append(line).Append('\n');
+        }
+
+        return AppendAsync(byDay, lines.Count, cancellationToken, countWritten: false);
+    }
+
     /// <inheritdoc />
     public ValueTask WriteAlertAsync(Alert alert, CancellationToken cancellationToken = default)
     {
@@ -92,7 +115,7 @@ public sealed class LineProtocolFileSink : ITimeSeriesSink, IDisposable
         }
     }
 
-    private async Task AppendAsync(List<(DateOnly Day, StringBuilder Text)> byDay, int points, CancellationToken cancellationToken)
+    private async Task AppendAsync(List<(DateOnly Day, StringBuilder Text)> byDay, int points, CancellationToken cancellationToken, bool countWritten = true)
     {
         var started = Stopwatch.GetTimestamp();
         await _lock.WaitAsync(cancellationToken);
@@ -132,11 +155,21 @@ public sealed class LineProtocolFileSink : ITimeSeriesSink, IDisposable
             _lock.Release();
         }
 
-        _metrics.Written(SinkName, points, Stopwatch.GetElapsedTime(started));
+        if (countWritten)
+            _metrics.Written(SinkName, points, Stopwatch.GetElapsedTime(started));
     }
 
     private FileStream Open(DateOnly day) =>
         new(FileFor(day), FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 64 * 1024, FileOptions.Asynchronous);
+
+    private static DateOnly DayOfLine(string line)
+    {
+        var space = line.LastIndexOf(' ');
+        if (space >= 0 && long.TryParse(line.AsSpan(space + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seconds)
+            && seconds is > -62135596800 and < 253402300800)
+            return DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeSeconds(seconds).UtcDateTime);
+        return DateOnly.FromDateTime(DateTime.UtcNow);
+    }
 
     private static DateOnly UtcDay(DateTime time)
     {
@@ -148,4 +181,13 @@ public sealed class LineProtocolFileSink : ITimeSeriesSink, IDisposable
         };
         return DateOnly.FromDateTime(utc);
     }
+}
+
+/// <summary>The shipper's target when no InfluxDB is configured: the day files of <see cref="LineProtocolFileSink"/>.</summary>
+internal sealed class LineProtocolFileBatchWriter(LineProtocolFileSink files) : ILineBatchWriter
+{
+    public Task WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken) =>
+        files.AppendLinesAsync(lines, cancellationToken);
+
+    public void Dispose() => files.Dispose();
 }

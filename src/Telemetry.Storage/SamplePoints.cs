@@ -64,6 +64,25 @@ public static class SamplePoints
         return lines;
     }
 
+    /// <summary>
+    /// Appends the lines of <paramref name="samples"/> to <paramref name="builder"/>, separated by
+    /// <c>\n</c> (no trailing one): the payload of one journal record without a string per line.
+    /// </summary>
+    internal static void AppendLines(StringBuilder builder, string vin, IReadOnlyList<Sample> samples)
+    {
+        var line = new LineBuilder(builder);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var mark = builder.Length;
+            if (mark > 0)
+                builder.Append('\n');
+            var start = builder.Length;
+            AppendSample(line, vin, samples[i]);
+            if (builder.Length == start)
+                builder.Length = mark; // a sample without any value has no line
+        }
+    }
+
     /// <summary>The line of one alert change, at the episode's start time.</summary>
     public static string ToLine(Alert alert)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Telemetry.Abstractions;
+using Telemetry.Storage.Journal;
 
 namespace Telemetry.Storage;
 
@@ -12,11 +13,14 @@ namespace Telemetry.Storage;
 public static class StorageHostingExtensions
 {
     /// <summary>
-    /// Binds <see cref="TimeSeriesOptions"/> to <c>Telemetry:TimeSeries</c>, validates them at start
-    /// (a bad value stops the host with a sentence naming the setting) and registers
-    /// <see cref="ITimeSeriesSink"/>: <see cref="InfluxTimeSeriesSink"/> when <c>InfluxUrl</c> is set,
-    /// otherwise <see cref="LineProtocolFileSink"/> (a relative <c>FileDirectory</c> is taken from the
-    /// working directory). The sink is created at start, so its log line says where time series go.
+    /// Binds <see cref="TimeSeriesOptions"/> to <c>Telemetry:TimeSeries</c> and <see cref="JournalOptions"/> to
+    /// <c>Telemetry:Journal</c>, validates them at start (a bad value stops the host with a sentence naming
+    /// the setting) and registers <see cref="IJournal"/> (<see cref="FileJournal"/>; a relative
+    /// <c>Directory</c> is taken from the working directory), <see cref="ITimeSeriesSink"/>
+    /// (<see cref="JournalTimeSeriesSink"/>: a write completes when it is durable in the journal) and
+    /// <see cref="JournalShipper"/>, which drains the journal to InfluxDB when <c>InfluxUrl</c> is set,
+    /// otherwise to line-protocol files in <c>FileDirectory</c>. The journal is opened at start, so its log
+    /// line says where it is; at stop it writes what is queued, then closes.
     /// </summary>
     public static IHostApplicationBuilder AddTimeSeriesSink(this IHostApplicationBuilder builder)
     {
@@ -28,12 +32,21 @@ public static class StorageHostingExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TimeSeriesOptions>>(
             new SentenceValidator<TimeSeriesOptions>(o => o.Validate())));
+        services.AddOptions<JournalOptions>()
+            .BindConfiguration(JournalOptions.Section)
+            .PostConfigure(options => options.Directory = FromWorkingDirectory(options.Directory))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JournalOptions>>(
+            new SentenceValidator<JournalOptions>(o => o.Validate())));
         AddMetrics(services);
-        services.TryAddSingleton<ITimeSeriesSink>(provider =>
-            provider.GetRequiredService<IOptions<TimeSeriesOptions>>().Value.UsesInflux
-                ? ActivatorUtilities.CreateInstance<InfluxTimeSeriesSink>(provider)
-                : ActivatorUtilities.CreateInstance<LineProtocolFileSink>(provider));
+        services.TryAddSingleton(provider => new FileJournal(
+            provider.GetRequiredService<IOptions<JournalOptions>>(),
+            provider.GetRequiredService<ILogger<FileJournal>>(),
+            provider.GetRequiredService<StorageMetrics>()));
+        services.TryAddSingleton<IJournal>(provider => provider.GetRequiredService<FileJournal>());
+        services.TryAddSingleton<ITimeSeriesSink>(provider => new JournalTimeSeriesSink(provider.GetRequiredService<IJournal>()));
         services.AddHostedService<CreateAtStart<ITimeSeriesSink>>();
+        services.AddHostedService<JournalShipper>();
         return builder;
     }
 

@@ -26,8 +26,8 @@ public sealed class TimeSeriesOptions
     /// <summary>Directory of the line-protocol files written when no <see cref="InfluxUrl"/> is set; relative to the working directory.</summary>
     public string FileDirectory { get; set; } = "data/timeseries";
 
-    /// <summary>Most points in one write request; concurrent writes are gathered up to this many.</summary>
-    public int BatchSize { get; set; } = 5000;
+    /// <summary>Most points (lines) in one write request; the shipper gathers journal records up to this many.</summary>
+    public int BatchSize { get; set; } = 20_000;
 
     /// <summary>How long a write waits for others to join its batch before it is sent (zero: send what is queued at once).</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(50);
@@ -39,7 +39,7 @@ public sealed class TimeSeriesOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Write requests in flight at once.</summary>
-    public int MaxConcurrentWrites { get; set; } = 2;
+    public int MaxConcurrentWrites { get; set; } = 4;
 
     /// <summary>HTTP timeout of one write request.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);

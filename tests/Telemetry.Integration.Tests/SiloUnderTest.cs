@@ -63,6 +63,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Telemetry:TimeSeries:Token"] = "test-token",
             ["Telemetry:TimeSeries:Org"] = "test",
             ["Telemetry:TimeSeries:FileDirectory"] = Path.Combine(data, "timeseries"),
+            ["Telemetry:Journal:Directory"] = Path.Combine(data, "journal"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
         };

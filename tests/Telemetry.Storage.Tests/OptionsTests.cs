@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Telemetry.Abstractions;
+using Telemetry.Storage.Journal;
 
 namespace Telemetry.Storage.Tests;
 
@@ -19,6 +20,8 @@ public sealed class OptionsTests : IDisposable
         Assert.False(options.UsesInflux);
         Assert.Equal("hdv", options.Bucket);
         Assert.Equal("data/timeseries", options.FileDirectory);
+        Assert.Equal(20_000, options.BatchSize);
+        Assert.Equal(4, options.MaxConcurrentWrites);
     }
 
     [Theory]
@@ -110,24 +113,36 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
-    public async Task AddTimeSeriesSink_NoInfluxUrl_UsesTheFileStoreRelativeToTheWorkingDirectory()
+    public async Task AddTimeSeriesSink_BadJournalSetting_StopsTheHostWithTheSentence()
     {
-        var relative = Path.Combine($"ts-{Guid.NewGuid():N}", "timeseries");
+        using var host = BuildHost(new() { ["Telemetry:Journal:SegmentBytes"] = "12" });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("Telemetry:Journal:SegmentBytes 12 is outside 4096..4294967296.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddTimeSeriesSink_NoInfluxUrl_JournalsAndShipsToFilesRelativeToTheWorkingDirectory()
+    {
+        var root = $"ts-{Guid.NewGuid():N}";
+        var files = Path.Combine(root, "timeseries");
+        var journalDirectory = Path.Combine(root, "journal");
         try
         {
-            using var host = BuildHost(new() { ["Telemetry:TimeSeries:FileDirectory"] = relative });
+            using var host = BuildHost(new() { ["Telemetry:TimeSeries:FileDirectory"] = files, ["Telemetry:Journal:Directory"] = journalDirectory });
             await host.StartAsync(TestContext.Current.CancellationToken);
 
-            var sink = Assert.IsType<LineProtocolFileSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
-
-            Assert.Equal(Path.GetFullPath(relative), sink.Directory);
-            Assert.False(sink.Directory.StartsWith(_root.Path, StringComparison.Ordinal), "the content root is the build output, not where data goes");
-            Assert.True(Directory.Exists(sink.Directory));
+            Assert.IsType<JournalTimeSeriesSink>(host.Services.GetRequiredService<ITimeSeriesSink>());
+            var journal = Assert.IsType<FileJournal>(host.Services.GetRequiredService<IJournal>());
+            Assert.Equal(Path.GetFullPath(journalDirectory), journal.Directory);
+            Assert.False(journal.Directory.StartsWith(_root.Path, StringComparison.Ordinal), "the content root is the build output, not where data goes");
+            Assert.True(Directory.Exists(Path.GetFullPath(files)));
             await host.StopAsync(TestContext.Current.CancellationToken);
         }
         finally
         {
-            Directory.Delete(Path.GetFullPath(Path.GetDirectoryName(relative)!), recursive: true);
+            Directory.Delete(Path.GetFullPath(root), recursive: true);
         }
     }
 
@@ -161,6 +176,8 @@ public sealed class OptionsTests : IDisposable
             ContentRootPath = _root.Path,
             DisableDefaults = true,
         });
+        settings.TryAdd("Telemetry:Journal:Directory", Path.Combine(_root.Path, "journal"));
+        settings.TryAdd("Telemetry:TimeSeries:FileDirectory", Path.Combine(_root.Path, "timeseries"));
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddTimeSeriesSink().AddAlertStore();
         return builder.Build();

@@ -1,0 +1,393 @@
+using System.Diagnostics;
+using System.Text;
+using InfluxDB.Client.Core.Exceptions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Telemetry.Storage.Journal;
+
+/// <summary>
+/// Drains the <see cref="JournalRecordType.Points"/> records of the journal to the time-series store:
+/// InfluxDB v2 write API (gzip) when <see cref="TimeSeriesOptions.InfluxUrl"/> is set, otherwise the day
+/// files of <see cref="LineProtocolFileSink"/>. <see cref="JournalRecordType.Frame"/> records are skipped.
+/// </summary>
+/// <remarks>
+/// <para>Lines are gathered into requests of up to <see cref="TimeSeriesOptions.BatchSize"/> lines (a
+/// request is sent when full, or when the shipper has caught up with the journal and
+/// <see cref="TimeSeriesOptions.FlushInterval"/> has passed); up to
+/// <see cref="TimeSeriesOptions.MaxConcurrentWrites"/> are in flight. The cursor <see cref="CursorName"/>
+/// moves only over the contiguous prefix of completed requests, so a crash re-sends at most the requests
+/// that were in flight (at-least-once).</para>
+/// <para>Transient failures (connection errors, timeouts, 5xx, 408, 429, and 401/403/404, which a fix of
+/// the configuration or the server cures) are retried with exponential backoff from
+/// <see cref="TimeSeriesOptions.RetryDelay"/>, capped at 30 s, for as long as it takes: nothing is dropped.
+/// A request the store rejects as bad data (400, 413, 422) is split in halves until the rejected lines
+/// are found; those go to <c>rejected-points.jsonl</c> in the journal directory, every other line is written.</para>
+/// </remarks>
+public sealed class JournalShipper : BackgroundService
+{
+    /// <summary>The name of the shipper's cursor in the journal.</summary>
+    public const string CursorName = "shipper";
+
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MinRetryDelay = TimeSpan.FromMilliseconds(10);
+
+    private readonly IJournal _journal;
+    private readonly TimeSeriesOptions _options;
+    private readonly ILineBatchWriter _writer;
+    private readonly string _sink;
+    private readonly string _target;
+    private readonly RejectedPointsFile _rejected;
+    private readonly ILogger _logger;
+    private readonly StorageMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _saveLock = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly LinkedList<ShipRequest> _inFlight = new();
+    private readonly IDisposable _gauges;
+    private long _cursor;
+    private long _savedCursor;
+    private long _gatheringOldestTicks;
+
+    /// <summary>Creates the shipper for the target named by <paramref name="options"/>.</summary>
+    public JournalShipper(IJournal journal, IOptions<TimeSeriesOptions> options, IOptions<JournalOptions> journalOptions,
+        ILoggerFactory loggers, StorageMetrics metrics)
+        : this(journal, Value(options), Target(Value(options), loggers, metrics),
+            Path.Combine(Path.GetFullPath(Value(journalOptions).Directory), RejectedPointsFile.FileName),
+            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System)
+    {
+    }
+
+    internal JournalShipper(IJournal journal, TimeSeriesOptions options, ShipperTarget target, string rejectedPath, long rejectedMaxBytes,
+        ILogger logger, StorageMetrics metrics, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        _journal = journal;
+        _options = options;
+        _writer = target.Writer;
+        _sink = target.Sink;
+        _target = target.Description;
+        _rejected = new RejectedPointsFile(rejectedPath, rejectedMaxBytes, time);
+        _logger = logger;
+        _metrics = metrics;
+        _time = time;
+        _slots = new SemaphoreSlim(options.MaxConcurrentWrites, options.MaxConcurrentWrites);
+        _gauges = metrics.ObserveShipper(LagRecords, LagSeconds);
+    }
+
+    /// <summary>The position up to which every record was shipped (the first sequence not yet shipped).</summary>
+    public long Cursor => Interlocked.Read(ref _cursor);
+
+    /// <summary>The file that holds the lines the store rejected.</summary>
+    public string RejectedPointsPath => _rejected.Path;
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _gauges.Dispose();
+        _writer.Dispose();
+        _slots.Dispose();
+        _saveLock.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        var cursor = Math.Max(1, _journal.ReadCursor(CursorName));
+        // Saved at once, so that the journal keeps every record the shipper has not shipped yet.
+        await _journal.SaveCursorAsync(CursorName, cursor, stoppingToken);
+        _cursor = _savedCursor = cursor;
+        _metrics.ShipperStarted(_sink);
+        Log.ShipperStarted(_logger, cursor, _target, _options.BatchSize, _options.MaxConcurrentWrites);
+        var batch = new Gathering(cursor);
+        try
+        {
+            await using var records = _journal.ReadAsync(cursor, follow: true, stoppingToken).GetAsyncEnumerator(stoppingToken);
+            while (true)
+            {
+                if (!await NextAsync(records, batch, stoppingToken))
+                    break;
+                await AddAsync(batch, records.Current, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Requests still in flight end with the stopping token; their records are shipped again next time.
+            for (var i = 0; i < _options.MaxConcurrentWrites; i++)
+                await _slots.WaitAsync(CancellationToken.None);
+            await SaveCursorAsync();
+            Log.ShipperStopped(_logger, Cursor);
+        }
+    }
+
+    /// <summary>Moves to the next record; when none is ready and records are gathered, sends them once the flush interval is over.</summary>
+    private async Task<bool> NextAsync(IAsyncEnumerator<JournalRecord> records, Gathering batch, CancellationToken cancellationToken)
+    {
+        var move = records.MoveNextAsync();
+        if (move.IsCompleted || batch.Records == 0)
+            return await move;
+        var moving = move.AsTask();
+        if (_options.FlushInterval > TimeSpan.Zero)
+            await Task.WhenAny(moving, Task.Delay(_options.FlushInterval, _time, cancellationToken));
+        if (!moving.IsCompleted)
+            await DispatchAsync(batch, cancellationToken);
+        return await moving;
+    }
+
+    private async Task AddAsync(Gathering batch, JournalRecord record, CancellationToken cancellationToken)
+    {
+        if (batch.Records == 0)
+            Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+        batch.Records++;
+        if (record.Type != JournalRecordType.Points)
+        {
+            batch.End = record.Sequence + 1;
+        }
+        else
+        {
+            var lines = SplitLines(record.Payload.Span);
+            if (batch.Lines.Count > 0 && batch.Lines.Count + lines.Count > _options.BatchSize)
+            {
+                await DispatchAsync(batch, cancellationToken);
+                Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+                batch.Records = 1;
+            }
+
+            // A record larger than a request is split; the cursor passes it only with its last part.
+            var taken = 0;
+            while (lines.Count - taken > _options.BatchSize)
+            {
+                batch.Lines.AddRange(lines.GetRange(taken, _options.BatchSize));
+                taken += _options.BatchSize;
+                await DispatchAsync(batch, cancellationToken);
+                Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+                batch.Records = 1;
+            }
+
+            batch.Lines.AddRange(taken == 0 ? lines : lines.GetRange(taken, lines.Count - taken));
+            batch.End = record.Sequence + 1;
+        }
+
+        if (batch.Lines.Count >= _options.BatchSize || batch.Records >= _options.BatchSize)
+            await DispatchAsync(batch, cancellationToken);
+    }
+
+    private static List<string> SplitLines(ReadOnlySpan<byte> payload)
+    {
+        var lines = new List<string>(Math.Max(1, payload.Length / 400));
+        while (!payload.IsEmpty)
+        {
+            var end = payload.IndexOf((byte)'\n');
+            var line = end < 0 ? payload : payload[..end];
+            if (!line.IsEmpty && line[^1] == '\r')
+                line = line[..^1];
+            if (!line.IsEmpty)
+                lines.Add(Encoding.UTF8.GetString(line));
+            payload = end < 0 ? [] : payload[(end + 1)..];
+        }
+
+        return lines;
+    }
+
+    private async Task DispatchAsync(Gathering batch, CancellationToken cancellationToken)
+    {
+        await _slots.WaitAsync(cancellationToken);
+        var request = new ShipRequest([.. batch.Lines], batch.End, new DateTime(Volatile.Read(ref _gatheringOldestTicks), DateTimeKind.Utc));
+        lock (_gate)
+            _inFlight.AddLast(request);
+        batch.Lines.Clear();
+        batch.Records = 0;
+        Volatile.Write(ref _gatheringOldestTicks, 0);
+        _ = Task.Run(() => SendAsync(request, cancellationToken), CancellationToken.None);
+    }
+
+    private async Task SendAsync(ShipRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (request.Lines.Length > 0)
+                await WriteIsolatingAsync(new ArraySegment<string>(request.Lines), cancellationToken);
+            request.Done = true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: not shipped, the cursor stays before it.
+        }
+        finally
+        {
+            _slots.Release();
+        }
+
+        if (request.Done)
+            await AdvanceAsync();
+    }
+
+    /// <summary>Writes <paramref name="lines"/>, retrying transient failures until they pass and splitting rejected requests.</summary>
+    private async Task WriteIsolatingAsync(ArraySegment<string> lines, CancellationToken cancellationToken)
+    {
+        var attempt = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Exception failure;
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await _writer.WriteAsync(lines, cancellationToken);
+                _metrics.Shipped(_sink, lines.Count);
+                _metrics.Written(_sink, lines.Count, Stopwatch.GetElapsedTime(started));
+                return;
+            }
+            catch (Exception ex) when (IsRejection(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                if (lines.Count > 1)
+                {
+                    var half = lines.Count / 2;
+                    await WriteIsolatingAsync(lines[..half], cancellationToken);
+                    await WriteIsolatingAsync(lines[half..], cancellationToken);
+                    return;
+                }
+
+                try
+                {
+                    _rejected.Write(lines[0], ex.Message);
+                    _metrics.ShipperRejected(_sink, 1);
+                    Log.ShipperRejected(_logger, ex.Message, _rejected.Path, lines[0]);
+                    return;
+                }
+                catch (Exception fileError) when (fileError is IOException or UnauthorizedAccessException)
+                {
+                    failure = fileError; // cannot set it aside yet: keep it and try again
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                failure = ex;
+            }
+
+            attempt++;
+            var delay = Backoff(attempt);
+            _metrics.ShipperRetried(_sink);
+            Log.ShipperRetrying(_logger, failure, lines.Count, attempt, delay);
+            await Task.Delay(delay, _time, cancellationToken);
+        }
+    }
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var first = _options.RetryDelay < MinRetryDelay ? MinRetryDelay : _options.RetryDelay;
+        var ticks = first.Ticks * Math.Pow(2, Math.Min(attempt - 1, 30));
+        var capped = Math.Min(ticks, MaxRetryDelay.Ticks);
+        return TimeSpan.FromTicks((long)(capped * (0.8 + 0.4 * Random.Shared.NextDouble())));
+    }
+
+    /// <summary>The store refused the data itself: sending it again would fail again.</summary>
+    internal static bool IsRejection(Exception exception) =>
+        exception is HttpException { Status: 400 or 413 or 422 };
+
+    private async Task AdvanceAsync()
+    {
+        lock (_gate)
+        {
+            while (_inFlight.First is { Value.Done: true } head)
+            {
+                Interlocked.Exchange(ref _cursor, head.Value.End);
+                _inFlight.RemoveFirst();
+            }
+        }
+
+        await SaveCursorAsync();
+    }
+
+    private async Task SaveCursorAsync()
+    {
+        await _saveLock.WaitAsync(CancellationToken.None);
+        try
+        {
+            var cursor = Cursor;
+            if (cursor > _savedCursor)
+            {
+                await _journal.SaveCursorAsync(CursorName, cursor, CancellationToken.None);
+                _savedCursor = cursor;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            Log.ShipperCursorFailed(_logger, ex);
+        }
+        finally
+        {
+            _saveLock.Release();
+        }
+    }
+
+    private long LagRecords()
+    {
+        var cursor = Cursor;
+        return cursor == 0 ? 0 : Math.Max(0, _journal.LastSequence - cursor + 1);
+    }
+
+    private double LagSeconds()
+    {
+        long oldest;
+        lock (_gate)
+            oldest = _inFlight.First?.Value.OldestAppendedUtc.Ticks ?? Volatile.Read(ref _gatheringOldestTicks);
+        if (oldest == 0)
+            return 0;
+        return Math.Max(0, (_time.GetUtcNow().UtcDateTime - new DateTime(oldest, DateTimeKind.Utc)).TotalSeconds);
+    }
+
+    private static T Value<T>(IOptions<T> options)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Value;
+    }
+
+    private static ShipperTarget Target(TimeSeriesOptions options, ILoggerFactory loggers, StorageMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(loggers);
+        return options.UsesInflux
+            ? ShipperTarget.Influx(options)
+            : ShipperTarget.Files(new LineProtocolFileSink(Options.Create(options), loggers.CreateLogger<LineProtocolFileSink>(), metrics));
+    }
+
+    /// <summary>Records read but not sent yet.</summary>
+    private sealed class Gathering(long end)
+    {
+        public List<string> Lines { get; } = [];
+
+        public int Records { get; set; }
+
+        /// <summary>The cursor after the last whole record gathered.</summary>
+        public long End { get; set; } = end;
+    }
+
+    private sealed class ShipRequest(string[] lines, long end, DateTime oldestAppendedUtc)
+    {
+        public string[] Lines { get; } = lines;
+
+        /// <summary>The cursor once this request and every one before it are done.</summary>
+        public long End { get; } = end;
+
+        public DateTime OldestAppendedUtc { get; } = oldestAppendedUtc;
+
+        public volatile bool Done;
+    }
+}
+
+/// <summary>Where the shipper writes: a line writer, the <c>sink</c> tag of its metrics and a description for the log.</summary>
+internal sealed record class ShipperTarget(ILineBatchWriter Writer, string Sink, string Description)
+{
+    public static ShipperTarget Influx(TimeSeriesOptions options) =>
+        new(new InfluxLineBatchWriter(options, gzip: true), InfluxTimeSeriesSink.SinkName,
+            $"InfluxDB at {options.InfluxUrl}, org {options.Org}, bucket {options.Bucket} (gzip)");
+
+    public static ShipperTarget Files(LineProtocolFileSink files) =>
+        new(new LineProtocolFileBatchWriter(files), LineProtocolFileSink.SinkName, $"line-protocol files in {files.Directory}");
+}
