@@ -46,4 +46,7 @@ public interface IVehicleRegistry
 {
     /// <summary>The vehicle's reference data, or null when it is not registered.</summary>
     VehicleInfo? Find(string vin);
+
+    /// <summary>True when only registered vehicles may send data (<c>Telemetry:ReferenceData:RequireRegistered</c>).</summary>
+    bool RequireRegistered => false;
 }

@@ -87,11 +87,16 @@ public static class TelemetryApi
         return alert is null ? Results.NotFound() : Results.Json(alert, Json);
     }
 
-    private static async Task<IResult> GetVehicleAsync(string vin, IGrainFactory grains)
+    private static async Task<IResult> GetVehicleAsync(string vin, IGrainFactory grains, VehicleIndex vehicles, IVehicleRegistry registry)
     {
         if (!Vin.IsValid(vin))
         {
             return Problem("vin", $"'{vin}' is not a 17-character VIN of A-H, J-N, P, R-Z and 0-9.");
+        }
+        if (!vehicles.IsKnown(vin) && registry.Find(vin) is null)
+        {
+            // Never heard of: answer without activating a grain for it.
+            return Results.NotFound();
         }
         var status = await grains.GetGrain<IVehicleGrain>(vin).GetStatus();
         return Results.Json(status, Json);

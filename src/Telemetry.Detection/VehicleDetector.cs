@@ -80,6 +80,26 @@ public sealed class VehicleDetector
         }
     }
 
+    /// <summary>
+    /// True while time passing without data matters to this vehicle: the engine was running at the
+    /// last frame (a silence would be an offline terminal), an episode is open (it may close), or
+    /// late data waits to be completed. A parked, quiet vehicle needs no clock.
+    /// </summary>
+    public bool NeedsClock
+    {
+        get
+        {
+            if (_backfill is not null || (_live.LastRunning && !_loggedOut))
+                return true;
+            foreach (var r in _live.Rules.All)
+            {
+                if (_live.IsOpen(r.Index))
+                    return true;
+            }
+            return false;
+        }
+    }
+
     /// <summary>Number of disjoint covered time ranges held for deduplication (memory use indicator).</summary>
     public int CoveredRangeCount => _covered.Count;
 

@@ -5,11 +5,14 @@ using Telemetry.Detection;
 namespace Telemetry.Grains;
 
 /// <summary>
-/// The vehicle's hot path: deduplicates by sample time, runs every rule, writes new samples and
-/// alert changes, and only then returns, so ingest acknowledges a frame after it is stored.
-/// The detector state is persisted (at once on an episode change, otherwise at most
-/// <see cref="VehicleGrainOptions.PersistInterval"/> late), and a durable reminder wakes the
-/// grain after a silo restart so offline terminals are still detected.
+/// The vehicle's hot path: deduplicates by sample time, runs every rule, appends new samples and
+/// alert changes to the journal (through <see cref="ITimeSeriesSink"/>) and only then returns, so
+/// ingest acknowledges a frame once it is durable. No timer per vehicle: the silo-wide sweep calls
+/// <see cref="AdvanceClock"/> on silent vehicles that need it (see <see cref="VehicleIndex"/>).
+/// The detector state is saved at once on an episode change, otherwise when it is older than
+/// <see cref="VehicleGrainOptions.PersistInterval"/> or when the grain is deactivated; the journal
+/// covers the rest after a crash (<see cref="RecoveredSeconds"/>). With clustered (Redis) storage a
+/// durable reminder also wakes the grain on whichever silo holds it after a silo is lost.
 /// </summary>
 public sealed partial class VehicleGrain(
     [PersistentState("vehicle", VehicleGrainOptions.StorageName)] IPersistentState<VehicleGrainState> state,
@@ -20,17 +23,22 @@ public sealed partial class VehicleGrain(
     IAlertFeed feed,
     IVehicleRegistry registry,
     IZoneIndex zones,
+    VehicleIndex vehicles,
+    RecoveredSeconds recovered,
     GrainMetrics metrics,
     TelemetryClock clock,
     ILogger<VehicleGrain> logger) : Grain, IVehicleGrain, IRemindable
 {
     private const string ClockReminderName = "clock";
+    private const long UnixEpochSeconds = 62_135_596_800;
     private readonly VehicleGrainOptions _options = grainOptions.Value;
     private readonly List<AlertChange> _changes = [];
-    private readonly List<Sample> _accepted = [];
     private VehicleDetector _detector = null!;
     private Sample? _lastSample;
     private bool _dirty;
+    private HashSet<long>? _journaled;
+    private List<Sample>? _unwrittenSamples;
+    private List<AlertChange>? _unwrittenChanges;
     private DateTime _lastPersistUtc;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -40,9 +48,14 @@ public sealed partial class VehicleGrain(
         if (state.RecordExists && state.State.Detector is { } saved)
         {
             _detector.Restore(saved);
+            state.State.Detector = null;
+        }
+        var journaled = recovered.Take(vin);
+        if (journaled.Count > 0)
+        {
+            _journaled = [.. journaled];
         }
         _lastPersistUtc = Now;
-        this.RegisterGrainTimer(OnClockAsync, new GrainTimerCreationOptions(_options.ClockPeriod, _options.ClockPeriod) { KeepAlive = false });
         return Task.CompletedTask;
     }
 
@@ -57,49 +70,44 @@ public sealed partial class VehicleGrain(
     public async ValueTask<IngestResult> Ingest(TelemetryBatch batch)
     {
         _changes.Clear();
-        _accepted.Clear();
+        // Per call, not a field: a list kept per grain would hold its largest frame for the grain's life.
+        var accepted = new List<Sample>(batch.Samples.IsDefault ? 0 : batch.Samples.Length);
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
-        var result = _detector.OnBatch(batch, _changes, _accepted);
+        var result = _detector.OnBatch(batch, _changes, accepted);
 
-        try
+        // The live feed first (latency); the durable records before this call returns.
+        PublishLive(_changes);
+        var toWrite = accepted;
+        if (_journaled is { } journaled)
         {
-            if (_accepted.Count > 0)
-            {
-                await sink.WriteSamplesAsync(batch.Vin, _accepted);
-            }
-            await PublishAsync(_changes);
-            state.State.SamplesAccepted += result.Accepted;
-            state.State.DuplicatesDropped += result.Duplicates;
-            _dirty = true;
-            if (!state.State.ClockReminder)
-            {
-                await this.RegisterOrUpdateReminder(ClockReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
-                state.State.ClockReminder = true;
-                await PersistAsync();
-            }
-            else if (_changes.Count > 0 || Now - _lastPersistUtc >= _options.PersistInterval)
-            {
-                await PersistAsync();
-            }
+            // After a crash the journal already holds these seconds (written after the last saved
+            // state): they are evaluated again, but not stored twice.
+            toWrite = accepted.FindAll(s => !journaled.Remove(s.TimeUtc.Ticks / TimeSpan.TicksPerSecond - UnixEpochSeconds));
+            _journaled = journaled.Count == 0 ? null : journaled;
         }
-        catch (Exception ex)
+        state.State.SamplesAccepted += result.Accepted;
+        state.State.DuplicatesDropped += result.Duplicates;
+        _dirty = true;
+        await WriteAsync(toWrite, _changes);
+        if (_options.UseReminders && !state.State.ClockReminder)
         {
-            // The detector already counted these samples as seen. Dropping this activation makes the
-            // broker's redelivery of the unacknowledged frame meet the last saved detector, so
-            // nothing is lost.
-            Log.WriteFailed(logger, batch.Vin, ex);
-            _dirty = false;
-            DeactivateOnIdle();
-            throw;
+            await this.RegisterOrUpdateReminder(ClockReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
+            state.State.ClockReminder = true;
+            await PersistAsync();
+        }
+        else if (_changes.Count > 0 || Now - _lastPersistUtc >= _options.PersistInterval)
+        {
+            await PersistAsync();
         }
 
-        foreach (var sample in _accepted)
+        foreach (var sample in accepted)
         {
             if (_lastSample is not { } last || sample.TimeUtc > last.TimeUtc)
             {
                 _lastSample = sample;
             }
         }
+        vehicles.Update(batch.Vin, _detector.LastArrivalUtc ?? Now, _detector.NeedsClock || _dirty);
         metrics.Record(result, _changes);
         return new IngestResult(result.Accepted, result.Duplicates, _changes.Count);
     }
@@ -108,7 +116,8 @@ public sealed partial class VehicleGrain(
     {
         _changes.Clear();
         _detector.OnCheckCodeFailure(receivedUtc, _changes);
-        await PublishAsync(_changes);
+        PublishLive(_changes);
+        await WriteAsync([], _changes);
         metrics.Record(default, _changes);
         _dirty = true;
         if (_changes.Count > 0)
@@ -131,40 +140,49 @@ public sealed partial class VehicleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        await OnClockAsync(Now);
+        await AdvanceClock(Now);
         var silentFor = _detector.LastArrivalUtc is { } last ? Now - last : TimeSpan.MaxValue;
-        if (_detector.OpenAlerts.Count == 0 && silentFor >= _options.IdleRetention)
+        if (_detector.OpenAlerts.Count > 0 || silentFor < _options.IdleRetention)
         {
-            // Parked for good (or never heard from): stop waking this grain until data comes again.
-            var reminder = await this.GetReminder(reminderName);
-            if (reminder is not null)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-            state.State.ClockReminder = false;
-            await PersistAsync();
+            return;
         }
+        // Parked for good (or never heard from): stop waking this grain until data comes again.
+        var reminder = await this.GetReminder(reminderName);
+        if (reminder is not null)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+        state.State.ClockReminder = false;
+        await PersistAsync();
     }
 
     private DateTime Now => clock.UtcNow;
 
-    public async ValueTask AdvanceClock(DateTime nowUtc) => await OnClockAsync(nowUtc);
-
-    private Task OnClockAsync(CancellationToken cancellationToken) => OnClockAsync(Now);
-
-    private async Task OnClockAsync(DateTime nowUtc)
+    public async ValueTask AdvanceClock(DateTime nowUtc)
     {
         _changes.Clear();
         _detector.OnClock(nowUtc, _changes);
-        if (_changes.Count > 0)
+        if (_changes.Count > 0 || _unwrittenSamples is not null || _unwrittenChanges is not null)
         {
-            await PublishAsync(_changes);
+            PublishLive(_changes);
+            await WriteAsync([], _changes);
             metrics.Record(default, _changes);
             await PersistAsync();
         }
-        else if (_dirty && Now - _lastPersistUtc >= _options.PersistInterval)
+        else if (_dirty)
         {
+            // Silent: save now, so the journal need not cover this vehicle after a crash.
             await PersistAsync();
+        }
+        var vin = this.GetPrimaryKeyString();
+        var silentFor = _detector.LastArrivalUtc is { } last ? nowUtc - last : TimeSpan.MaxValue;
+        if (!_detector.NeedsClock || (silentFor >= _options.IdleRetention && _detector.OpenAlerts.Count == 0))
+        {
+            vehicles.Rest(vin);
+        }
+        else
+        {
+            vehicles.Update(vin, _detector.LastArrivalUtc ?? nowUtc, needsClock: true);
         }
     }
 
@@ -172,23 +190,76 @@ public sealed partial class VehicleGrain(
     {
         state.State.Detector = _detector.Capture();
         await state.WriteStateAsync();
+        // The snapshot is only needed for the write: do not keep a second copy of the detector in memory.
+        state.State.Detector = null;
         _dirty = false;
         _lastPersistUtc = Now;
     }
 
-    private async Task PublishAsync(List<AlertChange> changes)
+    /// <summary>
+    /// Writes samples and alert changes, and before them whatever an earlier call could not write.
+    /// On failure (journal full, disk error) nothing is forgotten: the detector has already counted
+    /// these samples, so the caller's retry of the same frame finds no new sample, writes what is
+    /// kept here, and only then succeeds (and is acknowledged).
+    /// </summary>
+    private async Task WriteAsync(List<Sample> samples, List<AlertChange> changes)
+    {
+        var allSamples = samples;
+        if (_unwrittenSamples is { } earlier)
+        {
+            earlier.AddRange(samples);
+            allSamples = earlier;
+        }
+        var allChanges = changes;
+        if (_unwrittenChanges is { } earlierChanges)
+        {
+            earlierChanges.AddRange(changes);
+            allChanges = earlierChanges;
+        }
+        var samplesWritten = false;
+        try
+        {
+            if (allSamples.Count > 0)
+            {
+                await sink.WriteSamplesAsync(this.GetPrimaryKeyString(), allSamples);
+            }
+            samplesWritten = true;
+            _unwrittenSamples = null;
+            await StoreAsync(allChanges);
+            _unwrittenChanges = null;
+        }
+        catch (Exception ex)
+        {
+            Log.WriteFailed(logger, this.GetPrimaryKeyString(), ex);
+            if (!samplesWritten)
+            {
+                _unwrittenSamples = allSamples.Count == 0 ? null : ReferenceEquals(allSamples, _unwrittenSamples) ? allSamples : [.. allSamples];
+            }
+            _unwrittenChanges = allChanges.Count == 0 ? null : ReferenceEquals(allChanges, _unwrittenChanges) ? allChanges : [.. allChanges];
+            throw;
+        }
+    }
+
+    private void PublishLive(List<AlertChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            feed.Publish(change);
+        }
+    }
+
+    private async Task StoreAsync(List<AlertChange> changes)
     {
         foreach (var change in changes)
         {
             await alerts.UpsertAsync(change.Alert);
             await sink.WriteAlertAsync(change.Alert);
-            feed.Publish(change);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Vehicle {Vin}: storing a batch failed; the frame stays unacknowledged for redelivery")]
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Vehicle {Vin}: storing a batch failed; it is kept and written before the next one, and the frame stays unacknowledged until then")]
         public static partial void WriteFailed(ILogger logger, string vin, Exception exception);
     }
 }

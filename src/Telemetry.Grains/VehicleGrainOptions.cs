@@ -8,8 +8,17 @@ public sealed class VehicleGrainOptions
     /// <summary>Name of the grain storage provider that keeps vehicle state.</summary>
     public const string StorageName = "vehicles";
 
-    /// <summary>How often an active grain advances its detector's clock while no data arrives.</summary>
+    /// <summary>
+    /// How often the silo-wide sweep advances the clock of vehicles that went silent while it matters
+    /// (engine running, episode open), and saves the vehicle index.
+    /// </summary>
     public TimeSpan ClockPeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Register a durable reminder per vehicle (clustered storage): it wakes the grain on whichever
+    /// silo holds it after a silo is lost. Set by the silo from its clustering mode.
+    /// </summary>
+    public bool UseReminders { get; set; }
 
     /// <summary>
     /// Period of the durable reminder that wakes a vehicle's grain after a silo restart, so a
@@ -18,7 +27,7 @@ public sealed class VehicleGrainOptions
     public TimeSpan ReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Longest time detector state may stay unsaved while data flows; episode changes are saved at once.</summary>
-    public TimeSpan PersistInterval { get; set; } = TimeSpan.FromSeconds(60);
+    public TimeSpan PersistInterval { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Save unsaved detector state when the silo shuts down. Off with in-memory grain storage,
@@ -26,7 +35,7 @@ public sealed class VehicleGrainOptions
     /// </summary>
     public bool SaveOnShutdown { get; set; } = true;
 
-    /// <summary>A vehicle silent for this long, with no open episode, stops being woken by the reminder.</summary>
+    /// <summary>A vehicle silent for this long, with no open episode, stops being woken by the sweep or the reminder.</summary>
     public TimeSpan IdleRetention { get; set; } = TimeSpan.FromHours(6);
 
     /// <summary>Returns one sentence per invalid setting.</summary>

@@ -15,6 +15,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _retries;
     private readonly Counter<long> _failed;
     private readonly Histogram<double> _latency;
+    private readonly Counter<long> _journalWaits;
     private long _receivedTotal;
     private long _decodedTotal;
     private long _rejectedTotal;
@@ -26,8 +27,9 @@ public sealed class IngestMetrics : IDisposable
         _decoded = _meter.CreateCounter<long>("telemetry.ingest.decoded", "{message}", "Messages decoded and handed to their vehicle grain.");
         _rejected = _meter.CreateCounter<long>("telemetry.ingest.rejected", "{message}", "Messages rejected, by reason; each is dead-lettered.");
         _retries = _meter.CreateCounter<long>("telemetry.ingest.dispatch.retries", "{attempt}", "Grain calls retried because storing the frame failed.");
-        _failed = _meter.CreateCounter<long>("telemetry.ingest.failed", "{message}", "Messages whose processing failed unexpectedly; left unacknowledged for redelivery.");
-        _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to stored and acknowledged.");
+        _failed = _meter.CreateCounter<long>("telemetry.ingest.failed", "{message}", "Messages whose vehicle grain failed every attempt; each is dead-lettered as processingFailed.");
+        _journalWaits = _meter.CreateCounter<long>("telemetry.ingest.journal_full_waits", "{wait}", "Times a message waited unacknowledged because the journal reached its disk cap.");
+        _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to durable in the journal (then acknowledged).");
     }
 
     /// <summary>Totals since start, for the console status line.</summary>
@@ -56,6 +58,8 @@ public sealed class IngestMetrics : IDisposable
     public void Retried() => _retries.Add(1);
 
     public void Failed() => _failed.Add(1);
+
+    public void WaitedForJournal() => _journalWaits.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

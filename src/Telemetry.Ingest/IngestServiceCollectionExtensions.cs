@@ -11,8 +11,9 @@ namespace Telemetry.Ingest;
 public static class IngestServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the ingest subscriber, the embedded broker when <see cref="MqttIngestOptions.Mode"/> is
-    /// Embedded, the payload decoder and the dead-letter file. Settings are validated at start-up.
+    /// Adds the frame pipeline, the embedded broker (which takes terminal messages itself) when
+    /// <see cref="MqttIngestOptions.Mode"/> is Embedded or the subscriber of an external broker, the
+    /// payload decoder and the dead-letter file. Needs the journal (<c>AddTimeSeriesSink</c>). Settings are validated at start-up.
     /// </summary>
     public static IHostApplicationBuilder AddMqttIngest(this IHostApplicationBuilder builder)
     {
@@ -28,6 +29,7 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton(sp => new PayloadDecoder(sp.GetRequiredService<IOptions<ProtocolOptions>>().Value));
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<IDeadLetterSink, FileDeadLetterSink>();
+        services.AddSingleton<FramePipeline>();
         services.AddSingleton<EmbeddedBroker>();
         services.AddSingleton<MqttIngestService>();
 

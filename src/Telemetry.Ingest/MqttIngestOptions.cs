@@ -35,14 +35,36 @@ public sealed class MqttIngestOptions
     /// <summary>How long the broker keeps the subscriber's session (and its queued frames) while it is away.</summary>
     public TimeSpan SessionExpiry { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>Parallel dispatch lanes; frames of one VIN always use the same lane, so they stay in order.</summary>
+    /// <summary>
+    /// Messages processed at once, and the MQTT 5 receive maximum the subscriber asks the external
+    /// broker for: the broker holds further messages until some are acknowledged (back-pressure).
+    /// </summary>
+    public int MaxInFlight { get; set; } = 2048;
+
+    /// <summary>No longer used: <see cref="MaxInFlight"/> replaced the lanes. Still accepted so existing settings keep working.</summary>
     public int Lanes { get; set; } = 64;
 
-    /// <summary>Frames buffered per lane before the subscriber stops reading (back-pressure).</summary>
+    /// <summary>No longer used: <see cref="MaxInFlight"/> replaced the lanes. Still accepted so existing settings keep working.</summary>
     public int LaneCapacity { get; set; } = 256;
 
-    /// <summary>Largest payload accepted; a GB 17691 frame is at most 65,531 + 25 bytes.</summary>
-    public int MaxPayloadBytes { get; set; } = 65_556;
+    /// <summary>
+    /// Largest payload accepted. The JSON format allows 600 samples (about 250 KB) and binary frames are
+    /// at most 65,556 bytes each, several of which may share one message. A larger payload is
+    /// dead-lettered with its first <see cref="MaxPayloadBytes"/> bytes.
+    /// </summary>
+    public int MaxPayloadBytes { get; set; } = 1_048_576;
+
+    /// <summary>Attempts of a vehicle grain call before the message is dead-lettered as <c>processingFailed</c>.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Delay before the first retry of a grain call; it doubles per retry, at most 5 s.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Samples further ahead of their receipt than this are refused (<c>inFuture</c>), so no one can pre-empt a truck's real data.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>At stop, how long messages in flight may take to finish and be acknowledged.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Returns one sentence per invalid setting.</summary>
     public IEnumerable<string> Validate()
@@ -63,17 +85,29 @@ public sealed class MqttIngestOptions
         {
             yield return $"{Section}:ShareGroup '{ShareGroup}' must be a non-empty name without '+', '#' or '/'.";
         }
-        if (Lanes is < 1 or > 4096)
+        if (MaxInFlight is < 1 or > 65535)
         {
-            yield return $"{Section}:Lanes {Lanes} must be between 1 and 4096.";
-        }
-        if (LaneCapacity is < 1 or > 1_000_000)
-        {
-            yield return $"{Section}:LaneCapacity {LaneCapacity} must be between 1 and 1000000.";
+            yield return $"{Section}:MaxInFlight {MaxInFlight} must be between 1 and 65535.";
         }
         if (MaxPayloadBytes is < 26 or > 16_000_000)
         {
             yield return $"{Section}:MaxPayloadBytes {MaxPayloadBytes} must be between 26 and 16000000.";
+        }
+        if (MaxAttempts is < 1 or > 100)
+        {
+            yield return $"{Section}:MaxAttempts {MaxAttempts} must be between 1 and 100.";
+        }
+        if (RetryDelay < TimeSpan.Zero || RetryDelay > TimeSpan.FromMinutes(1))
+        {
+            yield return $"{Section}:RetryDelay {RetryDelay} must be between 0 and 1 minute.";
+        }
+        if (MaxFutureSkew < TimeSpan.Zero)
+        {
+            yield return $"{Section}:MaxFutureSkew {MaxFutureSkew} must not be negative.";
+        }
+        if (DrainTimeout < TimeSpan.Zero)
+        {
+            yield return $"{Section}:DrainTimeout {DrainTimeout} must not be negative.";
         }
         if (SessionExpiry < TimeSpan.Zero || SessionExpiry.TotalSeconds > uint.MaxValue)
         {

@@ -1,58 +1,61 @@
 using System.Buffers;
-using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
-using Telemetry.Abstractions;
 using Telemetry.Grains;
-using Telemetry.Protocol;
 
 namespace Telemetry.Ingest;
 
 /// <summary>
-/// Subscribes to terminal topics, decodes each message and hands it to its vehicle grain.
-/// A message is acknowledged (QoS 1) only after the grain has stored it, or after it was
-/// rejected and dead-lettered; an unacknowledged message is redelivered by the broker.
-/// Frames of one VIN go through one lane, so their order is kept.
+/// Takes terminal messages from an external broker (mosquitto, EMQX) through a persistent MQTT 5
+/// session, usually a shared subscription so that several silos split the load. The receive loop
+/// never waits for a message to be processed: each goes to the <see cref="FramePipeline"/> at once
+/// and is acknowledged (QoS 1) when it is durable or dead-lettered. The broker never has more than
+/// <see cref="MqttIngestOptions.MaxInFlight"/> unacknowledged messages out to this subscriber (MQTT 5
+/// receive maximum): that is the back-pressure, and it bounds memory. An unacknowledged message is
+/// sent again by the broker when the session resumes. In embedded mode the broker itself hands
+/// messages to the pipeline (see <see cref="EmbeddedBroker"/>) and this service only reports ready.
 /// </summary>
 public sealed partial class MqttIngestService(
     IOptions<MqttIngestOptions> options,
-    PayloadDecoder decoder,
-    IGrainFactory grains,
-    IDeadLetterSink deadLetters,
-    IngestMetrics metrics,
+    FramePipeline pipeline,
+    EmbeddedBroker embedded,
     TelemetryClock clock,
     TimeProvider time,
     ILogger<MqttIngestService> logger) : BackgroundService
 {
     private readonly MqttIngestOptions _options = options.Value;
-    private Channel<Work>[] _lanes = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private long _pending;
+    private TaskCompletionSource _drained = NewDrained();
 
-    /// <summary>True while the subscriber is connected and subscribed.</summary>
+    /// <summary>True while terminal messages reach the pipeline: subscribed (External) or the broker started (Embedded).</summary>
     public bool IsSubscribed { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _lanes = new Channel<Work>[_options.Lanes];
-        var workers = new Task[_options.Lanes];
-        for (var i = 0; i < _lanes.Length; i++)
+        if (_options.Mode == BrokerMode.Embedded)
         {
-            _lanes[i] = Channel.CreateBounded<Work>(new BoundedChannelOptions(_options.LaneCapacity)
+            while (!embedded.IsStarted)
             {
-                SingleReader = true,
-                FullMode = BoundedChannelFullMode.Wait,
-            });
-            var lane = _lanes[i];
-            workers[i] = Task.Run(() => RunLaneAsync(lane.Reader, stoppingToken), CancellationToken.None);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, stoppingToken);
+            }
+            IsSubscribed = true;
+            return;
         }
 
         using var client = new MqttClientFactory().CreateMqttClient();
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
         await ConnectLoopAsync(client, stoppingToken);
 
+        // Let messages in flight finish and be acknowledged before the session closes (bounded).
+        if (Interlocked.Read(ref _pending) > 0)
+        {
+            await Task.WhenAny(_drained.Task, Task.Delay(_options.DrainTimeout, time, CancellationToken.None));
+        }
+        await _stopping.CancelAsync();
         try
         {
             await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), CancellationToken.None);
@@ -61,11 +64,12 @@ public sealed partial class MqttIngestService(
         {
             Log.DisconnectFailed(logger, ex);
         }
-        foreach (var lane in _lanes)
-        {
-            lane.Writer.TryComplete();
-        }
-        await Task.WhenAll(workers);
+    }
+
+    public override void Dispose()
+    {
+        _stopping.Dispose();
+        base.Dispose();
     }
 
     private async Task ConnectLoopAsync(IMqttClient client, CancellationToken stoppingToken)
@@ -77,7 +81,7 @@ public sealed partial class MqttIngestService(
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithCleanStart(false)
             .WithSessionExpiryInterval((uint)_options.SessionExpiry.TotalSeconds)
-            .WithReceiveMaximum(ushort.MaxValue)
+            .WithReceiveMaximum((ushort)_options.MaxInFlight)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(30));
         if (!string.IsNullOrEmpty(_options.Username))
         {
@@ -128,95 +132,49 @@ public sealed partial class MqttIngestService(
         }
     }
 
-    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         e.AutoAcknowledge = false;
-        metrics.Received();
         var message = e.ApplicationMessage;
-        var payload = message.Payload.Length <= _options.MaxPayloadBytes ? message.Payload.ToArray() : [];
-        var work = new Work(message.Topic, payload, (int)Math.Min(message.Payload.Length, int.MaxValue), clock.UtcNow, Stopwatch.GetTimestamp(), e);
-        var lane = (int)((uint)StringComparer.Ordinal.GetHashCode(LaneKey(message.Topic)) % (uint)_lanes.Length);
-        await _lanes[lane].Writer.WriteAsync(work);
+        var length = message.Payload.Length;
+        // The client reuses its receive buffer once this handler returns: keep a copy (capped) for the pipeline.
+        var kept = (int)Math.Min(length, _options.MaxPayloadBytes);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(kept, 1));
+        message.Payload.Slice(0, kept).CopyTo(buffer);
+        Interlocked.Increment(ref _pending);
+        _ = HandleAsync(message.Topic, buffer, kept, length, clock.UtcNow, e);
+        return Task.CompletedTask;
     }
 
-    private string LaneKey(string topic) =>
-        TopicRoute.TryParse(topic, _options.TopicPrefix, out var route) ? route.Vin : topic;
-
-    private async Task RunLaneAsync(ChannelReader<Work> reader, CancellationToken stoppingToken)
+    private async Task HandleAsync(string topic, byte[] buffer, int kept, long length, DateTime receivedUtc, MqttApplicationMessageReceivedEventArgs e)
     {
-        await foreach (var work in reader.ReadAllAsync(CancellationToken.None))
+        try
         {
-            try
+            var outcome = await pipeline.ProcessAsync(topic, buffer.AsMemory(0, kept), length, receivedUtc, _stopping.Token);
+            if (outcome != IngestOutcome.NotStored)
             {
-                await ProcessAsync(work, stoppingToken);
+                await e.AcknowledgeAsync(_stopping.Token);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+        {
+            Log.ProcessingFailed(logger, topic, ex);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: not acknowledged, the broker sends it again to the next session.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (Interlocked.Decrement(ref _pending) == 0)
             {
-                // Not acknowledged: the broker redelivers it to the next subscriber session.
-            }
-            catch (Exception ex)
-            {
-                metrics.Failed();
-                Log.ProcessingFailed(logger, work.Topic, ex);
+                Interlocked.Exchange(ref _drained, NewDrained()).TrySetResult();
             }
         }
     }
 
-    private async Task ProcessAsync(Work work, CancellationToken stoppingToken)
-    {
-        if (!TopicRoute.TryParse(work.Topic, _options.TopicPrefix, out var route))
-        {
-            await RejectAsync(work, "badTopic", $"Topic '{work.Topic}' is not {_options.TopicPrefix}/{{vin}}/{{format}}.", stoppingToken);
-            return;
-        }
-        if (work.PayloadLength > _options.MaxPayloadBytes)
-        {
-            await RejectAsync(work, "tooLarge", $"Payload of {work.PayloadLength} bytes exceeds {_options.MaxPayloadBytes}.", stoppingToken);
-            return;
-        }
-        if (!decoder.TryDecode(route.Format, route.Vin, work.Payload, work.ReceivedUtc, out var batch, out var rejection))
-        {
-            if (rejection.Reason == RejectReason.BadCheckCode && Vin.IsValid(route.Vin))
-            {
-                // The topic names the vehicle (devices may only publish as themselves): R9 counts these.
-                await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(work.ReceivedUtc);
-            }
-            await RejectAsync(work, rejection.Code, rejection.Message, stoppingToken);
-            return;
-        }
-
-        var grain = grains.GetGrain<IVehicleGrain>(batch.Vin);
-        var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
-        {
-            try
-            {
-                await grain.Ingest(batch);
-                break;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                // Storing failed (time-series store down, silo shutting down...). The frame is kept
-                // unacknowledged and retried; the lane waits, which back-pressures the broker.
-                metrics.Retried();
-                Log.DispatchRetry(logger, batch.Vin, delay, ex);
-                await Task.Delay(delay, time, stoppingToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-            }
-        }
-        await work.Event.AcknowledgeAsync(stoppingToken);
-        metrics.Decoded(route.Format, Stopwatch.GetElapsedTime(work.StartTimestamp));
-    }
-
-    private async Task RejectAsync(Work work, string reason, string message, CancellationToken stoppingToken)
-    {
-        metrics.Rejected(reason);
-        Log.Rejected(logger, work.Topic, reason, message);
-        await deadLetters.WriteAsync(new DeadLetter(work.ReceivedUtc, work.Topic, reason, message, work.Payload), stoppingToken);
-        await work.Event.AcknowledgeAsync(stoppingToken);
-    }
-
-    private sealed record class Work(string Topic, byte[] Payload, int PayloadLength, DateTime ReceivedUtc, long StartTimestamp, MqttApplicationMessageReceivedEventArgs Event);
+    private static TaskCompletionSource NewDrained() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static partial class Log
     {
@@ -225,12 +183,6 @@ public sealed partial class MqttIngestService(
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Ingest cannot reach the MQTT broker at {Host}:{Port}; retrying in {Delay}")]
         public static partial void ConnectFailed(ILogger logger, string host, int port, TimeSpan delay, Exception exception);
-
-        [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "Rejected message on {Topic}: {Reason}: {Message}")]
-        public static partial void Rejected(ILogger logger, string topic, string reason, string message);
-
-        [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Storing a frame of {Vin} failed; retrying in {Delay}")]
-        public static partial void DispatchRetry(ILogger logger, string vin, TimeSpan delay, Exception exception);
 
         [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Processing a message on {Topic} failed; it stays unacknowledged")]
         public static partial void ProcessingFailed(ILogger logger, string topic, Exception exception);

@@ -29,10 +29,16 @@ public static class Observability
         return builder;
     }
 
-    /// <summary>Maps <c>/metrics</c> (Prometheus text format).</summary>
+    /// <summary>
+    /// Maps <c>/metrics</c> (Prometheus text format) and <c>/health/ready</c>: 200 once terminal
+    /// messages reach the pipeline (embedded broker started, or subscribed to the external broker), 503 before.
+    /// </summary>
     public static IEndpointRouteBuilder MapTelemetryMetrics(this IEndpointRouteBuilder app)
     {
         app.MapPrometheusScrapingEndpoint();
+        app.MapGet("/health/ready", (MqttIngestService ingest) => ingest.IsSubscribed
+            ? Results.Text("ready")
+            : Results.Text("ingest is not receiving terminal messages yet", statusCode: StatusCodes.Status503ServiceUnavailable));
         return app;
     }
 }

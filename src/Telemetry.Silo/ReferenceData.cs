@@ -18,6 +18,12 @@ public sealed class ReferenceDataOptions
     /// <summary>How often the registry file is checked for changes.</summary>
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Only vehicles in the registry may send data: a frame of any other VIN is dead-lettered as
+    /// <c>unregistered</c> without activating a grain. Needs <see cref="RegistryPath"/>.
+    /// </summary>
+    public bool RequireRegistered { get; set; }
+
     /// <summary>Returns one sentence per invalid setting.</summary>
     public IEnumerable<string> Validate()
     {
@@ -28,6 +34,10 @@ public sealed class ReferenceDataOptions
         if (!string.IsNullOrEmpty(ZonesPath) && !File.Exists(ZonesPath))
         {
             yield return $"{Section}:ZonesPath '{ZonesPath}' does not exist.";
+        }
+        if (RequireRegistered && string.IsNullOrEmpty(RegistryPath))
+        {
+            yield return $"{Section}:RequireRegistered needs {Section}:RegistryPath (no registry would refuse every vehicle).";
         }
         if (ReloadInterval < TimeSpan.FromSeconds(1))
         {
@@ -55,6 +65,9 @@ public sealed partial class FileVehicleRegistry(IOptions<ReferenceDataOptions> o
     private DateTime _loadedWriteTimeUtc;
 
     public VehicleInfo? Find(string vin) => _current.Find(vin);
+
+    /// <inheritdoc />
+    public bool RequireRegistered => options.Value.RequireRegistered;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {

@@ -23,6 +23,24 @@ public sealed class SiloOptions
     /// <summary>Service id: stays the same across deployments, keys persisted state.</summary>
     public string ServiceId { get; set; } = "hdv";
 
+    /// <summary>
+    /// Where grain state (localhost clustering) and the vehicle index are kept; relative to the working
+    /// directory.
+    /// </summary>
+    public string StateDirectory { get; set; } = "data/state";
+
+    /// <summary>
+    /// Address other silos and clients reach this silo at (Redis clustering); empty: 127.0.0.1, which
+    /// only works with every silo on one host.
+    /// </summary>
+    public string AdvertisedAddress { get; set; } = "";
+
+    /// <summary>
+    /// A grain idle this long is deactivated (its state saved) and its memory freed. Silent vehicles
+    /// whose clock matters are still advanced by the sweep, which reactivates them from saved state.
+    /// </summary>
+    public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Returns one sentence per invalid setting.</summary>
     public IEnumerable<string> Validate()
     {
@@ -37,6 +55,18 @@ public sealed class SiloOptions
         if (Clustering == ClusteringMode.Redis && string.IsNullOrWhiteSpace(RedisConnectionString))
         {
             yield return $"{Section}:RedisConnectionString is required when {Section}:Clustering is Redis.";
+        }
+        if (string.IsNullOrWhiteSpace(StateDirectory))
+        {
+            yield return $"{Section}:StateDirectory must name a directory.";
+        }
+        if (!string.IsNullOrEmpty(AdvertisedAddress) && !System.Net.IPAddress.TryParse(AdvertisedAddress, out _))
+        {
+            yield return $"{Section}:AdvertisedAddress '{AdvertisedAddress}' is not an IP address.";
+        }
+        if (CollectionAge < TimeSpan.FromMinutes(1))
+        {
+            yield return $"{Section}:CollectionAge {CollectionAge} must be at least one minute (Orleans' minimum).";
         }
         if (string.IsNullOrWhiteSpace(ClusterId) || string.IsNullOrWhiteSpace(ServiceId))
         {

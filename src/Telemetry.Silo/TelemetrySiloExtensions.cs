@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using StackExchange.Redis;
 using Telemetry.Abstractions;
 using Telemetry.Detection;
@@ -33,21 +34,32 @@ public static class TelemetrySiloExtensions
                 orleans.UseRedisClustering(o => o.ConfigurationOptions = redis);
                 orleans.AddRedisGrainStorage(VehicleGrainOptions.StorageName, o => o.ConfigurationOptions = redis);
                 orleans.UseRedisReminderService(o => o.ConfigurationOptions = redis);
-                orleans.ConfigureEndpoints(System.Net.IPAddress.Loopback, silo.SiloPort, silo.GatewayPort);
+                var advertised = string.IsNullOrEmpty(silo.AdvertisedAddress) ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(silo.AdvertisedAddress);
+                orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: !string.IsNullOrEmpty(silo.AdvertisedAddress));
             }
             else
             {
+                // One machine: grain state on local disk, so a restart (or kill -9) continues where it stopped.
                 orleans.UseLocalhostClustering(silo.SiloPort, silo.GatewayPort, serviceId: silo.ServiceId, clusterId: silo.ClusterId);
-                orleans.AddMemoryGrainStorage(VehicleGrainOptions.StorageName);
+                orleans.Services.AddGrainStorage(VehicleGrainOptions.StorageName, (sp, _) =>
+                    new FileGrainStorage(Path.Combine(Path.GetFullPath(silo.StateDirectory), "grains"), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
                 orleans.UseInMemoryReminderService();
             }
+            orleans.Configure<GrainCollectionOptions>(o => o.CollectionAge = silo.CollectionAge);
             orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(
                 Math.Min(o.MinimumReminderPeriod.Ticks, vehicles.ReminderPeriod.Ticks)));
         });
 
         var services = builder.Services;
         services.AddOptions<VehicleGrainOptions>().BindConfiguration(VehicleGrainOptions.Section)
-            .PostConfigure(o => o.SaveOnShutdown &= silo.Clustering != ClusteringMode.Localhost);
+            .PostConfigure(o => o.UseReminders = silo.Clustering == ClusteringMode.Redis);
+        services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.Section)
+            .PostConfigure(o => o.StateDirectory = Path.GetFullPath(o.StateDirectory));
+        services.AddSingleton<VehicleIndex>();
+        services.AddSingleton<RecoveredSeconds>();
+        services.AddHostedService<JournalRecovery>();
+        services.AddSingleton<VehicleSweep>();
+        services.AddHostedService(sp => sp.GetRequiredService<VehicleSweep>());
         services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
         services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();

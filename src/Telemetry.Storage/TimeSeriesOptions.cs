@@ -44,6 +44,13 @@ public sealed class TimeSeriesOptions
     /// <summary>HTTP timeout of one write request.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How far back the time-series store keeps data (VictoriaMetrics' default is one month). Ingest
+    /// refuses samples older than this with the reason <c>tooOld</c> rather than report them written
+    /// while the store drops them. Zero: no limit.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>True when an InfluxDB URL is configured; otherwise the file store is used.</summary>
     public bool UsesInflux => !string.IsNullOrWhiteSpace(InfluxUrl);
 
@@ -69,6 +76,8 @@ public sealed class TimeSeriesOptions
             errors.Add($"{Section}:FileDirectory '{FileDirectory}' contains characters that are not allowed in a path.");
         }
 
+        if (Retention < TimeSpan.Zero)
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:Retention {Retention} must not be negative (zero: no limit)."));
         if (BatchSize is < 1 or > 100_000)
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:BatchSize {BatchSize} is outside 1..100000."));
         if (FlushInterval < TimeSpan.Zero || FlushInterval > TimeSpan.FromSeconds(60))

@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Telemetry.Abstractions;
+using Telemetry.Grains;
+using Telemetry.Protocol;
+using Telemetry.Storage;
+using Telemetry.Storage.Journal;
+
+namespace Telemetry.Ingest;
+
+/// <summary>What became of one MQTT message.</summary>
+public enum IngestOutcome
+{
+    /// <summary>Decoded, its samples and alert changes durable in the journal: acknowledge it.</summary>
+    Stored,
+
+    /// <summary>Refused with a reason and dead-lettered with its bytes: acknowledge it.</summary>
+    Rejected,
+
+    /// <summary>Not durable (shutting down): leave it unacknowledged so the broker or the device sends it again.</summary>
+    NotStored,
+}
+
+/// <summary>
+/// The path of one terminal message, shared by the embedded broker's publish interception and the
+/// external subscriber: check the topic and size, decode, refuse garbage without touching a grain,
+/// archive the raw message in the journal and hand the batch to its vehicle grain, which returns once
+/// the accepted samples and alert changes are durable in the journal. Messages of one VIN reach their
+/// grain in the order they arrived; messages of different VINs run concurrently. A grain call that
+/// keeps failing is retried a bounded number of times and then dead-lettered, never retried forever;
+/// while the journal is full (disk cap) the message waits unacknowledged instead.
+/// </summary>
+public sealed partial class FramePipeline(
+    IOptions<MqttIngestOptions> options,
+    IOptions<TimeSeriesOptions> timeSeries,
+    PayloadDecoder decoder,
+    IGrainFactory grains,
+    IDeadLetterSink deadLetters,
+    IJournal journal,
+    VehicleIndex vehicles,
+    IVehicleRegistry registry,
+    IngestMetrics metrics,
+    TimeProvider time,
+    ILogger<FramePipeline> logger)
+{
+    private readonly MqttIngestOptions _options = options.Value;
+    private readonly TimeSpan _retention = timeSeries.Value.Retention;
+    private readonly Dictionary<string, Task> _tails = new(StringComparer.Ordinal);
+    private readonly Lock _tailsGate = new();
+    private long _inFlight;
+
+    /// <summary>Messages being processed now.</summary>
+    public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>
+    /// Processes one message. <paramref name="payload"/> must stay valid until the task completes.
+    /// Never throws for bad input; throws <see cref="OperationCanceledException"/> only when
+    /// <paramref name="cancellationToken"/> is cancelled. <paramref name="archive"/> false replays a
+    /// message the journal already holds (recovery after a crash): not archived again, not counted as received.
+    /// </summary>
+    public async Task<IngestOutcome> ProcessAsync(string topic, ReadOnlyMemory<byte> payload, long payloadLength, DateTime receivedUtc, CancellationToken cancellationToken,
+        bool archive = true)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (archive)
+        {
+            metrics.Received();
+        }
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            if (!TopicRoute.TryParse(topic, _options.TopicPrefix, out var route))
+            {
+                return await RejectAsync(topic, receivedUtc, payload, "badTopic", $"Topic '{topic}' is not {_options.TopicPrefix}/{{vin}}/{{format}}.", cancellationToken);
+            }
+            if (payloadLength > _options.MaxPayloadBytes)
+            {
+                return await RejectAsync(topic, receivedUtc, payload, "tooLarge",
+                    $"Payload of {payloadLength} bytes exceeds {MqttIngestOptions.Section}:MaxPayloadBytes {_options.MaxPayloadBytes}; the first {payload.Length} bytes are kept.", cancellationToken);
+            }
+            if (!decoder.TryDecode(route.Format, route.Vin, payload.Span, receivedUtc, out var batch, out var rejection))
+            {
+                if (rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))
+                {
+                    // A known vehicle's terminal that keeps sending corrupt frames is a data-quality
+                    // finding (R9); garbage on an unknown VIN never activates a grain.
+                    await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(receivedUtc);
+                }
+                return await RejectAsync(topic, receivedUtc, payload, rejection.Code, rejection.Message, cancellationToken);
+            }
+            if (registry.RequireRegistered && registry.Find(batch.Vin) is null)
+            {
+                return await RejectAsync(topic, receivedUtc, payload, "unregistered",
+                    $"VIN {batch.Vin} is not in the vehicle registry and Telemetry:ReferenceData:RequireRegistered is on.", cancellationToken);
+            }
+            if (OutsideTimeWindow(batch, receivedUtc) is { } window)
+            {
+                return await RejectAsync(topic, receivedUtc, payload, window.Reason, window.Message, cancellationToken);
+            }
+
+            var archived = archive ? ArchiveAsync(topic, payload, receivedUtc, cancellationToken) : Task.CompletedTask;
+            var dispatched = await DispatchInOrderAsync(batch, cancellationToken);
+            await archived;
+            if (dispatched is { } failure)
+            {
+                return await RejectAsync(topic, receivedUtc, payload, "processingFailed", failure, cancellationToken);
+            }
+            if (archive)
+            {
+                metrics.Decoded(route.Format, Stopwatch.GetElapsedTime(started));
+            }
+            return IngestOutcome.Stored;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return IngestOutcome.NotStored;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private (string Reason, string Message)? OutsideTimeWindow(TelemetryBatch batch, DateTime receivedUtc)
+    {
+        if (batch.Samples.IsDefaultOrEmpty)
+        {
+            return null;
+        }
+        var oldest = DateTime.MaxValue;
+        var newest = DateTime.MinValue;
+        foreach (var sample in batch.Samples)
+        {
+            oldest = sample.TimeUtc < oldest ? sample.TimeUtc : oldest;
+            newest = sample.TimeUtc > newest ? sample.TimeUtc : newest;
+        }
+        if (_retention > TimeSpan.Zero && oldest < receivedUtc - _retention)
+        {
+            return ("tooOld", $"Sample time {oldest:O} is older than {TimeSeriesOptions.Section}:Retention {_retention} before receipt; the time-series store would drop it.");
+        }
+        if (newest > receivedUtc + _options.MaxFutureSkew)
+        {
+            return ("inFuture", $"Sample time {newest:O} is more than {MqttIngestOptions.Section}:MaxFutureSkew {_options.MaxFutureSkew} ahead of receipt.");
+        }
+        return null;
+    }
+
+    private async Task ArchiveAsync(string topic, ReadOnlyMemory<byte> payload, DateTime receivedUtc, CancellationToken cancellationToken)
+    {
+        var length = ArchivedFrame.EncodedLength(topic, payload.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var written = ArchivedFrame.Encode(receivedUtc, topic, new ReadOnlySequence<byte>(payload), buffer);
+            var delay = _options.RetryDelay;
+            while (true)
+            {
+                try
+                {
+                    await journal.AppendAsync(JournalRecordType.Frame, buffer.AsMemory(0, written), cancellationToken);
+                    return;
+                }
+                catch (JournalFullException)
+                {
+                    // Disk cap reached: hold the message unacknowledged (the broker keeps the rest) until space frees.
+                    metrics.WaitedForJournal();
+                    await Task.Delay(delay, time, cancellationToken);
+                    delay = Backoff(delay);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<string?> DispatchInOrderAsync(TelemetryBatch batch, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? previous;
+        lock (_tailsGate)
+        {
+            _tails.TryGetValue(batch.Vin, out previous);
+            _tails[batch.Vin] = done.Task;
+        }
+        try
+        {
+            if (previous is not null)
+            {
+                await previous.WaitAsync(cancellationToken);
+            }
+            return await DispatchAsync(batch, cancellationToken);
+        }
+        finally
+        {
+            done.SetResult();
+            lock (_tailsGate)
+            {
+                if (_tails.TryGetValue(batch.Vin, out var tail) && tail == done.Task)
+                {
+                    _tails.Remove(batch.Vin);
+                }
+            }
+        }
+    }
+
+    /// <summary>Calls the grain; returns null when stored, or why it gave up after the bounded retries.</summary>
+    private async Task<string?> DispatchAsync(TelemetryBatch batch, CancellationToken cancellationToken)
+    {
+        var grain = grains.GetGrain<IVehicleGrain>(batch.Vin);
+        var delay = _options.RetryDelay;
+        var attempt = 0;
+        while (true)
+        {
+            try
+            {
+                await grain.Ingest(batch);
+                return null;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (journal.Stats.IsFull)
+                {
+                    // Not this frame's fault: wait for space without using up its attempts.
+                    metrics.WaitedForJournal();
+                }
+                else if (++attempt >= _options.MaxAttempts)
+                {
+                    metrics.Failed();
+                    Log.GaveUp(logger, batch.Vin, attempt, ex);
+                    return $"The vehicle grain failed {attempt} times: {ex.GetType().Name}: {ex.Message}";
+                }
+                else
+                {
+                    metrics.Retried();
+                    Log.DispatchRetry(logger, batch.Vin, delay, ex);
+                }
+                await Task.Delay(delay, time, cancellationToken);
+                delay = Backoff(delay);
+            }
+        }
+    }
+
+    private static TimeSpan Backoff(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+
+    private async Task<IngestOutcome> RejectAsync(string topic, DateTime receivedUtc, ReadOnlyMemory<byte> payload, string reason, string message, CancellationToken cancellationToken)
+    {
+        metrics.Rejected(reason);
+        Log.Rejected(logger, topic, reason, message);
+        await deadLetters.WriteAsync(new DeadLetter(receivedUtc, topic, reason, message, payload.ToArray()), cancellationToken);
+        return IngestOutcome.Rejected;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "Rejected message on {Topic}: {Reason}: {Message}")]
+        public static partial void Rejected(ILogger logger, string topic, string reason, string message);
+
+        [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Storing a frame of {Vin} failed; retrying in {Delay}")]
+        public static partial void DispatchRetry(ILogger logger, string vin, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "Storing a frame of {Vin} failed {Attempts} times; it is dead-lettered")]
+        public static partial void GaveUp(ILogger logger, string vin, int attempts, Exception exception);
+    }
+}

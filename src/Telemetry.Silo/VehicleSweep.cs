@@ -1,0 +1,201 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using Telemetry.Grains;
+using Telemetry.Ingest;
+using Telemetry.Storage.Journal;
+
+namespace Telemetry.Silo;
+
+/// <summary>
+/// One loop for all vehicles instead of a timer per vehicle: every
+/// <see cref="VehicleGrainOptions.ClockPeriod"/> it advances the clock of the vehicles that went
+/// silent while it matters (offline detection, episodes closing, unsaved state), saves the vehicle
+/// index, and moves the journal cursor <see cref="GrainStateCursor"/> up to the position before which
+/// every grain's saved state is complete.
+/// </summary>
+public sealed partial class VehicleSweep(
+    IOptions<VehicleGrainOptions> options,
+    IOptions<SiloOptions> silo,
+    VehicleIndex vehicles,
+    IGrainFactory grains,
+    IJournal journal,
+    TelemetryClock clock,
+    TimeProvider time,
+    ILogger<VehicleSweep> logger) : BackgroundService
+{
+    /// <summary>Journal cursor: records before it are covered by saved grain state.</summary>
+    public const string GrainStateCursor = "grain-state";
+
+    private readonly Queue<(DateTime Time, long Sequence)> _marks = new();
+
+    /// <summary>Path of the saved vehicle index.</summary>
+    public string IndexPath => Path.Combine(silo.Value.StateDirectory, "vehicles.idx");
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var loaded = await vehicles.LoadAsync(IndexPath, cancellationToken);
+        Log.IndexLoaded(logger, loaded, IndexPath);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var period = options.Value.ClockPeriod;
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await SweepAsync(stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        await vehicles.SaveAsync(IndexPath, CancellationToken.None);
+    }
+
+    /// <summary>One pass: advance silent vehicles, save the index, move the grain-state cursor.</summary>
+    public async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.UtcNow;
+        var mark = journal.LastSequence;
+        var due = vehicles.DueForClock(now, options.Value.ClockPeriod);
+        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
+        {
+            try
+            {
+                await grains.GetGrain<IVehicleGrain>(vin).AdvanceClock(now);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.AdvanceFailed(logger, vin, ex);
+            }
+        });
+        await vehicles.SaveAsync(IndexPath, cancellationToken);
+
+        // Every grain saves its state at least every PersistInterval while data flows, and the pass
+        // after it falls silent saves the rest: a position recorded that long ago is covered.
+        _marks.Enqueue((now, mark));
+        var covered = now - options.Value.PersistInterval - options.Value.ClockPeriod - options.Value.ClockPeriod;
+        long? cursor = null;
+        while (_marks.Count > 0 && _marks.Peek().Time <= covered)
+        {
+            cursor = _marks.Dequeue().Sequence;
+        }
+        if (cursor is { } position)
+        {
+            await journal.SaveCursorAsync(GrainStateCursor, position, cancellationToken);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Vehicle index: {Count} vehicles from {Path}")]
+        public static partial void IndexLoaded(ILogger logger, int count, string path);
+
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Advancing the clock of {Vin} failed")]
+        public static partial void AdvanceFailed(ILogger logger, string vin, Exception exception);
+    }
+}
+
+/// <summary>
+/// At start, before ingest, continues exactly where a crash stopped. Every grain's saved state covers
+/// the journal up to <see cref="VehicleSweep.GrainStateCursor"/> (at most a few minutes back); what
+/// came after is in the journal. First the sample seconds already written after that point are
+/// handed to their grains, then the raw frames archived after it are fed through the pipeline again:
+/// the grains evaluate them on top of their saved state (so rule windows and episodes are as before
+/// the crash) and store only the samples that were not yet written.
+/// </summary>
+public sealed partial class JournalRecovery(IJournal journal, RecoveredSeconds recovered, FramePipeline pipeline, ILogger<JournalRecovery> logger) : IHostedService
+{
+    private static readonly byte[] SampleMeasurement = "hdv,"u8.ToArray();
+    private static readonly byte[] VinTag = "vin="u8.ToArray();
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var from = Math.Max(1, journal.ReadCursor(VehicleSweep.GrainStateCursor));
+        var records = 0L;
+        var seconds = 0L;
+        await foreach (var record in journal.ReadAsync(from, follow: false, cancellationToken))
+        {
+            if (record.Type == JournalRecordType.Points)
+            {
+                records++;
+                seconds += Collect(record.Payload.Span, recovered);
+            }
+        }
+
+        var frames = 0L;
+        using var inFlight = new SemaphoreSlim(256, 256);
+        var running = new List<Task>();
+        await foreach (var record in journal.ReadAsync(from, follow: false, cancellationToken))
+        {
+            if (record.Type != JournalRecordType.Frame || !ArchivedFrame.TryDecode(record.Payload.ToArray(), out var frame))
+            {
+                continue;
+            }
+            frames++;
+            await inFlight.WaitAsync(cancellationToken);
+            running.Add(ReplayAsync(frame, inFlight, cancellationToken));
+            if (running.Count >= 4096)
+            {
+                running.RemoveAll(t => t.IsCompleted);
+            }
+        }
+        await Task.WhenAll(running);
+        Log.Recovered(logger, from, records, seconds, recovered.Count, frames);
+    }
+
+    private async Task ReplayAsync(ArchivedFrame frame, SemaphoreSlim inFlight, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await pipeline.ProcessAsync(frame.Topic, frame.Payload, frame.Payload.Length, frame.ReceivedUtc, cancellationToken, archive: false);
+        }
+        finally
+        {
+            inFlight.Release();
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Adds the (VIN, second) of every sample line in a points record; returns how many.</summary>
+    internal static long Collect(ReadOnlySpan<byte> points, RecoveredSeconds into)
+    {
+        var count = 0L;
+        while (!points.IsEmpty)
+        {
+            var end = points.IndexOf((byte)'\n');
+            var line = end < 0 ? points : points[..end];
+            points = end < 0 ? [] : points[(end + 1)..];
+            if (!line.StartsWith(SampleMeasurement))
+            {
+                continue;
+            }
+            var tag = line.IndexOf(VinTag);
+            var space = line.LastIndexOf((byte)' ');
+            if (tag < 0 || space < 0)
+            {
+                continue;
+            }
+            var vin = line[(tag + VinTag.Length)..];
+            var vinEnd = vin.IndexOfAny((byte)',', (byte)' ');
+            if (vinEnd < 0 || !long.TryParse(line[(space + 1)..], out var second))
+            {
+                continue;
+            }
+            into.Add(Encoding.ASCII.GetString(vin[..vinEnd]), second);
+            count++;
+        }
+        return count;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Journal recovery from position {From}: {Records} sample records ({Seconds} seconds already stored for {Vehicles} vehicles), {Frames} archived frames evaluated again")]
+        public static partial void Recovered(ILogger logger, long from, long records, long seconds, int vehicles, long frames);
+    }
+}
