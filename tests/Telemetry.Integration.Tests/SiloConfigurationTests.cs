@@ -12,7 +12,7 @@ public sealed class SiloConfigurationTests
     [Theory]
     [InlineData("Telemetry:Mqtt:Port", "70000", "Telemetry:Mqtt:Port 70000 is not a TCP port (1-65535).")]
     [InlineData("Telemetry:Mqtt:TopicPrefix", "hdv/#", "Telemetry:Mqtt:TopicPrefix 'hdv/#' must be one topic level without '+', '#' or '/'.")]
-    [InlineData("Telemetry:Mqtt:Lanes", "0", "Telemetry:Mqtt:Lanes 0 must be between 1 and 4096.")]
+    [InlineData("Telemetry:Mqtt:MaxInFlight", "0", "Telemetry:Mqtt:MaxInFlight 0 must be between 1 and 65535.")]
     [InlineData("Telemetry:DeadLetters:FilePath", " ", "Telemetry:DeadLetters:FilePath must name a file.")]
     public async Task Start_WithABadIngestSetting_FailsNamingTheSetting(string key, string value, string sentence)
     {

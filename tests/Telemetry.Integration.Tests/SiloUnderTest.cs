@@ -66,6 +66,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Telemetry:Journal:Directory"] = Path.Combine(data, "journal"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
+            ["Telemetry:Orleans:StateDirectory"] = Path.Combine(data, "state"),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
