@@ -33,7 +33,9 @@ public sealed class LoadGenerator : IAsyncDisposable
         _lanes = [.. Enumerable.Range(0, options.Connections).Select(_ => new Lane())];
         foreach (var v in fleet.Vehicles)
         {
-            _lanes[v.Index % options.Connections].Due.Enqueue(v, v.NextDue);
+            // A live window shorter than one frame interval leaves some vehicles nothing to send.
+            if (!double.IsPositiveInfinity(v.NextDue))
+                _lanes[v.Index % options.Connections].Due.Enqueue(v, v.NextDue);
         }
     }
 
