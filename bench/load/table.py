@@ -39,8 +39,8 @@ print(f"Commit measured: `{a.commit}`. Machine: {a.machine} (shared with other w
 print("Each step runs on a fresh mosquitto, victoria-metrics (no deduplication) and Release silo started by "
       "`bench/load/run.sh`; the generator runs on the same machine. Definitions: `definitions` in each JSON report "
       "(next to this file in `load/`) and the README's load-test section.\n")
-print("| vehicles | format | policy | offered f/s | offered samples/s | acked f/s | stored samples/s | lag at end s | lag growth samples/s "
-      "| alert p50 / p99 ms | silo CPU % | silo RSS MiB | silo bytes/vehicle | TSDB bytes/vehicle | lost | duplicated | generator / broker / TSDB CPU % | result |")
+print("| vehicles | format | policy | offered f/s | offered samples/s | acked | stored samples/s | lag at end s | lag growth samples/s "
+      "| alert p50 / p99 ms | silo CPU % | silo RSS MiB | silo bytes/vehicle | TSDB bytes/vehicle | not stored after drain | duplicated | generator / broker / TSDB CPU % | result |")
 print("|" + "---|" * 18)
 for s, r, v, lat, vm_bytes in rows:
     policy = (r.get("label") or "").split()[-1].split("-")[1] if r.get("label") else "-"
@@ -51,7 +51,7 @@ for s, r, v, lat, vm_bytes in rows:
     dup = (v.get("duplicated", 0) + v.get("unexpected", 0)) if v else None
     rss = proc(r, "silo", "rssBytesMax")
     print(f"| {s['vehicles']:,} | {s['format']} | {policy} | {n(r['offeredLive']['framesPerSecond'])} | {n(r['offeredLive']['samplesPerSecond'])} "
-          f"| {n(r['acknowledged']['framesPerSecond'])} | {n(r.get('storedSamplesPerSecondLive'))} | {n(r.get('lagSecondsAtEndOfOffer'), '{:,.1f}')} "
+          f"| {n(100.0 * r['acknowledged']['frames'] / max(1, r['offered']['frames']), '{:.1f} %')} | {n(r.get('storedSamplesPerSecondLive'))} | {n(r.get('lagSecondsAtEndOfOffer'), '{:,.1f}')} "
           f"| {n(r.get('lagGrowthSamplesPerSecond'))} | {n(lat.get('p50Ms'))} / {n(lat.get('p99Ms'))} | {n(proc(r, 'silo'))} "
           f"| {n(rss / 1048576 if rss else None)} | {n(r.get('siloBytesPerVehicle'))} | {n(vm_bytes / s['vehicles'] if vm_bytes else None)} "
           f"| {n(lost)} | {n(dup)} | {n(r['generatorCpuPercent'])} / {n(proc(r, 'broker'))} / {n(proc(r, 'tsdb'))} | {result} |")

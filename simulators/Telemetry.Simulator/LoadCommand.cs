@@ -156,7 +156,7 @@ public static class LoadCommand
     {
         var table = new Table().AddColumns("measure", "value");
         table.AddRow("offered (live)", Inv($"{r.OfferedLive.FramesPerSecond:N0} frames/s, {r.OfferedLive.SamplesPerSecond:N0} samples/s; {r.Offered.Frames:N0} frames in all ({r.ReissuedFrames:N0} re-issued)"));
-        table.AddRow("acknowledged", Inv($"{r.Acknowledged.Frames:N0} frames ({r.Acknowledged.FramesPerSecond:N0}/s)"));
+        table.AddRow("acknowledged", Inv($"{r.Acknowledged.Frames:N0} of {r.Offered.Frames:N0} frames ({r.Acknowledged.FramesPerSecond:N0}/s over the whole offer)"));
         table.AddRow("stored (live)", r.StoredSamplesPerSecondLive is { } s ? Inv($"{s:N0} samples/s") : "-");
         table.AddRow("lag at end of offer", r.LagSamplesAtEndOfOffer is { } l ? Inv($"{l:N0} samples ({r.LagSecondsAtEndOfOffer:0.0} s), growth {r.LagGrowthSamplesPerSecond:0} samples/s") : "-");
         table.AddRow("verified in TSDB", r.Verified is { } v ? Inv($"{v.DistinctSamples:N0} of {v.ExpectedSamples:N0}; missing {v.Missing:N0}, duplicated {v.Duplicated:N0}, unexpected {v.Unexpected:N0}") : "-");
