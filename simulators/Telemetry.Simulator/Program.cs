@@ -5,5 +5,7 @@ var root = new RootCommand("Heavy-duty diesel truck fleet simulator: publishes t
 {
     RunCommand.Create(),
     ScenariosCommand.Create(),
+    LoadCommand.Create(),
+    LoadCommand.CreateCeiling(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace Telemetry.Fleet.Load;
+
+/// <summary>What a load run offers, where it sends it and which targets it must meet.</summary>
+public sealed class LoadOptions
+{
+    /// <summary>Number of simulated vehicles.</summary>
+    public int Vehicles { get; set; } = 1000;
+
+    /// <summary>How long the live schedule runs (after the re-issue window).</summary>
+    public TimeSpan Duration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Broker host.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>Broker port.</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary><c>hj1239</c>, <c>gb17691</c> or <c>json</c>.</summary>
+    public string Format { get; set; } = FleetFormats.Hj1239;
+
+    /// <summary>
+    /// Frames per second the whole fleet offers while live; null: the format's cadence (hj1239 and json:
+    /// vehicles / 10, a frame of ten 1-Hz records every 10 s; gb17691: vehicles, a frame a second). Each
+    /// vehicle then sends a frame every vehicles / rate seconds holding that many records, which must be
+    /// a whole number from 1 to 10.
+    /// </summary>
+    public double? Rate { get; set; }
+
+    /// <summary>MQTT connections the vehicles are multiplexed over.</summary>
+    public int Connections { get; set; } = 4;
+
+    /// <summary>QoS of the publishes: 0 or 1.</summary>
+    public int Qos { get; set; } = 1;
+
+    /// <summary>QoS 1 publishes in flight per connection at most (unacknowledged).</summary>
+    public int MaxInFlight { get; set; } = 10_000;
+
+    /// <summary>Base URL of the TSDB (VictoriaMetrics) to verify every sample in; null: no verification.</summary>
+    public Uri? TsdbUrl { get; set; }
+
+    /// <summary>Base URL of the silo's HTTP API (alert stream, <c>/metrics</c>); null: nothing read from the silo.</summary>
+    public Uri? ApiUrl { get; set; }
+
+    /// <summary>Process id of the silo when it runs on this machine, for CPU and memory from /proc.</summary>
+    public int? SiloPid { get; set; }
+
+    /// <summary>Further processes on this machine to watch in /proc (for example broker and TSDB), by name.</summary>
+    public IDictionary<string, int> WatchPids { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>Share of vehicles (0-1) with a NOx control failure injected (ground truth: R1); at least one when above 0.</summary>
+    public double FaultShare { get; set; } = 0.02;
+
+    /// <summary>Minutes of stored driving the faulty vehicles re-issue (command 0x03) before they go live.</summary>
+    public int HistoryMinutes { get; set; } = 30;
+
+    /// <summary>Every vehicle, not only the faulty ones, re-issues <see cref="HistoryMinutes"/> first.</summary>
+    public bool HistoryForAll { get; set; }
+
+    /// <summary>Seconds over which the re-issued history is spread, before the live schedule starts.</summary>
+    public int HistorySeconds { get; set; } = 10;
+
+    /// <summary>Seed of the truck models.</summary>
+    public int Seed { get; set; } = 17691;
+
+    /// <summary>VIN prefix (up to 9 characters) so runs sharing a TSDB do not mix.</summary>
+    public string VinPrefix { get; set; } = "LLOAD";
+
+    /// <summary>Topic prefix.</summary>
+    public string TopicPrefix { get; set; } = "hdv";
+
+    /// <summary>Largest lag (offered - stored, in seconds of offered samples) at the end of the live schedule that still counts as keeping up.</summary>
+    public double MaxLagSeconds { get; set; } = 10;
+
+    /// <summary>How long to wait after the live schedule for the system to store what it was offered.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often the live figures are sampled.</summary>
+    public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Free text stored in the report (for example the commit measured).</summary>
+    public string? Label { get; set; }
+
+    /// <summary>Records per frame while live (and seconds between one vehicle's frames).</summary>
+    public int RecordsPerFrame => Rate is { } r ? (int)Math.Round(Vehicles / r) : Format == FleetFormats.Gb17691 ? 1 : 10;
+
+    /// <summary>Frames per second offered while live.</summary>
+    public double FramesPerSecond => (double)Vehicles / RecordsPerFrame;
+
+    /// <summary>Number of vehicles with an injected fault.</summary>
+    public int FaultyVehicles => FaultShare <= 0 || Vehicles == 0 ? 0 : Math.Max(1, (int)Math.Round(Vehicles * FaultShare));
+
+    /// <summary>Returns one sentence per invalid setting, naming its option.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (Vehicles is < 1 or > 2_000_000)
+            yield return $"--vehicles {Vehicles} must be from 1 to 2000000.";
+        if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromDays(1))
+            yield return $"--duration {Duration} must be above zero and at most a day.";
+        if (!FleetFormats.IsKnown(Format))
+            yield return $"--format '{Format}' must be hj1239, gb17691 or json.";
+        if (Rate is { } rate)
+        {
+            var interval = Vehicles / rate;
+            if (!double.IsFinite(interval) || Math.Abs(interval - Math.Round(interval)) > 1e-9 || Math.Round(interval) is < 1 or > 10)
+                yield return string.Create(CultureInfo.InvariantCulture,
+                    $"--rate {rate} gives {interval:0.###} s between one vehicle's frames (vehicles / rate); it must be a whole number of seconds from 1 to 10, each frame holding that many 1-Hz records.");
+        }
+        if (Connections < 1 || Connections > Math.Max(1, Vehicles))
+            yield return $"--connections {Connections} must be from 1 to the number of vehicles.";
+        if (Qos is not (0 or 1))
+            yield return $"--qos {Qos} must be 0 or 1.";
+        if (MaxInFlight is < 1 or > 30_000)
+            yield return $"--max-inflight {MaxInFlight} must be from 1 to 30000 (MQTT packet ids are 16 bits).";
+        if (Port is < 1 or > 65535)
+            yield return $"--broker port {Port} must be from 1 to 65535.";
+        if (FaultShare is < 0 or > 1 || double.IsNaN(FaultShare))
+            yield return $"--fault-share {FaultShare} must be from 0 to 1.";
+        if (HistoryMinutes is < 0 or > 24 * 60)
+            yield return $"--history-minutes {HistoryMinutes} must be from 0 to 1440.";
+        if (HistorySeconds is < 1 or > 3600)
+            yield return $"--history-seconds {HistorySeconds} must be from 1 to 3600.";
+        if (VinPrefix.Length is < 1 or > 9)
+            yield return $"--vin-prefix '{VinPrefix}' must be 1 to 9 characters.";
+        if (MaxLagSeconds <= 0)
+            yield return $"--max-lag {MaxLagSeconds} must be above zero.";
+        if (DrainTimeout < TimeSpan.Zero)
+            yield return $"--drain-timeout {DrainTimeout} must not be negative.";
+    }
+}
