@@ -16,6 +16,10 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _failed;
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _journalWaits;
+    private readonly Counter<long> _acknowledged;
+    private readonly Counter<long> _delivered;
+    private readonly Counter<long> _deadLetterBytes;
+    private readonly Counter<long> _deadLetterRotations;
     private long _receivedTotal;
     private long _decodedTotal;
     private long _rejectedTotal;
@@ -29,8 +33,16 @@ public sealed class IngestMetrics : IDisposable
         _retries = _meter.CreateCounter<long>("telemetry.ingest.dispatch.retries", "{attempt}", "Grain calls retried because storing the frame failed.");
         _failed = _meter.CreateCounter<long>("telemetry.ingest.failed", "{message}", "Messages whose vehicle grain failed every attempt; each is dead-lettered as processingFailed.");
         _journalWaits = _meter.CreateCounter<long>("telemetry.ingest.journal_full_waits", "{wait}", "Times a message waited unacknowledged because the journal reached its disk cap.");
+        _deadLetterBytes = _meter.CreateCounter<long>("telemetry.ingest.dead_letters.written", "By", "Bytes written to the dead-letter file.");
+        _deadLetterRotations = _meter.CreateCounter<long>("telemetry.ingest.dead_letters.rotations", "{rotation}", "Times the dead-letter file reached its cap and was rotated (the oldest dead letters are then gone).");
+        _acknowledged = _meter.CreateCounter<long>("telemetry.ingest.acknowledged", "{message}", "Messages acknowledged to an external broker (PUBACK sent).");
+        _delivered = _meter.CreateCounter<long>("telemetry.ingest.delivered", "{message}", "Messages an external broker delivered to the subscriber, redeliveries included.");
         _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to durable in the journal (then acknowledged).");
     }
+
+    /// <summary>Reports a gauge of messages in flight (being processed, not yet acknowledged).</summary>
+    public void ObserveInFlight(Func<long> inFlight) =>
+        _meter.CreateObservableGauge("telemetry.ingest.in_flight", inFlight, "{message}", "Messages being processed and not yet acknowledged.");
 
     /// <summary>Totals since start, for the console status line.</summary>
     public (long Received, long Decoded, long Rejected) Totals =>
@@ -60,6 +72,14 @@ public sealed class IngestMetrics : IDisposable
     public void Failed() => _failed.Add(1);
 
     public void WaitedForJournal() => _journalWaits.Add(1);
+
+    public void Acknowledged() => _acknowledged.Add(1);
+
+    public void Delivered(bool duplicate) => _delivered.Add(1, new KeyValuePair<string, object?>("dup", duplicate));
+
+    public void DeadLettered(long bytes) => _deadLetterBytes.Add(bytes);
+
+    public void DeadLettersRotated() => _deadLetterRotations.Add(1);
 
     public void Dispose() => _meter.Dispose();
 }

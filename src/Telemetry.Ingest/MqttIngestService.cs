@@ -22,12 +22,14 @@ public sealed partial class MqttIngestService(
     IOptions<MqttIngestOptions> options,
     FramePipeline pipeline,
     EmbeddedBroker embedded,
+    IngestMetrics metrics,
     TelemetryClock clock,
     TimeProvider time,
     ILogger<MqttIngestService> logger) : BackgroundService
 {
     private readonly MqttIngestOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _slots = new(options.Value.MaxInFlight, options.Value.MaxInFlight);
     private long _pending;
     private TaskCompletionSource _drained = NewDrained();
 
@@ -69,6 +71,7 @@ public sealed partial class MqttIngestService(
     public override void Dispose()
     {
         _stopping.Dispose();
+        _slots.Dispose();
         base.Dispose();
     }
 
@@ -132,18 +135,21 @@ public sealed partial class MqttIngestService(
         }
     }
 
-    private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
+    private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         e.AutoAcknowledge = false;
         var message = e.ApplicationMessage;
+        metrics.Delivered(message.Dup);
         var length = message.Payload.Length;
         // The client reuses its receive buffer once this handler returns: keep a copy (capped) for the pipeline.
         var kept = (int)Math.Min(length, _options.MaxPayloadBytes);
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(kept, 1));
         message.Payload.Slice(0, kept).CopyTo(buffer);
         Interlocked.Increment(ref _pending);
+        // Returns at once unless MaxInFlight messages are already being processed: then the receive
+        // loop waits for a free slot, and TCP flow control holds the broker back.
+        await _slots.WaitAsync(CancellationToken.None);
         _ = HandleAsync(message.Topic, buffer, kept, length, clock.UtcNow, e);
-        return Task.CompletedTask;
     }
 
     private async Task HandleAsync(string topic, byte[] buffer, int kept, long length, DateTime receivedUtc, MqttApplicationMessageReceivedEventArgs e)
@@ -154,6 +160,7 @@ public sealed partial class MqttIngestService(
             if (outcome != IngestOutcome.NotStored)
             {
                 await e.AcknowledgeAsync(_stopping.Token);
+                metrics.Acknowledged();
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
@@ -166,6 +173,7 @@ public sealed partial class MqttIngestService(
         }
         finally
         {
+            _slots.Release();
             ArrayPool<byte>.Shared.Return(buffer);
             if (Interlocked.Decrement(ref _pending) == 0)
             {

@@ -12,6 +12,7 @@ namespace Telemetry.Integration.Tests;
 /// dead-lettered, and ingest goes on with the next good frame.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(MetricsCollection.Name)]
 public sealed class BadFrameTests
 {
     private const string VinA = "LSJMBADFRAM000001";

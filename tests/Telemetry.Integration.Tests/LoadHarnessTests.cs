@@ -9,6 +9,7 @@ namespace Telemetry.Integration.Tests;
 /// Speed is not asserted: it is what the report measures.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(MetricsCollection.Name)]
 public sealed class LoadHarnessTests
 {
     [Fact]
