@@ -1,10 +1,26 @@
 namespace Telemetry.Abstractions;
 
+/// <summary>
+/// The series a vehicle's samples go to: its VIN, and its fleet and region from the registry as tags
+/// (so dashboards can filter by them; they depend on the VIN, so they add no series).
+/// </summary>
+public readonly record struct SeriesKey(string Vin, string? Fleet = null, string? Region = null)
+{
+    /// <summary>The series of <paramref name="vin"/> with the registry's fleet and region, when known.</summary>
+    public static SeriesKey For(string vin, VehicleInfo? vehicle) => new(vin, vehicle?.Fleet, vehicle?.Region);
+
+    /// <summary>A series tagged with the VIN only.</summary>
+    public static SeriesKey FromString(string vin) => new(vin);
+
+    /// <summary>A series tagged with the VIN only.</summary>
+    public static implicit operator SeriesKey(string vin) => new(vin);
+}
+
 /// <summary>Where every accepted sample and every alert change goes as time series.</summary>
 public interface ITimeSeriesSink
 {
     /// <summary>Writes samples of one vehicle. Writing the same VIN and sample time again overwrites, never duplicates.</summary>
-    ValueTask WriteSamplesAsync(string vin, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default);
+    ValueTask WriteSamplesAsync(SeriesKey series, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default);
 
     /// <summary>Writes one alert change as a point at the episode's start time.</summary>
     ValueTask WriteAlertAsync(Alert alert, CancellationToken cancellationToken = default);

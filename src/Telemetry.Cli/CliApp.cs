@@ -6,7 +6,7 @@ using Telemetry.Protocol;
 namespace Telemetry.Cli;
 
 /// <summary>
-/// The <c>decode</c> and <c>encode</c> commands. Exit codes: 0 when every frame or line was
+/// The <c>decode</c>, <c>encode</c> and <c>replay</c> commands. Exit codes: 0 when every frame or line was
 /// processed, 2 when some were rejected, 1 on usage or I/O errors.
 /// </summary>
 public static class CliApp
@@ -76,7 +76,7 @@ public static class CliApp
             return EncodeCommand.Run(parse.GetValue(jsonOption)!, parse.GetValue(outOption), parse.GetValue(versionOption), profile, stdin, stdout, stderr);
         });
 
-        var root = new RootCommand("Reads and writes GB 17691 / HJ 1239 remote emission monitoring frames.") { decode, encode };
+        var root = new RootCommand("Reads and writes GB 17691 / HJ 1239 remote emission monitoring frames, and replays archived frames.") { decode, encode, ReplayCommand.Create(stdout, stderr) };
         var parseResult = root.Parse(args);
         return parseResult.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }

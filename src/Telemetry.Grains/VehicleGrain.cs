@@ -221,7 +221,7 @@ public sealed partial class VehicleGrain(
         {
             if (allSamples.Count > 0)
             {
-                await sink.WriteSamplesAsync(this.GetPrimaryKeyString(), allSamples);
+                await sink.WriteSamplesAsync(SeriesKey.For(this.GetPrimaryKeyString(), _detector.Vehicle), allSamples);
             }
             samplesWritten = true;
             _unwrittenSamples = null;

@@ -62,12 +62,12 @@ public sealed class InfluxTimeSeriesSink : ITimeSeriesSink, IAsyncDisposable, ID
     }
 
     /// <inheritdoc />
-    public ValueTask WriteSamplesAsync(string vin, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
+    public ValueTask WriteSamplesAsync(SeriesKey series, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(vin);
+        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
         ArgumentNullException.ThrowIfNull(samples);
         cancellationToken.ThrowIfCancellationRequested();
-        return samples.Count == 0 ? default : Enqueue(SamplePoints.ToLines(vin, samples), cancellationToken);
+        return samples.Count == 0 ? default : Enqueue(SamplePoints.ToLines(series, samples), cancellationToken);
     }
 
     /// <inheritdoc />

@@ -45,13 +45,13 @@ public sealed class LineProtocolFileSink : ITimeSeriesSink, IDisposable
         Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"hdv-{day:yyyy-MM-dd}.lp"));
 
     /// <inheritdoc />
-    public async ValueTask WriteSamplesAsync(string vin, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
+    public async ValueTask WriteSamplesAsync(SeriesKey series, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(vin);
+        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Count == 0)
             return;
-        var lines = SamplePoints.ToLines(vin, samples);
+        var lines = SamplePoints.ToLines(series, samples);
         var byDay = new List<(DateOnly Day, StringBuilder Text)>(1);
         for (var i = 0; i < samples.Count; i++)
         {

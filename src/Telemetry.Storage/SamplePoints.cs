@@ -40,7 +40,7 @@ public static class SamplePoints
     public const string ThresholdPrefix = "threshold_";
 
     /// <summary>The line of one sample of vehicle <paramref name="vin"/>.</summary>
-    public static string ToLine(string vin, in Sample sample)
+    public static string ToLine(SeriesKey vin, in Sample sample)
     {
         var builder = new StringBuilder(640);
         AppendSample(new LineBuilder(builder), vin, sample);
@@ -48,7 +48,7 @@ public static class SamplePoints
     }
 
     /// <summary>The lines of <paramref name="samples"/> of vehicle <paramref name="vin"/>, in order.</summary>
-    public static string[] ToLines(string vin, IReadOnlyList<Sample> samples)
+    public static string[] ToLines(SeriesKey vin, IReadOnlyList<Sample> samples)
     {
         ArgumentNullException.ThrowIfNull(samples);
         var lines = new string[samples.Count];
@@ -68,7 +68,7 @@ public static class SamplePoints
     /// Appends the lines of <paramref name="samples"/> to <paramref name="builder"/>, separated by
     /// <c>\n</c> (no trailing one): the payload of one journal record without a string per line.
     /// </summary>
-    internal static void AppendLines(StringBuilder builder, string vin, IReadOnlyList<Sample> samples)
+    internal static void AppendLines(StringBuilder builder, SeriesKey vin, IReadOnlyList<Sample> samples)
     {
         var line = new LineBuilder(builder);
         for (var i = 0; i < samples.Count; i++)
@@ -132,10 +132,15 @@ public static class SamplePoints
         return seconds > 0 ? seconds : 0;
     }
 
-    private static void AppendSample(LineBuilder line, string vin, in Sample sample)
+    private static void AppendSample(LineBuilder line, SeriesKey series, in Sample sample)
     {
-        ArgumentException.ThrowIfNullOrEmpty(vin);
-        line.Begin(SampleMeasurement).Tag("vin", vin);
+        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
+        // The VIN first: recovery after a crash reads it from the start of each line.
+        line.Begin(SampleMeasurement).Tag("vin", series.Vin);
+        if (!string.IsNullOrEmpty(series.Fleet))
+            line.Tag("fleet", series.Fleet);
+        if (!string.IsNullOrEmpty(series.Region))
+            line.Tag("region", series.Region);
         foreach (var field in SampleFields.All)
             line.Field(field.Name, field.Get(sample));
         line.Field(PositionValidField, sample.PositionValid)

@@ -101,6 +101,9 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>The ingest counters.</summary>
     public IngestMetrics Ingest => _app.Services.GetRequiredService<IngestMetrics>();
 
+    /// <summary>Stops the host (ingest, grains, shipper) and keeps its data directory until disposed.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

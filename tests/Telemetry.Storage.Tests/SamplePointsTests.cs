@@ -19,6 +19,16 @@ public sealed class SamplePointsTests
     }
 
     [Fact]
+    public void ToLine_VehicleInTheRegistry_TagsItsFleetAndRegionAfterTheVin()
+    {
+        var vehicle = new VehicleInfo { Vin = "LGDCHA1G8MA127733", Fleet = "jinan-haulage", Region = "370100" };
+
+        var (head, _, _) = Parse(SamplePoints.ToLine(SeriesKey.For("LGDCHA1G8MA127733", vehicle), TestData.FullSample(Time)));
+
+        Assert.Equal("hdv,vin=LGDCHA1G8MA127733,fleet=jinan-haulage,region=370100", head);
+    }
+
+    [Fact]
     public void ToLine_FullSample_WritesEveryCanonicalFieldWithItsValue()
     {
         var sample = TestData.FullSample(Time, seed: 3);

@@ -26,15 +26,15 @@ public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
     private static Encoder? t_encoder;
 
     /// <inheritdoc />
-    public ValueTask WriteSamplesAsync(string vin, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
+    public ValueTask WriteSamplesAsync(SeriesKey series, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(vin);
+        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
         ArgumentNullException.ThrowIfNull(samples);
         cancellationToken.ThrowIfCancellationRequested();
         if (samples.Count == 0)
             return default;
         var builder = RentBuilder();
-        SamplePoints.AppendLines(builder, vin, samples);
+        SamplePoints.AppendLines(builder, series, samples);
         if (builder.Length == 0)
         {
             ReturnBuilder(builder);

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Telemetry.Ingest;
+namespace Telemetry.Storage.Journal;
 
 /// <summary>
 /// A raw MQTT message as the journal archives it (record type <c>Frame</c>): receive time, topic and
