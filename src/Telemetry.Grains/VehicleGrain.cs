@@ -179,6 +179,12 @@ public sealed partial class VehicleGrain(
         if (!_detector.NeedsClock || (silentFor >= _options.IdleRetention && _detector.OpenAlerts.Count == 0))
         {
             vehicles.Rest(vin);
+            if (!_dirty && _unwrittenSamples is null && _unwrittenChanges is null)
+            {
+                // Parked and saved: free the memory now rather than after the collection age, so a
+                // flood of vehicles that send once costs memory for seconds, not minutes.
+                DeactivateOnIdle();
+            }
         }
         else
         {

@@ -111,7 +111,10 @@ public sealed class MosquittoServer : LoopbackServer
     {
         var config = new StringBuilder()
             .Line($"listener {port} 127.0.0.1")
-            .Line($"allow_anonymous {(options.AllowAnonymous ? "true" : "false")}");
+            .Line($"allow_anonymous {(options.AllowAnonymous ? "true" : "false")}")
+            // As the ingest README asks: mosquitto's default (1,000 queued per client) drops QoS 1
+            // messages for a subscriber that is busy or reconnecting.
+            .Line("max_queued_messages 0");
         if (options.Persistence)
             config.Line("persistence true").Line($"persistence_location {directory}/");
         else
