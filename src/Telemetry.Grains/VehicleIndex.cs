@@ -68,14 +68,18 @@ public sealed class VehicleIndex
         File.Move(temp, path, overwrite: true);
     }
 
-    /// <summary>Reads a file written by <see cref="SaveAsync"/>; a missing file is an empty index, a bad line is skipped.</summary>
-    public async Task<int> LoadAsync(string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a file written by <see cref="SaveAsync"/>; a missing file is an empty index, a bad line is
+    /// skipped and counted in the result.
+    /// </summary>
+    public async Task<(int Loaded, int Skipped)> LoadAsync(string path, CancellationToken cancellationToken)
     {
         if (!File.Exists(path))
         {
-            return 0;
+            return (0, 0);
         }
         var loaded = 0;
+        var skipped = 0;
         foreach (var line in await File.ReadAllLinesAsync(path, cancellationToken))
         {
             var parts = line.Split(' ');
@@ -86,8 +90,12 @@ public sealed class VehicleIndex
                 entry.NeedsClock |= parts[2] == "1";
                 loaded++;
             }
+            else if (line.Length > 0)
+            {
+                skipped++;
+            }
         }
-        return loaded;
+        return (loaded, skipped);
     }
 
     private sealed class Entry

@@ -50,7 +50,6 @@ public sealed partial class FramePipeline(
     private readonly Dictionary<string, Task> _tails = new(StringComparer.Ordinal);
     private readonly Lock _tailsGate = new();
     private long _inFlight;
-    private int _observed;
 
     /// <summary>Messages being processed now.</summary>
     public long InFlight => Interlocked.Read(ref _inFlight);
@@ -65,10 +64,6 @@ public sealed partial class FramePipeline(
         bool archive = true)
     {
         var started = Stopwatch.GetTimestamp();
-        if (Interlocked.Exchange(ref _observed, 1) == 0)
-        {
-            metrics.ObserveInFlight(() => InFlight);
-        }
         if (archive)
         {
             metrics.Received();

@@ -29,7 +29,12 @@ public static class IngestServiceCollectionExtensions
         services.AddSingleton(sp => new PayloadDecoder(sp.GetRequiredService<IOptions<ProtocolOptions>>().Value));
         services.AddSingleton<IngestMetrics>();
         services.AddSingleton<IDeadLetterSink, FileDeadLetterSink>();
-        services.AddSingleton<FramePipeline>();
+        services.AddSingleton(sp =>
+        {
+            var pipeline = ActivatorUtilities.CreateInstance<FramePipeline>(sp);
+            sp.GetRequiredService<IngestMetrics>().ObserveInFlight(() => pipeline.InFlight);
+            return pipeline;
+        });
         services.AddSingleton<EmbeddedBroker>();
         services.AddSingleton<MqttIngestService>();
 

@@ -30,8 +30,6 @@ public sealed partial class MqttIngestService(
     private readonly MqttIngestOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _slots = new(options.Value.MaxInFlight, options.Value.MaxInFlight);
-    private long _pending;
-    private TaskCompletionSource _drained = NewDrained();
 
     /// <summary>True while terminal messages reach the pipeline: subscribed (External) or the broker started (Embedded).</summary>
     public bool IsSubscribed { get; private set; }
@@ -52,10 +50,12 @@ public sealed partial class MqttIngestService(
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
         await ConnectLoopAsync(client, stoppingToken);
 
-        // Let messages in flight finish and be acknowledged before the session closes (bounded).
-        if (Interlocked.Read(ref _pending) > 0)
+        // Let messages in flight finish and be acknowledged before the session closes (bounded):
+        // every slot free again means none is in process.
+        var drainUntil = time.GetUtcNow() + _options.DrainTimeout;
+        while (_slots.CurrentCount < _options.MaxInFlight && time.GetUtcNow() < drainUntil)
         {
-            await Task.WhenAny(_drained.Task, Task.Delay(_options.DrainTimeout, time, CancellationToken.None));
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time, CancellationToken.None);
         }
         await _stopping.CancelAsync();
         try
@@ -145,7 +145,6 @@ public sealed partial class MqttIngestService(
         var kept = (int)Math.Min(length, _options.MaxPayloadBytes);
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(kept, 1));
         message.Payload.Slice(0, kept).CopyTo(buffer);
-        Interlocked.Increment(ref _pending);
         // Returns at once unless MaxInFlight messages are already being processed: then the receive
         // loop waits for a free slot, and TCP flow control holds the broker back.
         await _slots.WaitAsync(CancellationToken.None);
@@ -173,16 +172,10 @@ public sealed partial class MqttIngestService(
         }
         finally
         {
-            _slots.Release();
             ArrayPool<byte>.Shared.Return(buffer);
-            if (Interlocked.Decrement(ref _pending) == 0)
-            {
-                Interlocked.Exchange(ref _drained, NewDrained()).TrySetResult();
-            }
+            _slots.Release();
         }
     }
-
-    private static TaskCompletionSource NewDrained() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static partial class Log
     {

@@ -33,8 +33,8 @@ public sealed partial class VehicleSweep(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var loaded = await vehicles.LoadAsync(IndexPath, cancellationToken);
-        Log.IndexLoaded(logger, loaded, IndexPath);
+        var (loaded, skipped) = await vehicles.LoadAsync(IndexPath, cancellationToken);
+        Log.IndexLoaded(logger, loaded, IndexPath, skipped);
         await base.StartAsync(cancellationToken);
     }
 
@@ -92,8 +92,8 @@ public sealed partial class VehicleSweep(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Vehicle index: {Count} vehicles from {Path}")]
-        public static partial void IndexLoaded(ILogger logger, int count, string path);
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Vehicle index: {Count} vehicles from {Path} ({Skipped} unreadable lines skipped)")]
+        public static partial void IndexLoaded(ILogger logger, int count, string path, int skipped);
 
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Advancing the clock of {Vin} failed")]
         public static partial void AdvanceFailed(ILogger logger, string vin, Exception exception);
