@@ -56,7 +56,7 @@ public sealed class FaultTests
 
         await trace.AssertStoredExactlyOnceAsync(tsdb, StoreTimeout, ct);
         Assert.Equal(0, silo.Ingest.Totals.Rejected);
-        await Eventually.WaitAsync(async () => await MetricAsync(silo.Http, "telemetry_storage_shipper_lag_records", ct) == 0,
+        await Eventually.WaitAsync(async () => await silo.Http.MetricAsync("telemetry_storage_shipper_lag_records", ct) == 0,
             TimeSpan.FromSeconds(30), "the shipper's lag should return to 0", ct);
     }
 
@@ -114,7 +114,7 @@ public sealed class FaultTests
         var stored = silo.Ingest.Totals.Decoded;
         Assert.True(stored < trace.Frames.Count, $"ingest should stop acknowledging at the cap ({stored} of {trace.Frames.Count} stored)");
         Assert.Equal(0, silo.Ingest.Totals.Rejected);
-        Assert.True(await MetricAsync(silo.Http, "telemetry_ingest_journal_full_waits_total", ct) > 0, "the waits are counted");
+        Assert.True(await silo.Http.MetricAsync("telemetry_ingest_journal_full_waits_total", ct) > 0, "the waits are counted");
 
         // The broker holds the rest; when the TSDB returns the journal drains, space frees and ingest resumes.
         await tsdb.RestartAsync(ct);
@@ -162,23 +162,12 @@ public sealed class FaultTests
             // Mosquitto kept the silo's session and the frames it had not acknowledged.
             await silo.DisposeAsync();
             silo = await SiloProcess.StartAsync(settings, data, ct);
-            await Eventually.WaitAsync(async () => await silo.MetricAsync("telemetry_storage_shipper_lag_records", ct) == 0,
-                StoreTimeout, "the restarted silo ships everything", ct);
-
-            var episodes = await AlertsAsync(silo.Http, trace.ExceedingVin!, ct);
-            var r1s = episodes.Where(a => a.RuleId == "R1").ToList();
-            Assert.True(r1s.Count == 1, Describe(episodes));
-            var r1 = r1s[0];
-            Assert.Equal(AlertStatus.Open, r1.Status);
-            Assert.Equal(episodes.Count, episodes.Select(a => a.RuleId).Distinct().Count());
-
-            await silo.KillAsync();
-            await trace.AssertStoredAfterCrashAsync(tsdb, Path.Combine(data, "data", "journal"), StoreTimeout, ct);
+            await AssertRecoveredAsync(silo, trace, tsdb, data, ct);
         }
         finally
         {
             await silo.DisposeAsync();
-            ServerDirectories.TryDelete(data);
+            TempDirectory.Delete(data);
         }
     }
 
@@ -225,23 +214,32 @@ public sealed class FaultTests
             Assert.Equal(trace.Frames.Count, terminal.Acknowledged);
             Assert.True(terminal.FailedAttempts > 0, "some publishes should have failed while the silo was down");
 
-            await Eventually.WaitAsync(async () => await silo.MetricAsync("telemetry_storage_shipper_lag_records", ct) == 0,
-                StoreTimeout, "the restarted silo ships everything", ct);
-            var episodes = await AlertsAsync(silo.Http, trace.ExceedingVin!, ct);
-            var r1s = episodes.Where(a => a.RuleId == "R1").ToList();
-            Assert.True(r1s.Count == 1, Describe(episodes));
-            var r1 = r1s[0];
-            Assert.Equal(AlertStatus.Open, r1.Status);
-            Assert.Equal(episodes.Count, episodes.Select(a => a.RuleId).Distinct().Count());
-
-            await silo.KillAsync();
-            await trace.AssertStoredAfterCrashAsync(tsdb, Path.Combine(data, "data", "journal"), StoreTimeout, ct);
+            await AssertRecoveredAsync(silo, trace, tsdb, data, ct);
         }
         finally
         {
             await silo.DisposeAsync();
-            ServerDirectories.TryDelete(data);
+            TempDirectory.Delete(data);
         }
+    }
+
+    /// <summary>
+    /// After a kill and restart: everything shipped, the exceeding truck's R1 episode once and still
+    /// open, no rule with two episodes; then, the silo stopped, every sample stored (see
+    /// <see cref="FaultTrace.AssertStoredAfterCrashAsync"/>).
+    /// </summary>
+    private static async Task AssertRecoveredAsync(SiloProcess silo, FaultTrace trace, VictoriaMetricsServer tsdb, string data, CancellationToken ct)
+    {
+        await Eventually.WaitAsync(async () => await silo.Http.MetricAsync("telemetry_storage_shipper_lag_records", ct) == 0,
+            StoreTimeout, "the restarted silo ships everything", ct);
+        var episodes = await AlertsAsync(silo.Http, trace.ExceedingVin!, ct);
+        var r1s = episodes.Where(a => a.RuleId == "R1").ToList();
+        Assert.True(r1s.Count == 1, Describe(episodes));
+        Assert.Equal(AlertStatus.Open, r1s[0].Status);
+        Assert.Equal(episodes.Count, episodes.Select(a => a.RuleId).Distinct().Count());
+
+        await silo.KillAsync();
+        await trace.AssertStoredAfterCrashAsync(tsdb, Path.Combine(data, "data", "journal"), StoreTimeout, ct);
     }
 
     private static string Describe(IEnumerable<Alert> episodes) =>
@@ -250,26 +248,4 @@ public sealed class FaultTests
     private static async Task<IReadOnlyList<Alert>> AlertsAsync(HttpClient http, string vin, CancellationToken ct) =>
         await http.GetFromJsonAsync<List<Alert>>($"/api/alerts?vin={vin}", TelemetryJson.Options, ct) ?? [];
 
-    private static async Task<double> MetricAsync(HttpClient http, string name, CancellationToken ct) =>
-        PrometheusText.Sum(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct), name);
-}
-
-/// <summary>Removes a test's temporary directory, ignoring files a dying process still holds.</summary>
-internal static class ServerDirectories
-{
-    public static void TryDelete(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // The OS cleans temporary folders.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // The OS cleans temporary folders.
-        }
-    }
 }

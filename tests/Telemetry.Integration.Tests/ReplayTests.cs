@@ -56,6 +56,6 @@ public sealed class ReplayTests
                 "the second silo takes every replayed frame", ct);
         }
         await trace.AssertStoredExactlyOnceAsync(tsdb, TimeSpan.FromSeconds(60), ct);
-        ServerDirectories.TryDelete(journal);
+        TempDirectory.Delete(journal);
     }
 }

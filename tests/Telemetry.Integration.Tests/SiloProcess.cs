@@ -124,13 +124,6 @@ public sealed class SiloProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    /// <summary>The value of a Prometheus sample at <c>/metrics</c> whose line starts with <paramref name="prefix"/> (summed over labels).</summary>
-    public async Task<double> MetricAsync(string prefix, CancellationToken cancellationToken)
-    {
-        var text = await Http.GetStringAsync("/metrics", cancellationToken);
-        return PrometheusText.Sum(text, prefix);
-    }
-
     private void Append(string? line)
     {
         if (line is null)
@@ -159,30 +152,13 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 }
 
-/// <summary>Reads values out of the Prometheus text format.</summary>
-public static class PrometheusText
+/// <summary>Reads a silo's <c>/metrics</c>.</summary>
+public static class SiloMetrics
 {
-    /// <summary>Sum of the samples whose line starts with <paramref name="prefix"/> (a metric name, optionally with <c>{labels</c>).</summary>
-    public static double Sum(string text, string prefix)
-    {
-        var sum = 0.0;
-        foreach (var line in text.Split('\n'))
-        {
-            if (!line.StartsWith(prefix, StringComparison.Ordinal) || line.StartsWith('#'))
-            {
-                continue;
-            }
-            var rest = line[prefix.Length..];
-            if (rest.Length > 0 && rest[0] != ' ' && rest[0] != '{' && !prefix.EndsWith('{') && !prefix.EndsWith(','))
-            {
-                continue; // a longer metric name
-            }
-            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                sum += value;
-            }
-        }
-        return sum;
-    }
+    /// <summary>
+    /// The sum over labels of the Prometheus samples named <paramref name="name"/> at <c>/metrics</c>
+    /// of the silo behind <paramref name="http"/>; NaN when the silo does not expose it.
+    /// </summary>
+    public static async Task<double> MetricAsync(this HttpClient http, string name, CancellationToken cancellationToken) =>
+        Telemetry.Fleet.Load.PrometheusText.Parse(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken)).Sum(name) ?? double.NaN;
 }

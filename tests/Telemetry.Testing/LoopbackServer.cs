@@ -39,7 +39,7 @@ public abstract class LoopbackServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await ReleaseAsync();
-        ServerStart.DeleteDirectory(ServerDirectory);
+        TempDirectory.Delete(ServerDirectory);
         GC.SuppressFinalize(this);
     }
 
@@ -89,7 +89,7 @@ public abstract class LoopbackServer : IAsyncDisposable
         }
         catch
         {
-            ServerStart.DeleteDirectory(directory);
+            TempDirectory.Delete(directory);
             throw;
         }
     }

@@ -233,28 +233,6 @@ internal static class ServerStart
     public static string CreateDirectory(string server) =>
         Directory.CreateTempSubdirectory($"telemetry-{server}-").FullName;
 
-    /// <summary>Deletes a server's directory, tolerating files that vanish or linger.</summary>
-    public static void DeleteDirectory(string path)
-    {
-        for (var attempt = 0; attempt < 3; attempt++)
-        {
-            try
-            {
-                if (Directory.Exists(path))
-                    Directory.Delete(path, recursive: true);
-                return;
-            }
-            catch (IOException) when (attempt < 2)
-            {
-                Thread.Sleep(100);
-            }
-            catch (UnauthorizedAccessException) when (attempt < 2)
-            {
-                Thread.Sleep(100);
-            }
-        }
-    }
-
     /// <summary>
     /// Runs <paramref name="attempt"/> with fresh ports until one start succeeds; a start that failed
     /// because another process bound the port first is retried, any other failure is thrown.
@@ -276,4 +254,30 @@ internal static class ServerStart
 
     /// <summary>Appends a line to a string builder with a Unix newline.</summary>
     public static StringBuilder Line(this StringBuilder builder, string line) => builder.Append(line).Append('\n');
+}
+
+/// <summary>Temporary directories of servers and tests.</summary>
+public static class TempDirectory
+{
+    /// <summary>Deletes a temporary directory (a server's, a test's), tolerating files that vanish or linger.</summary>
+    public static void Delete(string path)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(path))
+                    Directory.Delete(path, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 2)
+            {
+                Thread.Sleep(100);
+            }
+            catch (UnauthorizedAccessException) when (attempt < 2)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
 }
