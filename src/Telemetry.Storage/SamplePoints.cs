@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Telemetry.Abstractions;
 
@@ -81,6 +82,23 @@ public static class SamplePoints
             if (builder.Length == start)
                 builder.Length = mark; // a sample without any value has no line
         }
+    }
+
+    /// <summary>
+    /// Writes the UTF-8 lines of <paramref name="samples"/> of one vehicle to <paramref name="output"/>,
+    /// separated by <c>\n</c> (no trailing one): the payload of one journal record. Returns the bytes written.
+    /// </summary>
+    public static int WriteLines(IBufferWriter<byte> output, SeriesKey series, IReadOnlyList<Sample> samples)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(samples);
+        var builder = new StringBuilder(samples.Count * 640);
+        AppendLines(builder, series, samples);
+        var text = builder.ToString();
+        var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
+        var written = Encoding.UTF8.GetBytes(text, span);
+        output.Advance(written);
+        return written;
     }
 
     /// <summary>The line of one alert change, at the episode's start time.</summary>

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# CPU profile of the silo under a steady load: starts mosquitto, victoria-metrics and a Release
+# silo on free loopback ports (as run.sh does), drives VEHICLES trucks for DURATION, records a
+# CPU profile of the silo for TRACE_SECONDS after WARMUP_SECONDS with `perf record -e cpu-clock`
+# (on-CPU samples only; JIT-compiled methods named through DOTNET_PerfMapEnabled), and prints the
+# hottest methods (self and with callees) plus the silo's CPU per stored sample over that window.
+#
+# Parameters (environment):
+#   VEHICLES=20000  DURATION=00:01:30  FORMAT=hj1239  WARMUP_SECONDS=40  TRACE_SECONDS=20
+#   SILO_ARGS="..."   extra silo settings, e.g. "--Telemetry:TimeSeries:Policy=adaptive"
+#   OUT=/tmp/silo.perf.data
+# Needs perf (Debian linux-perf).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+VEHICLES=${VEHICLES:-20000}
+DURATION=${DURATION:-00:01:30}
+FORMAT=${FORMAT:-hj1239}
+WARMUP_SECONDS=${WARMUP_SECONDS:-40}
+TRACE_SECONDS=${TRACE_SECONDS:-20}
+SILO_ARGS=${SILO_ARGS:-}
+OUT=${OUT:-/tmp/silo.perf.data}
+command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf"; exit 1; }
+mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+dotnet build src/Telemetry.Silo -c Release -nologo -v quiet >/dev/null
+dotnet build simulators/Telemetry.Simulator -c Release -nologo -v quiet >/dev/null
+silo_dll=$root/src/Telemetry.Silo/bin/Release/net10.0/Telemetry.Silo.dll
+sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simulator.dll
+
+dir=$(mktemp -d /tmp/telemetry-profile-XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_for() { local what=$1 seconds=$2; shift 2
+  for _ in $(seq $((seconds * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "timed out waiting for $what"; return 1; }
+
+mqtt_port=$(free_port); vm_port=$(free_port); api_port=$(free_port); silo_port=$(free_port); gw_port=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n' "$mqtt_port" > "$dir/mosquitto.conf"
+[ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
+"$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & pids+=($!)
+victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port > "$dir/vm.log" 2>&1 & pids+=($!)
+wait_for victoria-metrics 30 curl -sf "http://127.0.0.1:$vm_port/health"
+# shellcheck disable=SC2086
+(cd "$dir" && DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 exec dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
+  --Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
+  --Telemetry:Mqtt:ClientId=profile-silo-$api_port --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
+  --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port $SILO_ARGS > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=($silo_pid)
+wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
+silo_dotnet=$(pgrep -f "Telemetry.Silo.dll.*profile-silo-$api_port" | head -1)
+
+dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 127.0.0.1:$mqtt_port --format "$FORMAT" \
+  --api "http://127.0.0.1:$api_port/" --silo-pid "$silo_dotnet" --fault-share 0.002 --history-minutes 5 \
+  --report "$dir/report.json" > "$dir/load.log" 2>&1 & load_pid=$!
+sleep "$WARMUP_SECONDS"
+cpu0=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
+stored0=$(curl -s "http://127.0.0.1:$api_port/metrics" | awk '/^telemetry_samples_accepted_total/{s+=$2} END{print s+0}')
+perf record -e cpu-clock -F 499 -g -p "$silo_dotnet" -o "$OUT" -- sleep "$TRACE_SECONDS" > /dev/null 2>&1
+cpu1=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
+stored1=$(curl -s "http://127.0.0.1:$api_port/metrics" | awk '/^telemetry_samples_accepted_total/{s+=$2} END{print s+0}')
+while kill -0 "$load_pid" 2>/dev/null; do sleep 1; done
+tail -25 "$dir/load.log"
+python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" <<'PY'
+import os, sys
+cpu0, cpu1, s0, s1 = (float(x) for x in sys.argv[1:])
+ticks = os.sysconf('SC_CLK_TCK')
+cpu = (cpu1 - cpu0) / ticks
+n = s1 - s0
+print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample")
+PY
+echo "== self"
+perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60
+echo "== with callees"
+perf report -i "$OUT" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -80
