@@ -43,9 +43,9 @@ public static class SamplePoints
     /// <summary>The line of one sample of vehicle <paramref name="vin"/>.</summary>
     public static string ToLine(SeriesKey vin, in Sample sample)
     {
-        var builder = new StringBuilder(640);
-        AppendSample(new LineBuilder(builder), vin, sample);
-        return builder.ToString();
+        var head = SeriesHead(vin);
+        var buffer = new byte[head.Length + Utf8SampleLine.MaxFieldBytes];
+        return Encoding.UTF8.GetString(buffer, 0, Utf8SampleLine.Write(buffer, head, sample));
     }
 
     /// <summary>The lines of <paramref name="samples"/> of vehicle <paramref name="vin"/>, in order.</summary>
@@ -53,52 +53,54 @@ public static class SamplePoints
     {
         ArgumentNullException.ThrowIfNull(samples);
         var lines = new string[samples.Count];
-        var builder = new StringBuilder(640);
-        var line = new LineBuilder(builder);
+        if (samples.Count == 0)
+            return lines;
+        var head = SeriesHead(vin);
+        var buffer = new byte[head.Length + Utf8SampleLine.MaxFieldBytes];
         for (var i = 0; i < samples.Count; i++)
-        {
-            builder.Clear();
-            AppendSample(line, vin, samples[i]);
-            lines[i] = builder.ToString();
-        }
-
+            lines[i] = Encoding.UTF8.GetString(buffer, 0, Utf8SampleLine.Write(buffer, head, samples[i]));
         return lines;
     }
 
     /// <summary>
-    /// Appends the lines of <paramref name="samples"/> to <paramref name="builder"/>, separated by
-    /// <c>\n</c> (no trailing one): the payload of one journal record without a string per line.
-    /// </summary>
-    internal static void AppendLines(StringBuilder builder, SeriesKey vin, IReadOnlyList<Sample> samples)
-    {
-        var line = new LineBuilder(builder);
-        for (var i = 0; i < samples.Count; i++)
-        {
-            var mark = builder.Length;
-            if (mark > 0)
-                builder.Append('\n');
-            var start = builder.Length;
-            AppendSample(line, vin, samples[i]);
-            if (builder.Length == start)
-                builder.Length = mark; // a sample without any value has no line
-        }
-    }
-
-    /// <summary>
     /// Writes the UTF-8 lines of <paramref name="samples"/> of one vehicle to <paramref name="output"/>,
-    /// separated by <c>\n</c> (no trailing one): the payload of one journal record. Returns the bytes written.
+    /// separated by <c>\n</c> (no trailing one): the payload of one journal record. Returns the bytes
+    /// written. The same text as <see cref="ToLines"/>, rendered without a string or a number allocated.
     /// </summary>
     public static int WriteLines(IBufferWriter<byte> output, SeriesKey series, IReadOnlyList<Sample> samples)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(samples);
-        var builder = new StringBuilder(samples.Count * 640);
-        AppendLines(builder, series, samples);
-        var text = builder.ToString();
-        var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
-        var written = Encoding.UTF8.GetBytes(text, span);
-        output.Advance(written);
-        return written;
+        if (samples.Count == 0)
+            return 0;
+        var head = SeriesHead(series);
+        var total = 0;
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var span = output.GetSpan(head.Length + Utf8SampleLine.MaxFieldBytes + 1);
+            var length = 0;
+            if (total > 0)
+                span[length++] = (byte)'\n';
+            length += Utf8SampleLine.Write(span[length..], head, samples[i]);
+            output.Advance(length);
+            total += length;
+        }
+
+        return total;
+    }
+
+    /// <summary><c>hdv,vin=...[,fleet=...][,region=...]</c> in UTF-8, escaped.</summary>
+    private static byte[] SeriesHead(SeriesKey series)
+    {
+        // The VIN first: recovery after a crash reads it from the start of each line.
+        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
+        var builder = new StringBuilder(64);
+        var line = new LineBuilder(builder).Begin(SampleMeasurement).Tag("vin", series.Vin);
+        if (!string.IsNullOrEmpty(series.Fleet))
+            line.Tag("fleet", series.Fleet);
+        if (!string.IsNullOrEmpty(series.Region))
+            line.Tag("region", series.Region);
+        return Encoding.UTF8.GetBytes(builder.ToString());
     }
 
     /// <summary>The line of one alert change, at the episode's start time.</summary>
@@ -148,21 +150,5 @@ public static class SamplePoints
         var end = alert.EndUtc ?? alert.LastHeldUtc;
         var seconds = (end - alert.StartUtc).TotalSeconds;
         return seconds > 0 ? seconds : 0;
-    }
-
-    private static void AppendSample(LineBuilder line, SeriesKey series, in Sample sample)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(series.Vin);
-        // The VIN first: recovery after a crash reads it from the start of each line.
-        line.Begin(SampleMeasurement).Tag("vin", series.Vin);
-        if (!string.IsNullOrEmpty(series.Fleet))
-            line.Tag("fleet", series.Fleet);
-        if (!string.IsNullOrEmpty(series.Region))
-            line.Tag("region", series.Region);
-        foreach (var field in SampleFields.All)
-            line.Field(field.Name, field.Get(sample));
-        line.Field(PositionValidField, sample.PositionValid)
-            .Field(PositionStatusField, (long)sample.PositionStatus)
-            .End(LineProtocol.ToUnixSeconds(sample.TimeUtc));
     }
 }

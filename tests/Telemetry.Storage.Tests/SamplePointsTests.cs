@@ -143,6 +143,53 @@ public sealed class SamplePointsTests
     }
 
     [Fact]
+    public void WriteLines_AnyValues_SameTextAsFieldByFieldRenderingAndEveryNumberRoundTrips()
+    {
+        var random = new Random(17691);
+        double[] awkward = [0.1, -0.0, 1e21, 1e-7, double.Epsilon, double.MaxValue, -double.MaxValue, 1.0 / 3, 123456.789, -200,
+            double.NaN, double.PositiveInfinity, double.NegativeInfinity];
+        var samples = new List<Sample>();
+        for (var i = 0; i < 200; i++)
+        {
+            var sample = Sample.Empty(Time.AddSeconds(i)) with { PositionStatus = (byte)random.Next(256) };
+            foreach (var field in SampleFields.All)
+            {
+                var value = random.Next(4) switch
+                {
+                    0 => awkward[random.Next(awkward.Length)],
+                    1 => BitConverter.Int64BitsToDouble(random.NextInt64()),
+                    _ => Math.Round((random.NextDouble() - 0.3) * 2000, random.Next(8)),
+                };
+                sample = field.With(sample, value);
+            }
+            samples.Add(sample);
+        }
+        var series = new SeriesKey("LGDCHA1G8MA127733", "fleet a,b", "370100");
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+
+        var written = SamplePoints.WriteLines(buffer, series, samples);
+
+        var lines = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan).Split('\n');
+        Assert.Equal(buffer.WrittenCount, written);
+        Assert.Equal(samples.Count, lines.Length);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var sample = samples[i];
+            var fields = SampleFields.All.Where(f => double.IsFinite(f.Get(sample)))
+                .Select(f => $"{f.Name}={f.Get(sample).ToString("R", CultureInfo.InvariantCulture)}")
+                .Append($"positionValid={(sample.PositionValid ? "true" : "false")}")
+                .Append($"positionStatus={sample.PositionStatus}i");
+            var expected = $@"hdv,vin=LGDCHA1G8MA127733,fleet=fleet\ a\,b,region=370100 {string.Join(',', fields)} {TimeSeconds + i}";
+            Assert.Equal(expected, lines[i]);
+            foreach (var field in SampleFields.All.Where(f => double.IsFinite(f.Get(sample))))
+            {
+                var text = lines[i].Split(' ')[^2].Split(',').Single(f => f.StartsWith(field.Name + "=", StringComparison.Ordinal))[(field.Name.Length + 1)..];
+                Assert.Equal(BitConverter.DoubleToInt64Bits(field.Get(sample)), BitConverter.DoubleToInt64Bits(double.Parse(text, CultureInfo.InvariantCulture)));
+            }
+        }
+    }
+
+    [Fact]
     public void ToLine_Alert_HasTagsPrefixedFieldsRevisionDurationAndStartTime()
     {
         var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time, revision: 4) with

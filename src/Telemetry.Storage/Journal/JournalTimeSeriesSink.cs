@@ -17,13 +17,10 @@ namespace Telemetry.Storage.Journal;
 /// </remarks>
 public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
 {
-    private const int KeepBuilderChars = 256 * 1024;
+    private const int KeepBufferBytes = 256 * 1024;
 
     [ThreadStatic]
-    private static StringBuilder? t_builder;
-
-    [ThreadStatic]
-    private static Encoder? t_encoder;
+    private static ArrayBufferWriter<byte>? t_buffer;
 
     /// <inheritdoc />
     public ValueTask WriteSamplesAsync(SeriesKey series, IReadOnlyList<Sample> samples, CancellationToken cancellationToken = default)
@@ -33,15 +30,9 @@ public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
         cancellationToken.ThrowIfCancellationRequested();
         if (samples.Count == 0)
             return default;
-        var builder = RentBuilder();
-        SamplePoints.AppendLines(builder, series, samples);
-        if (builder.Length == 0)
-        {
-            ReturnBuilder(builder);
-            return default;
-        }
-
-        return Append(builder, cancellationToken);
+        var buffer = RentBuffer();
+        SamplePoints.WriteLines(buffer, series, samples);
+        return Append(buffer, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -49,25 +40,19 @@ public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
     {
         ArgumentNullException.ThrowIfNull(alert);
         cancellationToken.ThrowIfCancellationRequested();
-        var builder = RentBuilder();
-        builder.Append(SamplePoints.ToLine(alert));
-        return Append(builder, cancellationToken);
+        var buffer = RentBuffer();
+        var line = SamplePoints.ToLine(alert);
+        var written = Encoding.UTF8.GetBytes(line, buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(line.Length)));
+        buffer.Advance(written);
+        return Append(buffer, cancellationToken);
     }
 
-    private ValueTask Append(StringBuilder builder, CancellationToken cancellationToken)
+    private ValueTask Append(ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(builder.Length));
         try
         {
-            var encoder = t_encoder ??= Encoding.UTF8.GetEncoder();
-            encoder.Reset();
-            var written = 0;
-            foreach (var chunk in builder.GetChunks())
-                written += encoder.GetBytes(chunk.Span, buffer.AsSpan(written), flush: false);
-            written += encoder.GetBytes([], buffer.AsSpan(written), flush: true);
-            ReturnBuilder(builder);
-            // The journal copies the payload before AppendAsync returns: the buffer can go back at once.
-            var append = journal.AppendAsync(JournalRecordType.Points, buffer.AsMemory(0, written), cancellationToken);
+            // The journal copies the payload before AppendAsync returns: the buffer can be reused at once.
+            var append = journal.AppendAsync(JournalRecordType.Points, buffer.WrittenMemory, cancellationToken);
             if (append.IsCompletedSuccessfully)
             {
                 _ = append.Result;
@@ -78,25 +63,25 @@ public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ReturnBuffer(buffer);
         }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask Await(ValueTask<long> append) => await append;
 
-    private static StringBuilder RentBuilder()
+    private static ArrayBufferWriter<byte> RentBuffer()
     {
-        var builder = t_builder ?? new StringBuilder(16 * 1024);
-        t_builder = null;
-        return builder;
+        var buffer = t_buffer ?? new ArrayBufferWriter<byte>(16 * 1024);
+        t_buffer = null;
+        return buffer;
     }
 
-    private static void ReturnBuilder(StringBuilder builder)
+    private static void ReturnBuffer(ArrayBufferWriter<byte> buffer)
     {
-        if (builder.Capacity > KeepBuilderChars)
+        if (buffer.Capacity > KeepBufferBytes)
             return;
-        builder.Clear();
-        t_builder = builder;
+        buffer.ResetWrittenCount();
+        t_buffer = buffer;
     }
 }

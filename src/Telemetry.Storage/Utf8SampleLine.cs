@@ -1,0 +1,71 @@
+using System.Buffers.Text;
+using System.Text;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Storage;
+
+/// <summary>
+/// Renders one sample's line straight into UTF-8 bytes: the series head, the finite fields of
+/// <see cref="SampleFields.All"/> with their keys prepared once, the position flags and the time in
+/// seconds. The output is byte for byte the text of <see cref="LineBuilder"/> (shortest round-trip
+/// numbers, invariant culture), which <c>SamplePointsTests</c> checks.
+/// </summary>
+internal static class Utf8SampleLine
+{
+    // " name=" and ",name=" per field, escaped like LineBuilder does.
+    private static readonly byte[][] FirstKeys = [.. SampleFields.All.Select(f => Key(' ', f.Name))];
+    private static readonly byte[][] NextKeys = [.. SampleFields.All.Select(f => Key(',', f.Name))];
+    private static readonly Func<Sample, double>[] Getters = [.. SampleFields.All.Select(f => f.Get)];
+    private static readonly byte[] PositionValidFirst = Key(' ', SamplePoints.PositionValidField);
+    private static readonly byte[] PositionValidNext = Key(',', SamplePoints.PositionValidField);
+    private static readonly byte[] PositionStatusKey = Key(',', SamplePoints.PositionStatusField);
+
+    /// <summary>Upper bound of the bytes after the head: every key plus the longest number (24 bytes) per field.</summary>
+    public static readonly int MaxFieldBytes =
+        NextKeys.Sum(k => k.Length + 24) + PositionValidNext.Length + "false".Length + PositionStatusKey.Length + 4 + 1 + 21;
+
+    /// <summary>
+    /// Writes the line of <paramref name="sample"/> after <paramref name="head"/> into <paramref name="destination"/>
+    /// (which holds at least <c>head.Length + MaxFieldBytes</c> bytes); returns the bytes written.
+    /// </summary>
+    public static int Write(Span<byte> destination, ReadOnlySpan<byte> head, in Sample sample)
+    {
+        head.CopyTo(destination);
+        var at = head.Length;
+        var fields = 0;
+        for (var i = 0; i < Getters.Length; i++)
+        {
+            var value = Getters[i](sample);
+            if (!double.IsFinite(value))
+                continue;
+            var key = fields++ == 0 ? FirstKeys[i] : NextKeys[i];
+            key.CopyTo(destination[at..]);
+            at += key.Length;
+            if (!value.TryFormat(destination[at..], out var number, default, System.Globalization.CultureInfo.InvariantCulture))
+                throw new InvalidOperationException("A number did not fit its reserved space.");
+            at += number;
+        }
+
+        var valid = fields == 0 ? PositionValidFirst : PositionValidNext;
+        valid.CopyTo(destination[at..]);
+        at += valid.Length;
+        var flag = sample.PositionValid ? "true"u8 : "false"u8;
+        flag.CopyTo(destination[at..]);
+        at += flag.Length;
+        PositionStatusKey.CopyTo(destination[at..]);
+        at += PositionStatusKey.Length;
+        Utf8Formatter.TryFormat(sample.PositionStatus, destination[at..], out var status);
+        at += status;
+        destination[at++] = (byte)'i';
+        destination[at++] = (byte)' ';
+        Utf8Formatter.TryFormat(LineProtocol.ToUnixSeconds(sample.TimeUtc), destination[at..], out var time);
+        return at + time;
+    }
+
+    private static byte[] Key(char separator, string name)
+    {
+        var builder = new StringBuilder().Append(separator);
+        LineProtocol.AppendEscaped(builder, name, escapeEquals: true);
+        return Encoding.UTF8.GetBytes(builder.Append('=').ToString());
+    }
+}
