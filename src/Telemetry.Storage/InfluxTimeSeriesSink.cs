@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Threading.Channels;
 using InfluxDB.Client;
 using InfluxDB.Client.Api.Domain;
@@ -252,6 +253,10 @@ public sealed class InfluxTimeSeriesSink : ITimeSeriesSink, IAsyncDisposable, ID
 internal interface ILineBatchWriter : IDisposable
 {
     Task WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken);
+
+    /// <summary>Sends <paramref name="count"/> lines given as UTF-8 text joined by <c>\n</c>.</summary>
+    Task WriteAsync(ReadOnlyMemory<byte> lines, int count, CancellationToken cancellationToken) =>
+        WriteAsync(Encoding.UTF8.GetString(lines.Span).Split('\n'), cancellationToken);
 }
 
 /// <summary>The InfluxDB.Client v2 write API, precision seconds, with gzip-compressed request bodies when asked.</summary>
@@ -282,6 +287,10 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
 
     public Task WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken) =>
         _api.WriteRecordsAsync(lines, WritePrecision.S, _bucket, _org, cancellationToken);
+
+    /// <summary>The whole request as one record: no string and no client object per line.</summary>
+    public Task WriteAsync(ReadOnlyMemory<byte> lines, int count, CancellationToken cancellationToken) =>
+        _api.WriteRecordAsync(Encoding.UTF8.GetString(lines.Span), WritePrecision.S, _bucket, _org, cancellationToken);
 
     public void Dispose() => _client.Dispose();
 }

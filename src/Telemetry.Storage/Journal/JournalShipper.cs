@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using InfluxDB.Client.Core.Exceptions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -121,6 +120,7 @@ public sealed class JournalShipper : BackgroundService
             for (var i = 0; i < _options.MaxConcurrentWrites; i++)
                 await _slots.WaitAsync(CancellationToken.None);
             await SaveCursorAsync();
+            batch.Lines.Dispose();
             Log.ShipperStopped(_logger, Cursor);
         }
     }
@@ -150,7 +150,7 @@ public sealed class JournalShipper : BackgroundService
         }
         else
         {
-            var lines = SplitLines(record.Payload.Span);
+            var lines = LineRanges(record.Payload.Span);
             if (batch.Lines.Count > 0 && batch.Lines.Count + lines.Count > _options.BatchSize)
             {
                 await DispatchAsync(batch, cancellationToken);
@@ -159,17 +159,18 @@ public sealed class JournalShipper : BackgroundService
             }
 
             // A record larger than a request is split; the cursor passes it only with its last part.
-            var taken = 0;
-            while (lines.Count - taken > _options.BatchSize)
+            foreach (var (start, length) in lines)
             {
-                batch.Lines.AddRange(lines.GetRange(taken, _options.BatchSize));
-                taken += _options.BatchSize;
-                await DispatchAsync(batch, cancellationToken);
-                Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
-                batch.Records = 1;
+                if (batch.Lines.Count == _options.BatchSize)
+                {
+                    await DispatchAsync(batch, cancellationToken);
+                    Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+                    batch.Records = 1;
+                }
+
+                batch.Lines.Add(record.Payload.Span.Slice(start, length));
             }
 
-            batch.Lines.AddRange(taken == 0 ? lines : lines.GetRange(taken, lines.Count - taken));
             batch.End = record.Sequence + 1;
         }
 
@@ -177,18 +178,19 @@ public sealed class JournalShipper : BackgroundService
             await DispatchAsync(batch, cancellationToken);
     }
 
-    private static List<string> SplitLines(ReadOnlySpan<byte> payload)
+    /// <summary>Where each non-empty line of a record's payload is (a trailing <c>\r</c> left out).</summary>
+    private static List<(int Start, int Length)> LineRanges(ReadOnlySpan<byte> payload)
     {
-        var lines = new List<string>(Math.Max(1, payload.Length / 400));
-        while (!payload.IsEmpty)
+        var lines = new List<(int, int)>(Math.Max(1, payload.Length / 400));
+        var offset = 0;
+        while (offset < payload.Length)
         {
-            var end = payload.IndexOf((byte)'\n');
-            var line = end < 0 ? payload : payload[..end];
-            if (!line.IsEmpty && line[^1] == '\r')
-                line = line[..^1];
-            if (!line.IsEmpty)
-                lines.Add(Encoding.UTF8.GetString(line));
-            payload = end < 0 ? [] : payload[(end + 1)..];
+            var end = payload[offset..].IndexOf((byte)'\n');
+            var length = end < 0 ? payload.Length - offset : end;
+            var trimmed = length > 0 && payload[offset + length - 1] == '\r' ? length - 1 : length;
+            if (trimmed > 0)
+                lines.Add((offset, trimmed));
+            offset += length + 1;
         }
 
         return lines;
@@ -197,10 +199,9 @@ public sealed class JournalShipper : BackgroundService
     private async Task DispatchAsync(Gathering batch, CancellationToken cancellationToken)
     {
         await _slots.WaitAsync(cancellationToken);
-        var request = new ShipRequest([.. batch.Lines], batch.End, new DateTime(Volatile.Read(ref _gatheringOldestTicks), DateTimeKind.Utc));
+        var request = new ShipRequest(batch.Lines.TakeAll(), batch.End, new DateTime(Volatile.Read(ref _gatheringOldestTicks), DateTimeKind.Utc));
         lock (_gate)
             _inFlight.AddLast(request);
-        batch.Lines.Clear();
         batch.Records = 0;
         Volatile.Write(ref _gatheringOldestTicks, 0);
         _ = Task.Run(() => SendAsync(request, cancellationToken), CancellationToken.None);
@@ -210,8 +211,8 @@ public sealed class JournalShipper : BackgroundService
     {
         try
         {
-            if (request.Lines.Length > 0)
-                await WriteIsolatingAsync(new ArraySegment<string>(request.Lines), cancellationToken);
+            if (request.Lines.Count > 0)
+                await WriteIsolatingAsync(request.Lines, 0, request.Lines.Count, cancellationToken);
             request.Done = true;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -220,6 +221,7 @@ public sealed class JournalShipper : BackgroundService
         }
         finally
         {
+            request.Lines.Dispose();
             _slots.Release();
         }
 
@@ -227,8 +229,8 @@ public sealed class JournalShipper : BackgroundService
             await AdvanceAsync();
     }
 
-    /// <summary>Writes <paramref name="lines"/>, retrying transient failures until they pass and splitting rejected requests.</summary>
-    private async Task WriteIsolatingAsync(ArraySegment<string> lines, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="count"/> lines from <paramref name="first"/>, retrying transient failures until they pass and splitting rejected requests.</summary>
+    private async Task WriteIsolatingAsync(LineBlock lines, int first, int count, CancellationToken cancellationToken)
     {
         var attempt = 0;
         while (true)
@@ -238,26 +240,27 @@ public sealed class JournalShipper : BackgroundService
             var started = Stopwatch.GetTimestamp();
             try
             {
-                await _writer.WriteAsync(lines, cancellationToken);
-                _metrics.Shipped(_sink, lines.Count);
-                _metrics.Written(_sink, lines.Count, Stopwatch.GetElapsedTime(started));
+                await _writer.WriteAsync(lines.Slice(first, count), count, cancellationToken);
+                _metrics.Shipped(_sink, count);
+                _metrics.Written(_sink, count, Stopwatch.GetElapsedTime(started));
                 return;
             }
             catch (Exception ex) when (IsRejection(ex) && !cancellationToken.IsCancellationRequested)
             {
-                if (lines.Count > 1)
+                if (count > 1)
                 {
-                    var half = lines.Count / 2;
-                    await WriteIsolatingAsync(lines[..half], cancellationToken);
-                    await WriteIsolatingAsync(lines[half..], cancellationToken);
+                    var half = count / 2;
+                    await WriteIsolatingAsync(lines, first, half, cancellationToken);
+                    await WriteIsolatingAsync(lines, first + half, count - half, cancellationToken);
                     return;
                 }
 
                 try
                 {
-                    _rejected.Write(lines[0], ex.Message);
+                    var line = lines.Line(first);
+                    _rejected.Write(line, ex.Message);
                     _metrics.ShipperRejected(_sink, 1);
-                    Log.ShipperRejected(_logger, ex.Message, _rejected.Path, lines[0]);
+                    Log.ShipperRejected(_logger, ex.Message, _rejected.Path, line);
                     return;
                 }
                 catch (Exception fileError) when (fileError is IOException or UnauthorizedAccessException)
@@ -273,7 +276,7 @@ public sealed class JournalShipper : BackgroundService
             attempt++;
             var delay = Backoff(attempt);
             _metrics.ShipperRetried(_sink);
-            Log.ShipperRetrying(_logger, failure, lines.Count, attempt, delay);
+            Log.ShipperRetrying(_logger, failure, count, attempt, delay);
             await Task.Delay(delay, _time, cancellationToken);
         }
     }
@@ -360,7 +363,7 @@ public sealed class JournalShipper : BackgroundService
     /// <summary>Records read but not sent yet.</summary>
     private sealed class Gathering(long end)
     {
-        public List<string> Lines { get; } = [];
+        public LineBlock Lines { get; } = new();
 
         public int Records { get; set; }
 
@@ -368,9 +371,9 @@ public sealed class JournalShipper : BackgroundService
         public long End { get; set; } = end;
     }
 
-    private sealed class ShipRequest(string[] lines, long end, DateTime oldestAppendedUtc)
+    private sealed class ShipRequest(LineBlock lines, long end, DateTime oldestAppendedUtc)
     {
-        public string[] Lines { get; } = lines;
+        public LineBlock Lines { get; } = lines;
 
         /// <summary>The cursor once this request and every one before it are done.</summary>
         public long End { get; } = end;

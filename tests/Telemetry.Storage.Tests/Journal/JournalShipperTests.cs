@@ -66,8 +66,10 @@ public sealed class JournalShipperTests : IDisposable
 
     private static string Match(IEnumerable<string> vins) => $"{{__name__=~\"hdv_.*\",vin=~\"{string.Join('|', vins)}\"}}";
 
-    [Fact]
-    public async Task Shipper_WritesEveryLineExactlyOnce_AndResumesFromItsCursorAfterRestart()
+    [Theory]
+    [InlineData(40)] // whole 10-line records per request
+    [InlineData(7)] // records split across requests
+    public async Task Shipper_WritesEveryLineExactlyOnce_AndResumesFromItsCursorAfterRestart(int batchSize)
     {
         await using var server = await VictoriaMetricsServer.StartAsync(deduplicate: false, Ct);
         var vins = Enumerable.Range(0, 3).Select(_ => TestData.NewVin("LJRNL")).ToArray();
@@ -75,7 +77,7 @@ public sealed class JournalShipperTests : IDisposable
         await using var journal = OpenJournal();
 
         var firstValues = await JournalFleetAsync(journal, vins, frames: 12, start);
-        using (var shipper = CreateShipper(journal, server.Url))
+        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize))
         {
             await shipper.StartAsync(Ct);
             await CaughtUpAsync(shipper, journal);
@@ -88,7 +90,7 @@ public sealed class JournalShipperTests : IDisposable
 
         // More records, then a new shipper on the same journal: it starts at its cursor and sends only the new ones.
         var moreValues = await JournalFleetAsync(journal, vins, frames: 5, start.AddMinutes(5), seed: 7);
-        using (var shipper = CreateShipper(journal, server.Url))
+        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize))
         {
             await shipper.StartAsync(Ct);
             await CaughtUpAsync(shipper, journal);
