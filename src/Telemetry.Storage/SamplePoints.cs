@@ -89,13 +89,43 @@ public static class SamplePoints
         return total;
     }
 
-    /// <summary><c>hdv,vin=...[,fleet=...][,region=...]</c> in UTF-8, escaped.</summary>
-    private static byte[] SeriesHead(SeriesKey series)
+    /// <summary>
+    /// The <c>adaptive</c> policy's journal payload: for each sample its core line (<c>hdv</c>) and, when it
+    /// has any other field, a line of those under <see cref="AdaptiveFields.DetailMeasurement"/>, which the
+    /// detail shipper sends as <c>hdv</c> around alert episodes only. Returns the bytes written.
+    /// </summary>
+    internal static int WriteAdaptiveLines(IBufferWriter<byte> output, SeriesKey series, IReadOnlyList<Sample> samples)
+    {
+        if (samples.Count == 0)
+            return 0;
+        var core = SeriesHead(series);
+        var detail = SeriesHead(series, AdaptiveFields.DetailMeasurement);
+        var total = 0;
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var span = output.GetSpan(core.Length + detail.Length + 2 * Utf8SampleLine.MaxFieldBytes + 2);
+            var length = 0;
+            if (total > 0)
+                span[length++] = (byte)'\n';
+            length += Utf8SampleLine.Write(span[length..], core, samples[i], AdaptiveFields.IsCore, withPosition: true);
+            span[length] = (byte)'\n';
+            var detailLength = Utf8SampleLine.Write(span[(length + 1)..], detail, samples[i], AdaptiveFields.IsDetail, withPosition: false);
+            if (detailLength > 0)
+                length += 1 + detailLength;
+            output.Advance(length);
+            total += length;
+        }
+
+        return total;
+    }
+
+    /// <summary><c>{measurement},vin=...[,fleet=...][,region=...]</c> in UTF-8, escaped.</summary>
+    internal static byte[] SeriesHead(SeriesKey series, string measurement = SampleMeasurement)
     {
         // The VIN first: recovery after a crash reads it from the start of each line.
         ArgumentException.ThrowIfNullOrEmpty(series.Vin);
         var builder = new StringBuilder(64);
-        var line = new LineBuilder(builder).Begin(SampleMeasurement).Tag("vin", series.Vin);
+        var line = new LineBuilder(builder).Begin(measurement).Tag("vin", series.Vin);
         if (!string.IsNullOrEmpty(series.Fleet))
             line.Tag("fleet", series.Fleet);
         if (!string.IsNullOrEmpty(series.Region))

@@ -19,8 +19,9 @@ public static class StorageHostingExtensions
     /// <c>Directory</c> is taken from the working directory), <see cref="ITimeSeriesSink"/>
     /// (<see cref="JournalTimeSeriesSink"/>: a write completes when it is durable in the journal) and
     /// <see cref="JournalShipper"/>, which drains the journal to InfluxDB when <c>InfluxUrl</c> is set,
-    /// otherwise to line-protocol files in <c>FileDirectory</c>. The journal is opened at start, so its log
-    /// line says where it is; at stop it writes what is queued, then closes.
+    /// otherwise to line-protocol files in <c>FileDirectory</c>, and, under the <c>adaptive</c> policy,
+    /// <see cref="AdaptiveStorageService"/>. The journal is opened at start, so its log line says where it
+    /// is; at stop it writes what is queued, then closes.
     /// </summary>
     public static IHostApplicationBuilder AddTimeSeriesSink(this IHostApplicationBuilder builder)
     {
@@ -44,9 +45,12 @@ public static class StorageHostingExtensions
             provider.GetRequiredService<ILogger<FileJournal>>(),
             provider.GetRequiredService<StorageMetrics>()));
         services.TryAddSingleton<IJournal>(provider => provider.GetRequiredService<FileJournal>());
-        services.TryAddSingleton<ITimeSeriesSink>(provider => new JournalTimeSeriesSink(provider.GetRequiredService<IJournal>()));
+        services.TryAddSingleton<ITimeSeriesSink>(provider => new JournalTimeSeriesSink(
+            provider.GetRequiredService<IJournal>(), provider.GetRequiredService<IOptions<TimeSeriesOptions>>().Value, TimeProvider.System));
+        services.TryAddSingleton<AdaptiveShipping>();
         services.AddHostedService<CreateAtStart<ITimeSeriesSink>>();
         services.AddHostedService<JournalShipper>();
+        services.AddHostedService<AdaptiveStorageService>();
         return builder;
     }
 

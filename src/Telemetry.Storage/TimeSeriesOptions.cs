@@ -51,6 +51,33 @@ public sealed class TimeSeriesOptions
     /// </summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// What is stored of each sample: <c>full</c> (every field of every sample) or <c>adaptive</c> (every
+    /// sample of <see cref="AdaptiveFields.Core"/>, 1-minute aggregates of the other fields in the
+    /// measurement <c>hdv_1m</c>, and every field at full resolution from <see cref="AdaptiveWindow"/>
+    /// before to <see cref="AdaptiveWindow"/> after each alert episode). See the storage README.
+    /// </summary>
+    public string Policy { get; set; } = FullPolicy;
+
+    /// <summary>Under the <c>adaptive</c> policy: full resolution this long before and after each alert episode.</summary>
+    public TimeSpan AdaptiveWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Under the <c>adaptive</c> policy: how long the detail shipper holds back the full-resolution fields
+    /// after they reached the journal, so that an episode detected later still gets the minutes before it.
+    /// At least <see cref="AdaptiveWindow"/>; longer covers rules that take longer to decide.
+    /// </summary>
+    public TimeSpan AdaptiveDetailDelay { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The value of <see cref="Policy"/> that stores everything.</summary>
+    public const string FullPolicy = "full";
+
+    /// <summary>The value of <see cref="Policy"/> that stores the core fields in full and the rest as aggregates.</summary>
+    public const string AdaptivePolicy = "adaptive";
+
+    /// <summary>True under the <c>adaptive</c> policy.</summary>
+    public bool IsAdaptive => string.Equals(Policy, AdaptivePolicy, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>True when an InfluxDB URL is configured; otherwise the file store is used.</summary>
     public bool UsesInflux => !string.IsNullOrWhiteSpace(InfluxUrl);
 
@@ -90,6 +117,12 @@ public sealed class TimeSeriesOptions
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxConcurrentWrites {MaxConcurrentWrites} is outside 1..64."));
         if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromMinutes(10))
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:RequestTimeout {RequestTimeout} is outside 00:00:00 (exclusive)..00:10:00."));
+        if (!string.Equals(Policy, FullPolicy, StringComparison.OrdinalIgnoreCase) && !IsAdaptive)
+            errors.Add($"{Section}:Policy '{Policy}' is neither '{FullPolicy}' nor '{AdaptivePolicy}'.");
+        if (AdaptiveWindow < TimeSpan.Zero || AdaptiveWindow > TimeSpan.FromHours(6))
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:AdaptiveWindow {AdaptiveWindow} is outside 00:00:00..06:00:00."));
+        if (AdaptiveDetailDelay < TimeSpan.Zero || AdaptiveDetailDelay > TimeSpan.FromDays(1))
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:AdaptiveDetailDelay {AdaptiveDetailDelay} is outside 00:00:00..1.00:00:00."));
         return errors;
     }
 }

@@ -28,13 +28,23 @@ internal static class Utf8SampleLine
     /// Writes the line of <paramref name="sample"/> after <paramref name="head"/> into <paramref name="destination"/>
     /// (which holds at least <c>head.Length + MaxFieldBytes</c> bytes); returns the bytes written.
     /// </summary>
-    public static int Write(Span<byte> destination, ReadOnlySpan<byte> head, in Sample sample)
+    public static int Write(Span<byte> destination, ReadOnlySpan<byte> head, in Sample sample) =>
+        Write(destination, head, sample, null, withPosition: true);
+
+    /// <summary>
+    /// Like <see cref="Write(Span{byte}, ReadOnlySpan{byte}, in Sample)"/>, only the fields whose entry in
+    /// <paramref name="include"/> is true (all when null), and the position flags when <paramref name="withPosition"/>.
+    /// Returns 0 (and writes nothing that counts) when no field is left.
+    /// </summary>
+    public static int Write(Span<byte> destination, ReadOnlySpan<byte> head, in Sample sample, bool[]? include, bool withPosition)
     {
         head.CopyTo(destination);
         var at = head.Length;
         var fields = 0;
         for (var i = 0; i < Getters.Length; i++)
         {
+            if (include is not null && !include[i])
+                continue;
             var value = Getters[i](sample);
             if (!double.IsFinite(value))
                 continue;
@@ -46,6 +56,8 @@ internal static class Utf8SampleLine
             at += number;
         }
 
+        if (!withPosition)
+            return fields == 0 ? 0 : End(destination, at, sample);
         var valid = fields == 0 ? PositionValidFirst : PositionValidNext;
         valid.CopyTo(destination[at..]);
         at += valid.Length;
@@ -57,6 +69,11 @@ internal static class Utf8SampleLine
         Utf8Formatter.TryFormat(sample.PositionStatus, destination[at..], out var status);
         at += status;
         destination[at++] = (byte)'i';
+        return End(destination, at, sample);
+    }
+
+    private static int End(Span<byte> destination, int at, in Sample sample)
+    {
         destination[at++] = (byte)' ';
         Utf8Formatter.TryFormat(LineProtocol.ToUnixSeconds(sample.TimeUtc), destination[at..], out var time);
         return at + time;

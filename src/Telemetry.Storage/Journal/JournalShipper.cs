@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using InfluxDB.Client.Core.Exceptions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -29,6 +30,12 @@ public sealed class JournalShipper : BackgroundService
     /// <summary>The name of the shipper's cursor in the journal.</summary>
     public const string CursorName = "shipper";
 
+    /// <summary>The cursor of the detail shipper of the <c>adaptive</c> policy.</summary>
+    public const string DetailCursorName = "shipper-detail";
+
+    private static readonly byte[] DetailPrefix = Encoding.ASCII.GetBytes(AdaptiveFields.DetailMeasurement + ",");
+    private static readonly byte[] SamplePrefix = Encoding.ASCII.GetBytes(SamplePoints.SampleMeasurement);
+
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromMilliseconds(10);
 
@@ -45,26 +52,53 @@ public sealed class JournalShipper : BackgroundService
     private readonly SemaphoreSlim _saveLock = new(1, 1);
     private readonly Lock _gate = new();
     private readonly LinkedList<ShipRequest> _inFlight = new();
-    private readonly IDisposable _gauges;
+    private readonly IDisposable? _gauges;
+    private readonly bool _detail;
+    private readonly string _cursorName;
+    private readonly AdaptiveShipping? _adaptive;
     private long _cursor;
     private long _savedCursor;
     private long _gatheringOldestTicks;
 
     /// <summary>Creates the shipper for the target named by <paramref name="options"/>.</summary>
     public JournalShipper(IJournal journal, IOptions<TimeSeriesOptions> options, IOptions<JournalOptions> journalOptions,
-        ILoggerFactory loggers, StorageMetrics metrics)
+        ILoggerFactory loggers, StorageMetrics metrics, AdaptiveShipping? adaptive = null)
         : this(journal, Value(options), Target(Value(options), loggers, metrics),
             Path.Combine(Path.GetFullPath(Value(journalOptions).Directory), RejectedPointsFile.FileName),
-            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System)
+            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System,
+            Value(options).IsAdaptive ? adaptive : null, detail: false)
     {
     }
 
+    /// <summary>
+    /// The detail shipper of the <c>adaptive</c> policy: follows the journal on its own cursor
+    /// <see cref="DetailCursorName"/>, <see cref="TimeSeriesOptions.AdaptiveDetailDelay"/> behind the main
+    /// shipper, and sends the full-resolution fields of the seconds around the alert episodes the main
+    /// shipper has read (as <c>hdv</c> points); the rest of the detail lines are left to the aggregates.
+    /// </summary>
+    public static JournalShipper CreateDetail(IJournal journal, IOptions<TimeSeriesOptions> options, IOptions<JournalOptions> journalOptions,
+        ILoggerFactory loggers, StorageMetrics metrics, AdaptiveShipping adaptive)
+    {
+        ArgumentNullException.ThrowIfNull(loggers);
+        // With the file store the detail gets its own day files (detail/hdv-*.lp): two writers never share a file.
+        var settings = Value(options);
+        var target = Target(settings.UsesInflux ? settings : Copy(settings, Path.Combine(settings.FileDirectory, "detail")), loggers, metrics);
+        return new JournalShipper(journal, Value(options), target with { Sink = target.Sink + "-detail", Description = target.Description + ", full-resolution detail around alert episodes" },
+            Path.Combine(Path.GetFullPath(Value(journalOptions).Directory), RejectedPointsFile.FileName),
+            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System, adaptive, detail: true);
+    }
+
     internal JournalShipper(IJournal journal, TimeSeriesOptions options, ShipperTarget target, string rejectedPath, long rejectedMaxBytes,
-        ILogger logger, StorageMetrics metrics, TimeProvider time)
+        ILogger logger, StorageMetrics metrics, TimeProvider time, AdaptiveShipping? adaptive = null, bool detail = false)
     {
         ArgumentNullException.ThrowIfNull(journal);
+        if (detail)
+            ArgumentNullException.ThrowIfNull(adaptive);
         _journal = journal;
         _options = options;
+        _adaptive = adaptive;
+        _detail = detail;
+        _cursorName = detail ? DetailCursorName : CursorName;
         _writer = target.Writer;
         _sink = target.Sink;
         _target = target.Description;
@@ -73,7 +107,8 @@ public sealed class JournalShipper : BackgroundService
         _metrics = metrics;
         _time = time;
         _slots = new SemaphoreSlim(options.MaxConcurrentWrites, options.MaxConcurrentWrites);
-        _gauges = metrics.ObserveShipper(LagRecords, LagSeconds);
+        // The detail shipper lags by design: the lag gauges are the main shipper's.
+        _gauges = detail ? null : metrics.ObserveShipper(LagRecords, LagSeconds);
     }
 
     /// <summary>The position up to which every record was shipped (the first sequence not yet shipped).</summary>
@@ -85,7 +120,7 @@ public sealed class JournalShipper : BackgroundService
     public override void Dispose()
     {
         base.Dispose();
-        _gauges.Dispose();
+        _gauges?.Dispose();
         _writer.Dispose();
         _slots.Dispose();
         _saveLock.Dispose();
@@ -94,9 +129,11 @@ public sealed class JournalShipper : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        var cursor = Math.Max(1, _journal.ReadCursor(CursorName));
+        var cursor = Math.Max(1, _journal.ReadCursor(_cursorName));
+        if (_detail && _journal.ReadCursor(_cursorName) == 0)
+            cursor = Math.Max(1, _journal.ReadCursor(CursorName)); // first start: from where the main shipper is
         // Saved at once, so that the journal keeps every record the shipper has not shipped yet.
-        await _journal.SaveCursorAsync(CursorName, cursor, stoppingToken);
+        await _journal.SaveCursorAsync(_cursorName, cursor, stoppingToken);
         _cursor = _savedCursor = cursor;
         _metrics.ShipperStarted(_sink);
         Log.ShipperStarted(_logger, cursor, _target, _options.BatchSize, _options.MaxConcurrentWrites);
@@ -141,6 +178,8 @@ public sealed class JournalShipper : BackgroundService
 
     private async Task AddAsync(Gathering batch, JournalRecord record, CancellationToken cancellationToken)
     {
+        if (_detail)
+            await WaitUntilDetailIsDueAsync(batch, record, cancellationToken);
         if (batch.Records == 0)
             Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
         batch.Records++;
@@ -161,6 +200,8 @@ public sealed class JournalShipper : BackgroundService
             // A record larger than a request is split; the cursor passes it only with its last part.
             foreach (var (start, length) in lines)
             {
+                if (!Selects(record.Payload.Span.Slice(start, length)))
+                    continue;
                 if (batch.Lines.Count == _options.BatchSize)
                 {
                     await DispatchAsync(batch, cancellationToken);
@@ -168,14 +209,67 @@ public sealed class JournalShipper : BackgroundService
                     batch.Records = 1;
                 }
 
-                batch.Lines.Add(record.Payload.Span.Slice(start, length));
+                var line = record.Payload.Span.Slice(start, length);
+                if (_detail)
+                    batch.Lines.Add(SamplePrefix, line[(DetailPrefix.Length - 1)..]); // sent as hdv
+                else
+                    batch.Lines.Add(line);
             }
 
             batch.End = record.Sequence + 1;
         }
 
+        if (!_detail)
+            _adaptive?.MarkRead(record.Sequence, record.AppendedUtc);
+
         if (batch.Lines.Count >= _options.BatchSize || batch.Records >= _options.BatchSize)
             await DispatchAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether this shipper sends <paramref name="line"/>. The main shipper sends every line but the detail
+    /// lines of the <c>adaptive</c> policy (and notes the alert episodes it passes); the detail shipper sends
+    /// only detail lines of seconds within <see cref="TimeSeriesOptions.AdaptiveWindow"/> of an episode.
+    /// </summary>
+    private bool Selects(ReadOnlySpan<byte> line)
+    {
+        var isDetail = line.StartsWith(DetailPrefix);
+        if (!_detail)
+        {
+            if (!isDetail)
+                _adaptive?.TryRegister(line);
+            return !isDetail;
+        }
+
+        if (!isDetail)
+            return false;
+        var vinStart = DetailPrefix.Length + "vin=".Length;
+        var vinLength = line[vinStart..].IndexOfAny((byte)',', (byte)' ');
+        var space = line.LastIndexOf((byte)' ');
+        if (vinLength <= 0 || space < 0 || !System.Buffers.Text.Utf8Parser.TryParse(line[(space + 1)..], out long second, out _))
+            return false;
+        return _adaptive!.Covers(Encoding.ASCII.GetString(line.Slice(vinStart, vinLength)), second, _options.AdaptiveWindow);
+    }
+
+    /// <summary>
+    /// Holds the detail shipper until <paramref name="record"/> is <see cref="TimeSeriesOptions.AdaptiveDetailDelay"/>
+    /// old and the main shipper has read everything appended within that delay after it (so every episode
+    /// detected in that time is known). What is gathered meanwhile is sent.
+    /// </summary>
+    private async Task WaitUntilDetailIsDueAsync(Gathering batch, JournalRecord record, CancellationToken cancellationToken)
+    {
+        var due = record.AppendedUtc + _options.AdaptiveDetailDelay;
+        while (true)
+        {
+            var now = _time.GetUtcNow().UtcDateTime;
+            var mainCaughtUp = _adaptive!.ReadSequence >= _journal.LastSequence;
+            if (_adaptive.ReadAppendedUtc >= due || (mainCaughtUp && now >= due))
+                return;
+            if (batch.Lines.Count > 0)
+                await DispatchAsync(batch, cancellationToken);
+            var wait = due - now;
+            await Task.Delay(wait < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, _time, cancellationToken);
+        }
     }
 
     /// <summary>Where each non-empty line of a record's payload is (a trailing <c>\r</c> left out).</summary>
@@ -315,7 +409,7 @@ public sealed class JournalShipper : BackgroundService
             var cursor = Cursor;
             if (cursor > _savedCursor)
             {
-                await _journal.SaveCursorAsync(CursorName, cursor, CancellationToken.None);
+                await _journal.SaveCursorAsync(_cursorName, cursor, CancellationToken.None);
                 _savedCursor = cursor;
             }
         }
@@ -344,6 +438,25 @@ public sealed class JournalShipper : BackgroundService
             return 0;
         return Math.Max(0, (_time.GetUtcNow().UtcDateTime - new DateTime(oldest, DateTimeKind.Utc)).TotalSeconds);
     }
+
+    private static TimeSeriesOptions Copy(TimeSeriesOptions options, string fileDirectory) => new()
+    {
+        InfluxUrl = options.InfluxUrl,
+        Token = options.Token,
+        Org = options.Org,
+        Bucket = options.Bucket,
+        FileDirectory = fileDirectory,
+        BatchSize = options.BatchSize,
+        FlushInterval = options.FlushInterval,
+        MaxRetries = options.MaxRetries,
+        RetryDelay = options.RetryDelay,
+        MaxConcurrentWrites = options.MaxConcurrentWrites,
+        RequestTimeout = options.RequestTimeout,
+        Retention = options.Retention,
+        Policy = options.Policy,
+        AdaptiveWindow = options.AdaptiveWindow,
+        AdaptiveDetailDelay = options.AdaptiveDetailDelay,
+    };
 
     private static T Value<T>(IOptions<T> options)
         where T : class

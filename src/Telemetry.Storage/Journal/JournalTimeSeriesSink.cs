@@ -12,11 +12,39 @@ namespace Telemetry.Storage.Journal;
 /// <see cref="JournalShipper"/> delivers it to the time-series store afterwards.
 /// </summary>
 /// <remarks>
-/// When the journal is at its disk cap the call fails with <see cref="JournalFullException"/> at once:
-/// the caller does not acknowledge and the broker keeps the message.
+/// <para>When the journal is at its disk cap the call fails with <see cref="JournalFullException"/> at once:
+/// the caller does not acknowledge and the broker keeps the message.</para>
+/// <para>Under the <c>adaptive</c> policy (<see cref="TimeSeriesOptions.Policy"/>) each sample gives its core
+/// line and a detail line of its other fields (see <see cref="SamplePoints"/>), and the record also carries
+/// the 1-minute aggregates that the samples completed; <see cref="FlushIdleAggregatesAsync"/> writes those of
+/// vehicles that went quiet.</para>
 /// </remarks>
-public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
+public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? options = null, TimeProvider? time = null) : ITimeSeriesSink
 {
+    private readonly MinuteAggregates? _aggregates = options?.IsAdaptive == true ? new MinuteAggregates(time ?? TimeProvider.System) : null;
+
+    /// <summary>True under the <c>adaptive</c> policy.</summary>
+    public bool IsAdaptive => _aggregates is not null;
+
+    /// <summary>
+    /// Under the <c>adaptive</c> policy, appends the aggregates of the minutes of vehicles idle for 90 s
+    /// (every vehicle with <paramref name="all"/>, at stop) as one record; nothing otherwise.
+    /// </summary>
+    public ValueTask FlushIdleAggregatesAsync(bool all = false, CancellationToken cancellationToken = default)
+    {
+        if (_aggregates is null)
+            return default;
+        var buffer = RentBuffer();
+        _aggregates.FlushIdle(buffer, all);
+        if (buffer.WrittenCount == 0)
+        {
+            ReturnBuffer(buffer);
+            return default;
+        }
+
+        return Append(buffer, cancellationToken);
+    }
+
     private const int KeepBufferBytes = 256 * 1024;
 
     [ThreadStatic]
@@ -31,7 +59,16 @@ public sealed class JournalTimeSeriesSink(IJournal journal) : ITimeSeriesSink
         if (samples.Count == 0)
             return default;
         var buffer = RentBuffer();
-        SamplePoints.WriteLines(buffer, series, samples);
+        if (_aggregates is null)
+        {
+            SamplePoints.WriteLines(buffer, series, samples);
+        }
+        else
+        {
+            SamplePoints.WriteAdaptiveLines(buffer, series, samples);
+            _aggregates.Add(series, samples, buffer);
+        }
+
         return Append(buffer, cancellationToken);
     }
 

@@ -39,6 +39,18 @@ internal sealed class LineBlock : IDisposable
         _ends[Count++] = start + line.Length + 1;
     }
 
+    /// <summary>Appends one line made of <paramref name="prefix"/> and <paramref name="rest"/>.</summary>
+    public void Add(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> rest)
+    {
+        var start = Length;
+        var length = prefix.Length + rest.Length;
+        Ensure(start + length + 1, Count + 1);
+        prefix.CopyTo(_bytes.AsSpan(start));
+        rest.CopyTo(_bytes.AsSpan(start + prefix.Length));
+        _bytes[start + length] = (byte)'\n';
+        _ends[Count++] = start + length + 1;
+    }
+
     /// <summary>The lines <paramref name="first"/> to <paramref name="first"/> + <paramref name="count"/> - 1, joined by <c>\n</c> (no trailing one).</summary>
     public ReadOnlyMemory<byte> Slice(int first, int count)
     {

@@ -1,0 +1,146 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Telemetry.Abstractions;
+using Telemetry.Storage.Journal;
+using Telemetry.Testing;
+
+namespace Telemetry.Storage.Tests.Journal;
+
+/// <summary>The <c>adaptive</c> storage policy end to end: journal sink, main and detail shipper, real VictoriaMetrics.</summary>
+[Trait("Category", "Integration")]
+public sealed class AdaptivePolicyTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private readonly TempDirectory _dir = new();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static TimeSeriesOptions Adaptive(Uri url) => new()
+    {
+        InfluxUrl = url.ToString(),
+        Policy = "adaptive",
+        AdaptiveWindow = TimeSpan.FromMinutes(2),
+        AdaptiveDetailDelay = TimeSpan.FromSeconds(1),
+        BatchSize = 500,
+        FlushInterval = TimeSpan.FromMilliseconds(20),
+        RetryDelay = TimeSpan.FromMilliseconds(50),
+    };
+
+    private JournalShipper Shipper(FileJournal journal, TimeSeriesOptions options, AdaptiveShipping adaptive, bool detail) => new(
+        journal, options, ShipperTarget.Influx(options) with { Sink = detail ? "influxdb-detail" : "influxdb" },
+        _dir.File(detail ? "rejected-detail.jsonl" : "rejected.jsonl"), RejectedPointsFile.DefaultMaxBytes,
+        NullLogger.Instance, new StorageMetrics(), TimeProvider.System, adaptive, detail);
+
+    /// <summary>Second <paramref name="s"/> of the run: field values vary within each minute, so a mean is checkable.</summary>
+    private static Sample At(DateTime start, int s) => TestData.FullSample(start.AddSeconds(s), seed: s % 60);
+
+    [Fact]
+    public async Task Adaptive_CoreFieldsEverySecond_OthersAsMinuteAggregates_AndInFullOnlyAroundTheEpisode()
+    {
+        await using var server = await VictoriaMetricsServer.StartAsync(deduplicate: false, Ct);
+        var options = Adaptive(server.Url);
+        var withAlert = TestData.NewVin("LADPA");
+        var quiet = TestData.NewVin("LADPB");
+        var recent = TestData.RecentSecond(60);
+        var start = new DateTime(recent.Ticks - recent.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc);
+        const int Minutes = 40;
+        await using var journal = new FileJournal(new JournalOptions { Directory = _dir.File("journal"), Fsync = false }, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+        var sink = new JournalTimeSeriesSink(journal, options);
+
+        // 10-sample frames of both vehicles, interleaved as ingest would write them; an episode of the
+        // first vehicle from minute 20 for 60 s, written when it opened and when it closed.
+        var episodeStart = start.AddMinutes(20);
+        for (var frame = 0; frame < Minutes * 6; frame++)
+        {
+            foreach (var vin in new[] { withAlert, quiet })
+                await sink.WriteSamplesAsync(vin, [.. Enumerable.Range(frame * 10, 10).Select(s => At(start, s))], Ct);
+            if (frame == 20 * 6 + 1)
+                await sink.WriteAlertAsync(TestData.Alert(withAlert, startUtc: episodeStart), Ct);
+            if (frame == 21 * 6 + 1)
+                await sink.WriteAlertAsync(TestData.Alert(withAlert, startUtc: episodeStart, revision: 2, status: AlertStatus.Closed) with
+                {
+                    EndUtc = episodeStart.AddSeconds(60),
+                    LastHeldUtc = episodeStart.AddSeconds(60),
+                }, Ct);
+        }
+        await sink.FlushIdleAggregatesAsync(all: true, Ct);
+
+        var adaptive = new AdaptiveShipping();
+        using var main = Shipper(journal, options, adaptive, detail: false);
+        using var detail = Shipper(journal, options, adaptive, detail: true);
+        await main.StartAsync(Ct);
+        await detail.StartAsync(Ct);
+        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
+            Patience, "both shippers passed the last record", Ct);
+        await main.StopAsync(Ct);
+        await detail.StopAsync(Ct);
+
+        // Core fields: every second of both vehicles, once.
+        var speed = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_speedKmh\",vin=~\"{withAlert}|{quiet}\"}}", 2 * Minutes * 60, Patience, Ct);
+        Assert.Equal(2 * Minutes * 60, VictoriaMetricsServer.CountSamples(speed));
+
+        // Other fields at full resolution: only the seconds from 2 min before to 2 min after the episode, of its vehicle.
+        var windowFrom = LineProtocol.ToUnixSeconds(episodeStart.AddMinutes(-2));
+        var windowTo = LineProtocol.ToUnixSeconds(episodeStart.AddSeconds(60).AddMinutes(2));
+        var coolant = await server.ExportAsync($"{{__name__=\"hdv_coolantTempC\",vin=~\"{withAlert}|{quiet}\"}}", Ct);
+        var series = Assert.Single(coolant);
+        Assert.Equal(withAlert, series.Labels["vin"]);
+        Assert.Equal(Enumerable.Range(0, (int)(windowTo - windowFrom + 1)).Select(i => (windowFrom + i) * 1000), series.TimestampsMs);
+        Assert.Empty(await server.ExportAsync("{__name__=~\"hdv_detail.*\"}", Ct));
+
+        // 1-minute aggregates of every minute of both vehicles: mean, min and max of the minute's samples.
+        var means = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_1m_coolantTempC_mean\",vin=~\"{withAlert}|{quiet}\"}}", 2 * Minutes, Patience, Ct);
+        Assert.Equal(2 * Minutes, VictoriaMetricsServer.CountSamples(means));
+        var coolantIndex = SampleFields.All.ToList().FindIndex(f => f.Name == "coolantTempC");
+        var minuteValues = Enumerable.Range(0, 60).Select(seed => TestData.Value(coolantIndex, seed)).ToArray();
+        Assert.All(means.SelectMany(m => m.Values), mean => Assert.Equal(minuteValues.Average(), mean, 9));
+        var maxima = await server.ExportAsync($"{{__name__=\"hdv_1m_coolantTempC_max\",vin=\"{quiet}\"}}", Ct);
+        Assert.All(maxima.SelectMany(m => m.Values), max => Assert.Equal(minuteValues.Max(), max));
+        var counts = await server.ExportAsync($"{{__name__=\"hdv_1m_samples\",vin=\"{quiet}\"}}", Ct);
+        Assert.All(counts.SelectMany(m => m.Values), count => Assert.Equal(60, count));
+        Assert.Empty(await server.ExportAsync($"{{__name__=\"hdv_1m_speedKmh_mean\"}}", Ct)); // core fields are not aggregated
+    }
+
+    [Fact]
+    public void AlertLine_OpenAndClosed_GiveTheEpisodeOfTheirVehicle()
+    {
+        var start = new DateTime(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+        var open = SamplePoints.ToLine(TestData.Alert("LGDCHA1G8MA127733", startUtc: start, fleet: "fleet a,b"));
+        var closed = SamplePoints.ToLine(TestData.Alert("LGDCHA1G8MA127733", startUtc: start, status: AlertStatus.Closed) with
+        {
+            EndUtc = start.AddSeconds(90.5),
+            LastHeldUtc = start.AddSeconds(90.5),
+        });
+        var adaptive = new AdaptiveShipping();
+
+        Assert.True(AdaptiveShipping.TryParseAlert(System.Text.Encoding.UTF8.GetBytes(open), out var vin, out var from, out var to));
+        Assert.Equal(("LGDCHA1G8MA127733", LineProtocol.ToUnixSeconds(start), long.MaxValue), (vin, from, to));
+        Assert.True(adaptive.TryRegister(System.Text.Encoding.UTF8.GetBytes(open)));
+        Assert.True(adaptive.Covers(vin, from + 86_400, TimeSpan.Zero)); // open: covers everything after its start
+        Assert.True(adaptive.TryRegister(System.Text.Encoding.UTF8.GetBytes(closed)));
+        Assert.Equal(1, adaptive.EpisodeCount); // the same episode, now closed
+        Assert.True(adaptive.Covers(vin, from + 91, TimeSpan.Zero));
+        Assert.False(adaptive.Covers(vin, from + 92, TimeSpan.Zero));
+        Assert.True(adaptive.Covers(vin, from + 91 + 600, TimeSpan.FromMinutes(10)));
+        Assert.False(adaptive.Covers(vin, from + 92 + 600, TimeSpan.FromMinutes(10)));
+        Assert.True(adaptive.Covers(vin, from - 600, TimeSpan.FromMinutes(10)));
+        Assert.False(adaptive.Covers(vin, from - 601, TimeSpan.FromMinutes(10)));
+        Assert.False(adaptive.Covers("LOTHERVIN00000000", from, TimeSpan.FromMinutes(10)));
+        Assert.False(adaptive.TryRegister("hdv,vin=X speedKmh=1 1"u8));
+    }
+
+    [Theory]
+    [InlineData("full", true)]
+    [InlineData("Adaptive", true)]
+    [InlineData("compact", false)]
+    public void Policy_OnlyFullOrAdaptive(string policy, bool valid)
+    {
+        var errors = new TimeSeriesOptions { Policy = policy }.Validate();
+
+        Assert.Equal(valid, errors.Count == 0);
+        if (!valid)
+            Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"Telemetry:TimeSeries:Policy '{policy}'"), errors[0], StringComparison.Ordinal);
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
