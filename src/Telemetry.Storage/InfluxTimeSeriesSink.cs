@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text;
 using System.Threading.Channels;
 using InfluxDB.Client;
 using InfluxDB.Client.Api.Domain;
+using InfluxDB.Client.Api.Service;
 using InfluxDB.Client.Core.Exceptions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -262,8 +264,15 @@ internal interface ILineBatchWriter : IDisposable
 /// <summary>The InfluxDB.Client v2 write API, precision seconds, with gzip-compressed request bodies when asked.</summary>
 internal sealed class InfluxLineBatchWriter : ILineBatchWriter
 {
+    // WriteApiAsync turns its input into a string, a StringBuilder copy and then UTF-8 bytes before it calls
+    // its WriteService (public API of InfluxDB.Client, configured by the client with the token, timeout and
+    // gzip). The shipper already holds UTF-8 line protocol, so it calls that same service with the bytes:
+    // one copy instead of four large ones per request. Should a later client version not have the field,
+    // the writer falls back to WriteRecordAsync (same result, more garbage).
+    private static readonly FieldInfo? ServiceField = typeof(WriteApiAsync).GetField("_service", BindingFlags.NonPublic | BindingFlags.Instance);
     private readonly InfluxDBClient _client;
     private readonly WriteApiAsync _api;
+    private readonly WriteService? _service;
     private readonly string _bucket;
     private readonly string _org;
 
@@ -281,6 +290,7 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
         if (gzip)
             _client.EnableGzip();
         _api = _client.GetWriteApiAsync();
+        _service = ServiceField?.GetValue(_api) as WriteService;
         _bucket = options.Bucket;
         _org = options.Org;
     }
@@ -288,9 +298,15 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     public Task WriteAsync(IReadOnlyList<string> lines, CancellationToken cancellationToken) =>
         _api.WriteRecordsAsync(lines, WritePrecision.S, _bucket, _org, cancellationToken);
 
-    /// <summary>The whole request as one record: no string and no client object per line.</summary>
+    /// <summary>The whole request as its UTF-8 bytes: no string and no client object per line.</summary>
     public Task WriteAsync(ReadOnlyMemory<byte> lines, int count, CancellationToken cancellationToken) =>
-        _api.WriteRecordAsync(Encoding.UTF8.GetString(lines.Span), WritePrecision.S, _bucket, _org, cancellationToken);
+        _service is null
+            ? _api.WriteRecordAsync(Encoding.UTF8.GetString(lines.Span), WritePrecision.S, _bucket, _org, cancellationToken)
+            : _service.PostWriteAsync(_org, _bucket, lines.ToArray(), null, "identity", "text/plain; charset=utf-8", null,
+                "application/json", null, WritePrecision.S, cancellationToken);
+
+    /// <summary>True when requests go to the client's write service directly (see the field comment).</summary>
+    internal bool WritesBytes => _service is not null;
 
     public void Dispose() => _client.Dispose();
 }

@@ -164,6 +164,15 @@ public sealed class JournalShipperTests : IDisposable
     }
 
     [Fact]
+    public void InfluxWriter_SendsTheJournalBytesThroughTheClientsWriteService()
+    {
+        using var writer = new InfluxLineBatchWriter(new TimeSeriesOptions { InfluxUrl = "http://127.0.0.1:8428/" }, gzip: true);
+
+        // False would mean the InfluxDB.Client version changed: requests then go through WriteRecordAsync (slower, same data).
+        Assert.True(writer.WritesBytes);
+    }
+
+    [Fact]
     public async Task Shipper_NoInfluxUrl_WritesTheDayFilesOfTheFileStore()
     {
         await using var journal = OpenJournal();
