@@ -9,6 +9,7 @@
 #   VEHICLES=20000  DURATION=00:01:30  FORMAT=hj1239  WARMUP_SECONDS=40  TRACE_SECONDS=20
 #   SILO_ARGS="..."   extra silo settings, e.g. "--Telemetry:TimeSeries:Policy=adaptive"
 #   OUT=/tmp/silo.perf.data
+#   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
 # Needs perf (Debian linux-perf).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +31,7 @@ sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simul
 
 dir=$(mktemp -d /tmp/telemetry-profile-XXXXXX)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; cp "$dir/silo.log" /tmp/profile-silo.log 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_for() { local what=$1 seconds=$2; shift 2
@@ -55,19 +56,23 @@ dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 12
   --report "$dir/report.json" > "$dir/load.log" 2>&1 & load_pid=$!
 sleep "$WARMUP_SECONDS"
 cpu0=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
-stored0=$(curl -s "http://127.0.0.1:$api_port/metrics" | awk '/^telemetry_samples_accepted_total/{s+=$2} END{print s+0}')
+metric() { curl -s "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" 'index($0, m) == 1 {s+=$2} END{printf "%.0f\n", s+0}'; }
+stored0=$(metric telemetry_samples_accepted_total); alloc0=$(metric dotnet_gc_heap_total_allocated)
 perf record -e cpu-clock -F 499 -g -p "$silo_dotnet" -o "$OUT" -- sleep "$TRACE_SECONDS" > /dev/null 2>&1
 cpu1=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
-stored1=$(curl -s "http://127.0.0.1:$api_port/metrics" | awk '/^telemetry_samples_accepted_total/{s+=$2} END{print s+0}')
+if [ -n "${ALLOC_TRACE:-}" ]; then
+  PATH="$PATH:$HOME/.dotnet/tools" dotnet-trace collect -p "$silo_dotnet" --profile gc-verbose --duration 00:00:00:08 -o "$ALLOC_TRACE" > /dev/null
+fi
+stored1=$(metric telemetry_samples_accepted_total); alloc1=$(metric dotnet_gc_heap_total_allocated)
 while kill -0 "$load_pid" 2>/dev/null; do sleep 1; done
 tail -25 "$dir/load.log"
-python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" <<'PY'
+python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" "$alloc0" "$alloc1" <<'PY'
 import os, sys
-cpu0, cpu1, s0, s1 = (float(x) for x in sys.argv[1:])
+cpu0, cpu1, s0, s1, a0, a1 = (float(x) for x in sys.argv[1:])
 ticks = os.sysconf('SC_CLK_TCK')
 cpu = (cpu1 - cpu0) / ticks
 n = s1 - s0
-print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample")
+print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample, {(a1 - a0) / n if n else float('nan'):.0f} bytes allocated/sample")
 PY
 echo "== self"
 perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60

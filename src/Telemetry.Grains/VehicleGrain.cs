@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Telemetry.Detection;
@@ -40,10 +41,17 @@ public sealed partial class VehicleGrain(
     private List<Sample>? _unwrittenSamples;
     private List<AlertChange>? _unwrittenChanges;
     private DateTime _lastPersistUtc;
+    private string _vin = "";
+
+    // Lists of accepted samples, reused across calls of all grains (a list kept per grain would hold its
+    // largest frame for the grain's life); a list that grew past a large frame is not kept.
+    private static readonly ConcurrentQueue<List<Sample>> SpareLists = new();
+    private const int MaxSpareLists = 1024;
+    private const int MaxSpareCapacity = 64;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var vin = this.GetPrimaryKeyString();
+        var vin = _vin = this.GetPrimaryKeyString();
         _detector = new VehicleDetector(vin, detectionOptions.Value, registry.Find(vin), zones);
         if (state.RecordExists && state.State.Detector is { } saved)
         {
@@ -70,8 +78,19 @@ public sealed partial class VehicleGrain(
     public async ValueTask<IngestResult> Ingest(TelemetryBatch batch)
     {
         _changes.Clear();
-        // Per call, not a field: a list kept per grain would hold its largest frame for the grain's life.
-        var accepted = new List<Sample>(batch.Samples.IsDefault ? 0 : batch.Samples.Length);
+        var accepted = RentList();
+        try
+        {
+            return await IngestAsync(batch, accepted);
+        }
+        finally
+        {
+            ReturnList(accepted);
+        }
+    }
+
+    private async ValueTask<IngestResult> IngestAsync(TelemetryBatch batch, List<Sample> accepted)
+    {
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
         var result = _detector.OnBatch(batch, _changes, accepted);
 
@@ -128,7 +147,7 @@ public sealed partial class VehicleGrain(
 
     public ValueTask<VehicleStatus> GetStatus() => ValueTask.FromResult(new VehicleStatus
     {
-        Vin = this.GetPrimaryKeyString(),
+        Vin = _vin,
         LastSampleUtc = _detector.LastSampleUtc,
         LastReceivedUtc = _detector.LastArrivalUtc,
         LastSample = _lastSample,
@@ -174,7 +193,7 @@ public sealed partial class VehicleGrain(
             // Silent: save now, so the journal need not cover this vehicle after a crash.
             await PersistAsync();
         }
-        var vin = this.GetPrimaryKeyString();
+        var vin = _vin;
         var silentFor = _detector.LastArrivalUtc is { } last ? nowUtc - last : TimeSpan.MaxValue;
         if (!_detector.NeedsClock || (silentFor >= _options.IdleRetention && _detector.OpenAlerts.Count == 0))
         {
@@ -227,7 +246,7 @@ public sealed partial class VehicleGrain(
         {
             if (allSamples.Count > 0)
             {
-                await sink.WriteSamplesAsync(SeriesKey.For(this.GetPrimaryKeyString(), _detector.Vehicle), allSamples);
+                await sink.WriteSamplesAsync(SeriesKey.For(_vin, _detector.Vehicle), allSamples);
             }
             samplesWritten = true;
             _unwrittenSamples = null;
@@ -236,7 +255,7 @@ public sealed partial class VehicleGrain(
         }
         catch (Exception ex)
         {
-            Log.WriteFailed(logger, this.GetPrimaryKeyString(), ex);
+            Log.WriteFailed(logger, _vin, ex);
             if (!samplesWritten)
             {
                 _unwrittenSamples = allSamples.Count == 0 ? null : ReferenceEquals(allSamples, _unwrittenSamples) ? allSamples : [.. allSamples];
@@ -244,6 +263,16 @@ public sealed partial class VehicleGrain(
             _unwrittenChanges = allChanges.Count == 0 ? null : ReferenceEquals(allChanges, _unwrittenChanges) ? allChanges : [.. allChanges];
             throw;
         }
+    }
+
+    private static List<Sample> RentList() => SpareLists.TryDequeue(out var list) ? list : new List<Sample>(16);
+
+    private static void ReturnList(List<Sample> list)
+    {
+        if (list.Capacity > MaxSpareCapacity || SpareLists.Count >= MaxSpareLists)
+            return;
+        list.Clear();
+        SpareLists.Enqueue(list);
     }
 
     private void PublishLive(List<AlertChange> changes)

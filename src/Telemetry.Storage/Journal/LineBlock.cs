@@ -64,16 +64,8 @@ internal sealed class LineBlock : IDisposable
     /// <summary>One line as text.</summary>
     public string Line(int index) => Encoding.UTF8.GetString(Slice(index, 1).Span);
 
-    /// <summary>Moves the lines into a new block and leaves this one empty (its buffers kept for reuse).</summary>
-    public LineBlock TakeAll()
-    {
-        var taken = new LineBlock(Math.Max(Length, 1), Math.Max(Count, 1));
-        _bytes.AsSpan(0, Length).CopyTo(taken._bytes);
-        _ends.AsSpan(0, Count).CopyTo(taken._ends);
-        taken.Count = Count;
-        Count = 0;
-        return taken;
-    }
+    /// <summary>Forgets the lines and keeps the buffers for the next ones.</summary>
+    public void Clear() => Count = 0;
 
     public void Dispose()
     {
