@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Telemetry.Abstractions;
+using Telemetry.Storage.Cases;
 using Telemetry.Storage.Journal;
 
 namespace Telemetry.Storage;
@@ -52,8 +53,9 @@ public static class StorageHostingExtensions
 
     /// <summary>
     /// Binds <see cref="AlertStoreOptions"/> to <c>Telemetry:Alerts</c>, validates them at start and
-    /// registers <see cref="IAlertStore"/>: <see cref="FileAlertStore"/> on <c>FilePath</c> (relative to
-    /// the working directory), or <see cref="InMemoryAlertStore"/> when <c>FilePath</c> is empty.
+    /// registers <see cref="IAlertStore"/>: the alert database (<see cref="Cases.SqlAlertStore"/>, SQLite by default or
+    /// PostgreSQL, <c>Telemetry:Alerts:Store</c>), or with <c>Store=File</c> <see cref="FileAlertStore"/> on <c>FilePath</c>
+    /// (relative to the working directory), or <see cref="InMemoryAlertStore"/> when <c>FilePath</c> is empty.
     /// </summary>
     public static IHostApplicationBuilder AddAlertStore(this IHostApplicationBuilder builder)
     {
@@ -65,8 +67,11 @@ public static class StorageHostingExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertStoreOptions>>(
             new SentenceValidator<AlertStoreOptions>(o => o.Validate())));
+        services.AddAlertDatabase();
         services.TryAddSingleton<IAlertStore>(provider =>
         {
+            if (CasesHostingExtensions.UsesDatabase(provider))
+                return provider.GetRequiredService<SqlAlertStore>();
             if (!string.IsNullOrEmpty(provider.GetRequiredService<IOptions<AlertStoreOptions>>().Value.FilePath))
                 return ActivatorUtilities.CreateInstance<FileAlertStore>(provider);
             Log.AlertStoreInMemory(provider.GetRequiredService<ILogger<InMemoryAlertStore>>());

@@ -65,6 +65,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Telemetry:TimeSeries:FileDirectory"] = Path.Combine(data, "timeseries"),
             ["Telemetry:Journal:Directory"] = Path.Combine(data, "journal"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
+            ["Telemetry:Alerts:DatabasePath"] = Path.Combine(data, "telemetry.db"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
             ["Telemetry:Orleans:StateDirectory"] = Path.Combine(data, "state"),
             ["Telemetry:Simulation:Trucks"] = "0",
