@@ -52,10 +52,10 @@ public static class StorageHostingExtensions
     }
 
     /// <summary>
-    /// Binds <see cref="AlertStoreOptions"/> to <c>Telemetry:Alerts</c>, validates them at start and
-    /// registers <see cref="IAlertStore"/>: the alert database (<see cref="Cases.SqlAlertStore"/>, SQLite by default or
-    /// PostgreSQL, <c>Telemetry:Alerts:Store</c>), or with <c>Store=File</c> <see cref="FileAlertStore"/> on <c>FilePath</c>
-    /// (relative to the working directory), or <see cref="InMemoryAlertStore"/> when <c>FilePath</c> is empty.
+    /// Binds <see cref="AlertStoreOptions"/> and <see cref="CaseDatabaseOptions"/> to <c>Telemetry:Alerts</c>, validates
+    /// them at start and registers <see cref="IAlertStore"/>: the alert database (<see cref="SqlAlertStore"/>, SQLite on
+    /// <c>DatabasePath</c> by default or PostgreSQL). The JSON Lines file of earlier versions (<c>FilePath</c>) is
+    /// imported into it once at start.
     /// </summary>
     public static IHostApplicationBuilder AddAlertStore(this IHostApplicationBuilder builder)
     {
@@ -68,16 +68,7 @@ public static class StorageHostingExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertStoreOptions>>(
             new SentenceValidator<AlertStoreOptions>(o => o.Validate())));
         services.AddAlertDatabase();
-        services.TryAddSingleton<IAlertStore>(provider =>
-        {
-            if (CasesHostingExtensions.UsesDatabase(provider))
-                return provider.GetRequiredService<SqlAlertStore>();
-            if (!string.IsNullOrEmpty(provider.GetRequiredService<IOptions<AlertStoreOptions>>().Value.FilePath))
-                return ActivatorUtilities.CreateInstance<FileAlertStore>(provider);
-            Log.AlertStoreInMemory(provider.GetRequiredService<ILogger<InMemoryAlertStore>>());
-            return new InMemoryAlertStore();
-        });
-        services.AddHostedService<CreateAtStart<IAlertStore>>();
+        services.TryAddSingleton<IAlertStore>(provider => provider.GetRequiredService<SqlAlertStore>());
         return builder;
     }
 

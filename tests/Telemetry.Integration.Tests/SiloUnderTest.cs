@@ -25,6 +25,22 @@ public sealed class SiloUnderTest : IAsyncDisposable
         ApiUrl = apiUrl;
         DataDirectory = dataDirectory;
         Http = new HttpClient { BaseAddress = apiUrl };
+        AdminKeyFile = Path.Combine(dataDirectory, "keys", "admin.key");
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(AdminKeyFile));
+    }
+
+    /// <summary>The admin key the first start wrote.</summary>
+    public string AdminKeyFile { get; }
+
+    /// <summary>A client of the API without credentials.</summary>
+    public HttpClient Anonymous() => new() { BaseAddress = ApiUrl };
+
+    /// <summary>A client of the API that presents <paramref name="key"/>.</summary>
+    public HttpClient WithKey(string key)
+    {
+        var client = Anonymous();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
     }
 
     /// <summary>Base address of the HTTP API.</summary>
@@ -33,7 +49,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>Where alerts and dead letters are kept.</summary>
     public string DataDirectory { get; }
 
-    /// <summary>Client of the API.</summary>
+    /// <summary>Client of the API, with the admin key.</summary>
     public HttpClient Http { get; }
 
     /// <summary>The host's services.</summary>
@@ -66,6 +82,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Telemetry:Journal:Directory"] = Path.Combine(data, "journal"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
             ["Telemetry:Alerts:DatabasePath"] = Path.Combine(data, "telemetry.db"),
+            ["Telemetry:Api:AdminKeyFile"] = Path.Combine(data, "keys", "admin.key"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
             ["Telemetry:Orleans:StateDirectory"] = Path.Combine(data, "state"),
             ["Telemetry:Simulation:Trucks"] = "0",
@@ -87,8 +104,8 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>GET /api/alerts with an optional query string.</summary>
     public async Task<IReadOnlyList<Alert>> GetAlertsAsync(string query = "")
     {
-        var alerts = await Http.GetFromJsonAsync<List<Alert>>($"/api/alerts{query}", TelemetryJson.Options);
-        return alerts ?? [];
+        var page = await Http.GetFromJsonAsync<AlertPageDocument>($"/api/alerts{query}", TelemetryJson.Options);
+        return page?.Items ?? [];
     }
 
     /// <summary>The ingest counters.</summary>
@@ -110,6 +127,9 @@ public sealed class SiloUnderTest : IAsyncDisposable
             // A file still open by a finalising writer; the temp folder is cleaned by the OS.
         }
     }
+
+    /// <summary>The shape of <c>GET /api/alerts</c>: items carry the episode's fields (and a case, not read here).</summary>
+    public sealed record class AlertPageDocument(List<Alert> Items, long Total, string? NextCursor);
 
     /// <summary>The silo's own <c>Program</c>, its settings overridden as the command line would.</summary>
     private sealed class SiloFactory(IReadOnlyDictionary<string, string> settings, Action<IServiceCollection>? services)

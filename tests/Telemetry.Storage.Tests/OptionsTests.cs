@@ -173,29 +173,6 @@ public sealed class OptionsTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task AddAlertStore_RelativePath_IsTheFileStoreUnderTheWorkingDirectory_AndEmptyPathIsInMemory()
-    {
-        var relative = Path.Combine($"alerts-{Guid.NewGuid():N}", "alerts.jsonl");
-        try
-        {
-            using var host = BuildHost(new() { ["Telemetry:Alerts:Store"] = "File", ["Telemetry:Alerts:FilePath"] = relative });
-            await host.StartAsync(TestContext.Current.CancellationToken);
-            var store = Assert.IsType<FileAlertStore>(host.Services.GetRequiredService<IAlertStore>());
-            Assert.Equal(Path.GetFullPath(relative), store.FilePath);
-            await host.StopAsync(TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            Directory.Delete(Path.GetFullPath(Path.GetDirectoryName(relative)!), recursive: true);
-        }
-
-        using var memoryHost = BuildHost(new() { ["Telemetry:Alerts:Store"] = "File", ["Telemetry:Alerts:FilePath"] = "" });
-        await memoryHost.StartAsync(TestContext.Current.CancellationToken);
-        Assert.IsType<InMemoryAlertStore>(memoryHost.Services.GetRequiredService<IAlertStore>());
-        await memoryHost.StopAsync(TestContext.Current.CancellationToken);
-    }
-
     private IHost BuildHost(Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings

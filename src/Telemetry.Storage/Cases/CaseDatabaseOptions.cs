@@ -7,8 +7,6 @@ public enum AlertStoreKind
     Sqlite = 0,
     /// <summary>PostgreSQL, shared by every silo of a cluster.</summary>
     Postgres = 1,
-    /// <summary>The JSON Lines file of earlier versions (no cases, no keys): <c>Telemetry:Alerts:FilePath</c>.</summary>
-    File = 2,
 }
 
 /// <summary>Settings of the alert database (<c>Telemetry:Alerts</c>, next to <c>FilePath</c>).</summary>
@@ -17,7 +15,7 @@ public sealed class CaseDatabaseOptions
     /// <summary>Configuration section (shared with <see cref="AlertStoreOptions"/>).</summary>
     public const string Section = "Telemetry:Alerts";
 
-    /// <summary><c>Sqlite</c> (default), <c>Postgres</c> or <c>File</c>.</summary>
+    /// <summary><c>Sqlite</c> (default) or <c>Postgres</c>.</summary>
     public AlertStoreKind Store { get; set; } = AlertStoreKind.Sqlite;
 
     /// <summary>The SQLite file, relative to the working directory.</summary>
@@ -31,7 +29,7 @@ public sealed class CaseDatabaseOptions
     {
         var errors = new List<string>();
         if (!Enum.IsDefined(Store))
-            errors.Add($"{Section}:Store '{Store}' is not Sqlite, Postgres or File.");
+            errors.Add($"{Section}:Store '{Store}' is not Sqlite or Postgres.");
         if (Store == AlertStoreKind.Sqlite && string.IsNullOrWhiteSpace(DatabasePath))
             errors.Add($"{Section}:DatabasePath is empty; name the SQLite file (default data/telemetry.db).");
         if (Store == AlertStoreKind.Postgres && string.IsNullOrWhiteSpace(ConnectionString))

@@ -1,10 +1,8 @@
-using System.Text.Json.Serialization;
 using Telemetry.Abstractions;
 
 namespace Telemetry.Storage.Cases;
 
 /// <summary>Where people are in working an alert episode; separate from the detector's open/closed status.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CaseState>))]
 public enum CaseState
 {
     /// <summary>No one has looked at it yet.</summary>
@@ -18,7 +16,6 @@ public enum CaseState
 }
 
 /// <summary>Why a case was closed.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CloseReason>))]
 public enum CloseReason
 {
     ConfirmedViolation = 0,
@@ -28,7 +25,6 @@ public enum CloseReason
 }
 
 /// <summary>One step of the case workflow.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CaseAction>))]
 public enum CaseAction
 {
     Acknowledge = 0,

@@ -33,16 +33,10 @@ public static class CasesHostingExtensions
         return services;
     }
 
-    /// <summary>True when the options choose a database (not the JSON Lines file).</summary>
-    internal static bool UsesDatabase(IServiceProvider provider) =>
-        provider.GetRequiredService<IOptions<CaseDatabaseOptions>>().Value.Store != AlertStoreKind.File;
-
     private sealed class AlertDatabaseStartup(IServiceProvider provider, IOptions<AlertStoreOptions> file, ILogger<SqlAlertStore> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
-            if (!UsesDatabase(provider))
-                return;
             var store = provider.GetRequiredService<SqlAlertStore>();
             await store.Database.MigrateAsync(cancellationToken);
             var kind = store.Database.Kind.ToString();
