@@ -24,6 +24,9 @@ public sealed class ApiOptions
     /// <summary>Where the first start writes the admin key (mode 0600), relative to the working directory.</summary>
     public string AdminKeyFile { get; set; } = "data/keys/admin.key";
 
+    /// <summary>After this long without a change the live stream sends a keep-alive comment.</summary>
+    public TimeSpan StreamKeepAlive { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>JWT bearer tokens from an identity provider; off while <c>Authority</c> and <c>SigningKey</c> are both empty.</summary>
     public JwtOptions Jwt { get; set; } = new();
 
@@ -33,6 +36,8 @@ public sealed class ApiOptions
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(AdminKeyFile))
             errors.Add($"{Section}:AdminKeyFile is empty; name the file the first start writes the admin key to.");
+        if (StreamKeepAlive < TimeSpan.FromMilliseconds(100) || StreamKeepAlive > TimeSpan.FromMinutes(10))
+            errors.Add($"{Section}:StreamKeepAlive {StreamKeepAlive} is outside 00:00:00.1 to 00:10:00.");
         if (!string.IsNullOrEmpty(Jwt.SigningKey) && Encoding.UTF8.GetByteCount(Jwt.SigningKey) < 32)
             errors.Add($"{Section}:Jwt:SigningKey is shorter than 32 bytes.");
         if (Jwt.Enabled && string.IsNullOrWhiteSpace(Jwt.Audience))

@@ -57,6 +57,8 @@ public static class TelemetryApi
         services.AddOpenApi();
         services.TryAddSingleton(TimeProvider.System);
         services.AddApiSecurity(options);
+        services.AddSingleton<AlertStreamHub>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertStreamHub>());
         return builder;
     }
 
@@ -76,8 +78,8 @@ public static class TelemetryApi
             .WithSummary("Alert episodes matching the filters, newest first, without evidence, one page at a time.");
         api.MapGet("/alerts/export", ExportAlertsAsync).AllowQuery([.. AlertListRequest.Names.Except(["cursor", "limit"])]).WithName("ExportAlerts")
             .WithSummary("Every alert episode matching the filters as CSV.").Produces<string>(StatusCodes.Status200OK, "text/csv");
-        api.MapGet("/alerts/stream", StreamAlertsAsync).AllowQuery().WithName("StreamAlerts")
-            .WithSummary("Server-sent events: one alert event per episode change in the caller's scope.").Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        api.MapGet("/alerts/stream", AlertStreamEndpoint.StreamAsync).AllowQuery().WithName("StreamAlerts")
+            .WithSummary("Server-sent events: one alert event (with an id) per episode change in the caller's scope; resumes after Last-Event-ID; keep-alive comments.").Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
         api.MapGet("/alerts/{id}", GetAlertAsync).AllowQuery().WithName("GetAlert")
             .WithSummary("One episode with its evidence samples, its case and the case's audit trail.");
         api.MapPost("/alerts/{id}/case", ApplyCaseStepAsync).AllowQuery().RequireAuthorization(ApiPolicies.Cases).WithName("ApplyCaseStep")
@@ -189,36 +191,6 @@ public static class TelemetryApi
     {
         var list = await keys.ListAsync(cancellationToken);
         return TypedResults.Ok(list.Select(k => new ApiKeyView(k.Id, k.Name, k.Role, k.Scope, k.CreatedUtc, k.RevokedUtc)).ToArray());
-    }
-
-    /// <summary>Server-sent events: one <c>alert</c> event per episode change in the caller's scope, as it happens.</summary>
-    private static async Task StreamAlertsAsync(HttpContext context, IAlertFeed feed)
-    {
-        var cancellationToken = context.RequestAborted;
-        var caller = Caller.From(context.User);
-        // Subscribed before the first line goes out: a client that has read it misses nothing after.
-        using var subscription = feed.Subscribe();
-        context.Response.Headers.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        await context.Response.WriteAsync(": alert stream\n\n", cancellationToken);
-        await context.Response.Body.FlushAsync(cancellationToken);
-        try
-        {
-            await foreach (var change in subscription.Reader.ReadAllAsync(cancellationToken))
-            {
-                var alert = change.Alert;
-                if ((caller.Fleets is { } fleets && (alert.Fleet is null || !fleets.Contains(alert.Fleet))) ||
-                    (caller.Regions is { } regions && (alert.Region is null || !regions.Contains(alert.Region))))
-                    continue;
-                var data = JsonSerializer.Serialize(new { kind = change.Kind, alert }, Json);
-                await context.Response.WriteAsync($"event: alert\ndata: {data}\n\n", cancellationToken);
-                await context.Response.Body.FlushAsync(cancellationToken);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client went away.
-        }
     }
 
     private static AlertFilter WithScope(AlertFilter filter, Caller caller) =>

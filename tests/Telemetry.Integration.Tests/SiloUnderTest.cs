@@ -108,6 +108,13 @@ public sealed class SiloUnderTest : IAsyncDisposable
         return page?.Items ?? [];
     }
 
+    /// <summary>GET /api/alerts/{id}: one episode with its evidence.</summary>
+    public async Task<Alert> GetAlertAsync(string id)
+    {
+        var detail = await Http.GetFromJsonAsync<AlertDetailDocument>($"/api/alerts/{Uri.EscapeDataString(id)}", TelemetryJson.Options);
+        return detail!.Alert;
+    }
+
     /// <summary>The ingest counters.</summary>
     public IngestMetrics Ingest => _factory.Services.GetRequiredService<IngestMetrics>();
 
@@ -130,6 +137,9 @@ public sealed class SiloUnderTest : IAsyncDisposable
 
     /// <summary>The shape of <c>GET /api/alerts</c>: items carry the episode's fields (and a case, not read here).</summary>
     public sealed record class AlertPageDocument(List<Alert> Items, long Total, string? NextCursor);
+
+    /// <summary>The shape of <c>GET /api/alerts/{id}</c>: the episode with evidence (and its case and audit, not read here).</summary>
+    public sealed record class AlertDetailDocument(Alert Alert);
 
     /// <summary>The silo's own <c>Program</c>, its settings overridden as the command line would.</summary>
     private sealed class SiloFactory(IReadOnlyDictionary<string, string> settings, Action<IServiceCollection>? services)
