@@ -155,6 +155,53 @@ public sealed class ApiAccessTests
         Assert.Equal(HttpStatusCode.Unauthorized, revoked.StatusCode);
     }
 
+    [Fact]
+    public async Task JwtBearer_FromAConfiguredIssuer_GivesRoleAndScope_AndBadTokensAreRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const string signingKey = "a-test-signing-key-of-at-least-32-bytes!";
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var silo = await SiloUnderTest.StartAsync(broker, influxUrl: null, new Dictionary<string, string>
+        {
+            ["Telemetry:Api:Jwt:SigningKey"] = signingKey,
+            ["Telemetry:Api:Jwt:Issuer"] = "https://idp.test",
+            ["Telemetry:Api:Jwt:Audience"] = "hdv-api",
+        });
+        var alert = NorthAlert();
+        await silo.Services.GetRequiredService<SqlAlertStore>().UpsertAsync(alert, ct);
+
+        static string Token(string key, string audience, DateTime expires, params (string Type, string Value)[] claims) =>
+            new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+            {
+                Issuer = "https://idp.test",
+                Audience = audience,
+                NotBefore = expires.AddHours(-2),
+                Expires = expires,
+                Subject = new System.Security.Claims.ClaimsIdentity(claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value))),
+                SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                    new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(Encoding.UTF8.GetBytes(key)), Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+            });
+
+        var later = DateTime.UtcNow.AddHours(1);
+        async Task<HttpStatusCode> StatusAsync(string token, string path)
+        {
+            using var client = silo.WithKey(token);
+            using var response = await client.GetAsync(new Uri(path, UriKind.Relative), ct);
+            return response.StatusCode;
+        }
+
+        var north = Token(signingKey, "hdv-api", later, ("sub", "operator-1"), ("role", "fleet"), ("fleet", NorthFleet));
+        var otherRegion = Token(signingKey, "hdv-api", later, ("sub", "officer-2"), ("role", "enforcement"), ("region", "370200"));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(north, $"/api/alerts/{alert.Id}"));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(north, "/api/keys"));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(otherRegion, $"/api/alerts/{alert.Id}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(Token(signingKey, "another-api", later, ("role", "admin")), "/api/alerts"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(Token(signingKey, "hdv-api", DateTime.UtcNow.AddMinutes(-10), ("role", "admin")), "/api/alerts"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(Token("another-signing-key-of-32-bytes-or-more", "hdv-api", later, ("role", "admin")), "/api/alerts"));
+        // API keys still work next to tokens.
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(File.ReadAllText(silo.AdminKeyFile), "/api/keys"));
+    }
+
     private static string Cli(string[] args)
     {
         using var stdout = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
