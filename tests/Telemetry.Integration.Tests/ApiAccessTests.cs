@@ -123,11 +123,12 @@ public sealed class ApiAccessTests
     }
 
     [Fact]
-    public async Task AdminKey_IsWrittenOnFirstStartReadableByTheOwnerOnly_AndCliKeysCreateAndRevokeWork()
+    public async Task AdminKey_IsWrittenOnFirstStartReadableByTheOwnerOnly_AndCliKeysCreateAndRevokeWork_AndNoKeyIsLogged()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var broker = await MosquittoServer.StartAsync(ct);
-        await using var silo = await SiloUnderTest.StartAsync(broker, influxUrl: null);
+        var log = new CapturingLoggerProvider();
+        await using var silo = await SiloUnderTest.StartAsync(broker, influxUrl: null, services: s => s.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(log));
 
         if (!OperatingSystem.IsWindows())
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(silo.AdminKeyFile));
@@ -153,6 +154,38 @@ public sealed class ApiAccessTests
         Cli(["keys", "revoke", "--database", database, id]);
         using var revoked = await fleet.GetAsync(new Uri("/api/alerts", UriKind.Relative), ct);
         Assert.Equal(HttpStatusCode.Unauthorized, revoked.StatusCode);
+
+        // The log says where the admin key is, and never shows a key.
+        var messages = log.Messages;
+        Assert.Contains(messages, m => m.Contains(silo.AdminKeyFile, StringComparison.Ordinal));
+        var adminKey = File.ReadAllText(silo.AdminKeyFile);
+        foreach (var secret in new[] { adminKey, key, "notakey" })
+            Assert.DoesNotContain(messages, m => m.Contains(secret, StringComparison.Ordinal));
+    }
+
+    /// <summary>Keeps every formatted log message (and exception text) of the host.</summary>
+    private sealed class CapturingLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+
+        public IReadOnlyList<string> Messages => [.. _messages];
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(_messages);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> messages) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+                Exception? exception, Func<TState, Exception?, string> formatter) =>
+                messages.Enqueue(formatter(state, exception) + (exception is null ? "" : " " + exception));
+        }
     }
 
     [Fact]
