@@ -9,6 +9,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing test servers: ${need[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

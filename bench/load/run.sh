@@ -109,7 +109,7 @@ for format in $FORMATS; do
       status=0
       timeout --kill-after=10 "$STEP_TIMEOUT" dotnet "$sim_dll" load --vehicles "$vehicles" --duration "$DURATION" \
         --broker 127.0.0.1:$mqtt_port --format "$format" --connections "$CONNECTIONS" --qos "$QOS" \
-        --tsdb "http://127.0.0.1:$vm_port/" --api "http://127.0.0.1:$api_port/" --silo-pid "$silo_pid" \
+        --tsdb "http://127.0.0.1:$vm_port/" --api "http://127.0.0.1:$api_port/" --api-key "@$dir/data/keys/admin.key" --silo-pid "$silo_pid" \
         --watch-pid broker=$broker_pid --watch-pid tsdb=$vm_pid --fault-share "$FAULT_SHARE" \
         --history-minutes "$HISTORY_MINUTES" --max-lag "$MAX_LAG" --drain-timeout "$DRAIN" \
         --vin-prefix "L$n" --label "$commit $name" --report "$OUT_DIR/$(printf %02d $n)-$name.json" || status=$?

@@ -26,6 +26,7 @@ public static class LoadCommand
         var maxInFlight = new Option<int>("--max-inflight") { Description = "Unacknowledged QoS 1 publishes per connection at most.", DefaultValueFactory = _ => 10_000 };
         var tsdb = new Option<string?>("--tsdb") { Description = "VictoriaMetrics base URL: verify every (VIN, second) is stored exactly once." };
         var api = new Option<string?>("--api") { Description = "Silo API base URL: alert stream (latency, detection) and /metrics (stored, rejected, CPU)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key for the alert stream, or @FILE to read it from a file (such as @data/keys/admin.key)." };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write the JSON report to this file." };
         var siloPid = new Option<int?>("--silo-pid") { Description = "PID of a silo on this machine: CPU and memory from /proc." };
         var watch = new Option<string[]>("--watch-pid") { Description = "name=PID of another process on this machine to watch in /proc (repeatable), e.g. broker=123.", AllowMultipleArgumentsPerToken = false };
@@ -41,7 +42,7 @@ public static class LoadCommand
 
         var command = new Command("load", "Drive N vehicles at an exact open-loop rate over pipelined MQTT connections and measure what the system stored, how late it alerted and whether it kept up. Exit code 0 when the run met its targets.")
         {
-            vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, report, siloPid, watch,
+            vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, apiKey, report, siloPid, watch,
             faultShare, history, historyAll, historySeconds, seed, vinPrefix, maxLag, drain, label,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -61,6 +62,7 @@ public static class LoadCommand
                 MaxInFlight = parse.GetValue(maxInFlight),
                 TsdbUrl = ParseUrl(parse.GetValue(tsdb), "--tsdb", errors),
                 ApiUrl = ParseUrl(parse.GetValue(api), "--api", errors),
+                ApiKey = ReadKey(parse.GetValue(apiKey), errors),
                 SiloPid = parse.GetValue(siloPid),
                 FaultShare = parse.GetValue(faultShare),
                 HistoryMinutes = parse.GetValue(history),
@@ -222,6 +224,26 @@ public static class LoadCommand
             return null;
         }
         return url;
+    }
+
+    private static string? ReadKey(string? value, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(value) || !value.StartsWith('@'))
+            return value;
+        try
+        {
+            return File.ReadAllText(value[1..]).Trim();
+        }
+        catch (IOException ex)
+        {
+            errors.Add($"--api-key: cannot read '{value[1..]}': {ex.Message}");
+            return null;
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            errors.Add($"--api-key: cannot read '{value[1..]}': {ex.Message}");
+            return null;
+        }
     }
 
     private static string Inv(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

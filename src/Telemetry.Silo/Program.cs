@@ -9,7 +9,8 @@ try
     var builder = TelemetryHost.CreateBuilder(args);
     builder.AddTelemetrySilo();          // Orleans (localhost or Redis clustering), detection, registry, zones
     builder.AddTimeSeriesSink();         // InfluxDB.Client writer, or local line-protocol files
-    builder.AddAlertStore();             // durable alert episodes
+    builder.AddAlertStore();             // alert episodes and cases: SQLite file or PostgreSQL
+    builder.AddTelemetryApi();           // problem details, OpenAPI, API keys / JWT, roles
     builder.AddMqttIngest();             // embedded MQTTnet broker or external broker, decoder, dead letters
     builder.AddTelemetryObservability(); // OpenTelemetry meters, /metrics, console alerts and status
     builder.AddFleetSimulation();        // --simulate N: simulated trucks in this process

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Telemetry.Abstractions;
+using Telemetry.Storage.Cases;
 using Telemetry.Storage.Journal;
 
 namespace Telemetry.Storage;
@@ -55,9 +56,10 @@ public static class StorageHostingExtensions
     }
 
     /// <summary>
-    /// Binds <see cref="AlertStoreOptions"/> to <c>Telemetry:Alerts</c>, validates them at start and
-    /// registers <see cref="IAlertStore"/>: <see cref="FileAlertStore"/> on <c>FilePath</c> (relative to
-    /// the working directory), or <see cref="InMemoryAlertStore"/> when <c>FilePath</c> is empty.
+    /// Binds <see cref="AlertStoreOptions"/> and <see cref="CaseDatabaseOptions"/> to <c>Telemetry:Alerts</c>, validates
+    /// them at start and registers <see cref="IAlertStore"/>: the alert database (<see cref="SqlAlertStore"/>, SQLite on
+    /// <c>DatabasePath</c> by default or PostgreSQL). The JSON Lines file of earlier versions (<c>FilePath</c>) is
+    /// imported into it once at start.
     /// </summary>
     public static IHostApplicationBuilder AddAlertStore(this IHostApplicationBuilder builder)
     {
@@ -69,14 +71,8 @@ public static class StorageHostingExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertStoreOptions>>(
             new SentenceValidator<AlertStoreOptions>(o => o.Validate())));
-        services.TryAddSingleton<IAlertStore>(provider =>
-        {
-            if (!string.IsNullOrEmpty(provider.GetRequiredService<IOptions<AlertStoreOptions>>().Value.FilePath))
-                return ActivatorUtilities.CreateInstance<FileAlertStore>(provider);
-            Log.AlertStoreInMemory(provider.GetRequiredService<ILogger<InMemoryAlertStore>>());
-            return new InMemoryAlertStore();
-        });
-        services.AddHostedService<CreateAtStart<IAlertStore>>();
+        services.AddAlertDatabase();
+        services.TryAddSingleton<IAlertStore>(provider => provider.GetRequiredService<SqlAlertStore>());
         return builder;
     }
 

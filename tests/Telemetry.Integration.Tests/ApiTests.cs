@@ -38,6 +38,6 @@ public sealed class ApiTests
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         using var fine = await silo.Http.GetAsync(new Uri("/api/alerts?status=open&rule=R9&limit=10", UriKind.Relative), ct);
         Assert.Equal(HttpStatusCode.OK, fine.StatusCode);
-        Assert.Equal("[]", await fine.Content.ReadAsStringAsync(ct));
+        Assert.Equal("""{"items":[],"total":0,"nextCursor":null}""", await fine.Content.ReadAsStringAsync(ct));
     }
 }

@@ -246,6 +246,6 @@ public sealed class FaultTests
         "episodes: " + string.Join("; ", episodes.Select(a => $"{a.Id} {a.Status} {a.StartUtc:HH:mm:ss}-{a.EndUtc:HH:mm:ss} rev {a.Revision}"));
 
     private static async Task<IReadOnlyList<Alert>> AlertsAsync(HttpClient http, string vin, CancellationToken ct) =>
-        await http.GetFromJsonAsync<List<Alert>>($"/api/alerts?vin={vin}", TelemetryJson.Options, ct) ?? [];
+        (await http.GetFromJsonAsync<SiloUnderTest.AlertPageDocument>($"/api/alerts?vin={vin}", TelemetryJson.Options, ct))?.Items ?? [];
 
 }

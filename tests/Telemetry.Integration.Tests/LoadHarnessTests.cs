@@ -33,6 +33,7 @@ public sealed class LoadHarnessTests
             HistorySeconds = 5,
             TsdbUrl = tsdb.Url,
             ApiUrl = silo.ApiUrl,
+            ApiKey = File.ReadAllText(silo.AdminKeyFile),
             VinPrefix = "LHARN",
             // The machine is shared: judge invariants, not speed.
             MaxLagSeconds = 60,

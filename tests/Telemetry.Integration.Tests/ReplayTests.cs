@@ -1,3 +1,5 @@
+extern alias cli;
+
 using System.Globalization;
 using Telemetry.Testing;
 
@@ -49,7 +51,7 @@ public sealed class ReplayTests
         {
             using var stdout = new StringWriter(CultureInfo.InvariantCulture);
             using var stderr = new StringWriter(CultureInfo.InvariantCulture);
-            var exit = await Task.Run(() => Telemetry.Cli.CliApp.Run(["replay", "--journal", journal, "--broker", $"{broker.Host}:{broker.Port}"], Stream.Null, stdout, stderr), ct);
+            var exit = await Task.Run(() => cli::Telemetry.Cli.CliApp.Run(["replay", "--journal", journal, "--broker", $"{broker.Host}:{broker.Port}"], Stream.Null, stdout, stderr), ct);
             Assert.True(exit == 0, $"replay exited {exit}: {stdout}{stderr}");
             Assert.Contains($"Replayed {trace.Frames.Count} frames", stdout.ToString(), StringComparison.Ordinal);
             await Eventually.WaitAsync(() => second.Ingest.Totals.Decoded == (run + 1) * trace.Frames.Count, TimeSpan.FromSeconds(30),

@@ -98,6 +98,9 @@ public sealed class SiloProcess : IAsyncDisposable
                 using var response = await silo.Http.GetAsync("/health/ready", cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
+                    // The first start wrote an admin key (relative to the working directory, unless a setting moved it).
+                    var key = Path.Combine(data, config.GetValueOrDefault("Telemetry:Api:AdminKeyFile", "data/keys/admin.key"));
+                    silo.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(key));
                     return silo;
                 }
             }

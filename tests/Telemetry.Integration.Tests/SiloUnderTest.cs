@@ -1,30 +1,46 @@
+using System.Globalization;
 using System.Net.Http.Json;
-using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Abstractions;
-using Telemetry.Api;
 using Telemetry.Ingest;
-using Telemetry.Silo;
-using Telemetry.Storage;
 using Telemetry.Testing;
 
 namespace Telemetry.Integration.Tests;
 
 /// <summary>
-/// The real silo (Orleans, ingest, storage, API) in this process, wired exactly as Program.cs
-/// does, on free ports and a temporary data directory.
+/// The real silo program (its own <c>Program.cs</c>, hosted by <see cref="WebApplicationFactory{TEntryPoint}"/> on
+/// Kestrel) with settings overridden: free ports, a temporary data directory and the given broker. No wiring
+/// of its own, so a test cannot pass on wiring the product does not have.
 /// </summary>
 public sealed class SiloUnderTest : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly SiloFactory _factory;
 
-    private SiloUnderTest(WebApplication app, Uri apiUrl, string dataDirectory)
+    private SiloUnderTest(SiloFactory factory, Uri apiUrl, string dataDirectory)
     {
-        _app = app;
+        _factory = factory;
         ApiUrl = apiUrl;
         DataDirectory = dataDirectory;
         Http = new HttpClient { BaseAddress = apiUrl };
+        AdminKeyFile = Path.Combine(dataDirectory, "keys", "admin.key");
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(AdminKeyFile));
+    }
+
+    /// <summary>The admin key the first start wrote.</summary>
+    public string AdminKeyFile { get; }
+
+    /// <summary>A client of the API without credentials.</summary>
+    public HttpClient Anonymous() => new() { BaseAddress = ApiUrl };
+
+    /// <summary>A client of the API that presents <paramref name="key"/>.</summary>
+    public HttpClient WithKey(string key)
+    {
+        var client = Anonymous();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
     }
 
     /// <summary>Base address of the HTTP API.</summary>
@@ -33,16 +49,16 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>Where alerts and dead letters are kept.</summary>
     public string DataDirectory { get; }
 
-    /// <summary>Client of the API.</summary>
+    /// <summary>Client of the API, with the admin key.</summary>
     public HttpClient Http { get; }
 
     /// <summary>The host's services.</summary>
-    public IServiceProvider Services => _app.Services;
+    public IServiceProvider Services => _factory.Services;
 
     /// <summary>
     /// Starts a silo subscribed to <paramref name="broker"/> and writing to <paramref name="influxUrl"/>
     /// (or to line-protocol files in its data directory when null). <paramref name="services"/>
-    /// may replace registrations after the host's own wiring.
+    /// may replace registrations after the program's own wiring.
     /// </summary>
     public static async Task<SiloUnderTest> StartAsync(MosquittoServer broker, Uri? influxUrl, IDictionary<string, string>? settings = null,
         Action<IServiceCollection>? services = null)
@@ -55,38 +71,32 @@ public sealed class SiloUnderTest : IAsyncDisposable
             ["Urls"] = apiUrl.ToString(),
             ["Telemetry:Mqtt:Mode"] = "External",
             ["Telemetry:Mqtt:Host"] = broker.Host,
-            ["Telemetry:Mqtt:Port"] = broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Telemetry:Mqtt:Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
             ["Telemetry:Mqtt:ClientId"] = $"silo-under-test-{ports[0]}",
-            ["Telemetry:Orleans:SiloPort"] = ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Telemetry:Orleans:GatewayPort"] = ports[2].ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Telemetry:Orleans:SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
+            ["Telemetry:Orleans:GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),
             ["Telemetry:TimeSeries:InfluxUrl"] = influxUrl?.ToString() ?? "",
             ["Telemetry:TimeSeries:Token"] = "test-token",
             ["Telemetry:TimeSeries:Org"] = "test",
             ["Telemetry:TimeSeries:FileDirectory"] = Path.Combine(data, "timeseries"),
             ["Telemetry:Journal:Directory"] = Path.Combine(data, "journal"),
             ["Telemetry:Alerts:FilePath"] = Path.Combine(data, "alerts.jsonl"),
+            ["Telemetry:Alerts:DatabasePath"] = Path.Combine(data, "telemetry.db"),
+            ["Telemetry:Api:AdminKeyFile"] = Path.Combine(data, "keys", "admin.key"),
             ["Telemetry:DeadLetters:FilePath"] = Path.Combine(data, "dead-letters.jsonl"),
             ["Telemetry:Orleans:StateDirectory"] = Path.Combine(data, "state"),
+            ["Telemetry:Simulation:Trucks"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             config[key] = value;
         }
-        var args = config.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
 
-        var builder = TelemetryHost.CreateBuilder(args);
-        builder.AddTelemetrySilo();
-        builder.AddTimeSeriesSink();
-        builder.AddAlertStore();
-        builder.AddMqttIngest();
-        builder.AddTelemetryObservability();
-        services?.Invoke(builder.Services);
-        var app = builder.Build();
-        app.MapTelemetryApi();
-        app.MapTelemetryMetrics();
-        await app.StartAsync();
-        var silo = new SiloUnderTest(app, apiUrl, data);
-        var ingest = app.Services.GetRequiredService<MqttIngestService>();
+        var factory = new SiloFactory(config, services);
+        factory.UseKestrel(ports[0]);
+        factory.StartServer();
+        var silo = new SiloUnderTest(factory, apiUrl, data);
+        var ingest = factory.Services.GetRequiredService<MqttIngestService>();
         await Eventually.WaitAsync(() => ingest.IsSubscribed, TimeSpan.FromSeconds(30), "the silo's ingest should subscribe to the broker");
         return silo;
     }
@@ -94,21 +104,27 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// <summary>GET /api/alerts with an optional query string.</summary>
     public async Task<IReadOnlyList<Alert>> GetAlertsAsync(string query = "")
     {
-        var alerts = await Http.GetFromJsonAsync<List<Alert>>($"/api/alerts{query}", TelemetryJson.Options);
-        return alerts ?? [];
+        var page = await Http.GetFromJsonAsync<AlertPageDocument>($"/api/alerts{query}", TelemetryJson.Options);
+        return page?.Items ?? [];
+    }
+
+    /// <summary>GET /api/alerts/{id}: one episode with its evidence.</summary>
+    public async Task<Alert> GetAlertAsync(string id)
+    {
+        var detail = await Http.GetFromJsonAsync<AlertDetailDocument>($"/api/alerts/{Uri.EscapeDataString(id)}", TelemetryJson.Options);
+        return detail!.Alert;
     }
 
     /// <summary>The ingest counters.</summary>
-    public IngestMetrics Ingest => _app.Services.GetRequiredService<IngestMetrics>();
+    public IngestMetrics Ingest => _factory.Services.GetRequiredService<IngestMetrics>();
 
     /// <summary>Stops the host (ingest, grains, shipper) and keeps its data directory until disposed.</summary>
-    public Task StopAsync() => _app.StopAsync();
+    public async Task StopAsync() => await _factory.DisposeAsync();
 
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _factory.DisposeAsync();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);
@@ -116,6 +132,29 @@ public sealed class SiloUnderTest : IAsyncDisposable
         catch (IOException)
         {
             // A file still open by a finalising writer; the temp folder is cleaned by the OS.
+        }
+    }
+
+    /// <summary>The shape of <c>GET /api/alerts</c>: items carry the episode's fields (and a case, not read here).</summary>
+    public sealed record class AlertPageDocument(List<Alert> Items, long Total, string? NextCursor);
+
+    /// <summary>The shape of <c>GET /api/alerts/{id}</c>: the episode with evidence (and its case and audit, not read here).</summary>
+    public sealed record class AlertDetailDocument(Alert Alert);
+
+    /// <summary>The silo's own <c>Program</c>, its settings overridden as the command line would.</summary>
+    private sealed class SiloFactory(IReadOnlyDictionary<string, string> settings, Action<IServiceCollection>? services)
+        : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+            if (services is not null)
+            {
+                builder.ConfigureTestServices(services);
+            }
         }
     }
 }

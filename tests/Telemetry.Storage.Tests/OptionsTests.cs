@@ -113,6 +113,33 @@ public sealed class OptionsTests : IDisposable
     }
 
     [Fact]
+    public async Task AddAlertStore_PostgresWithoutConnectionString_StopsTheHostWithTheSentence()
+    {
+        using var host = BuildHost(new() { ["Telemetry:Alerts:Store"] = "Postgres" });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("Telemetry:Alerts:ConnectionString is empty", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddAlertStore_Default_IsTheSqliteDatabase_WhichImportsTheOldAlertFileAtStart()
+    {
+        var file = Path.Combine(_root.Path, "alerts.jsonl");
+        var alert = TestData.Alert("VINAAAAAAAAAAAAAA");
+        await File.WriteAllTextAsync(file, System.Text.Json.JsonSerializer.Serialize(alert, TelemetryJson.Options) + "\n", TestContext.Current.CancellationToken);
+        using var host = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = file });
+        await host.StartAsync(TestContext.Current.CancellationToken);
+
+        var store = Assert.IsType<Telemetry.Storage.Cases.SqlAlertStore>(host.Services.GetRequiredService<IAlertStore>());
+        Assert.Equal(Path.Combine(_root.Path, "telemetry.db"), store.Database.Description);
+        Assert.True(File.Exists(Path.Combine(_root.Path, "telemetry.db")));
+        Assert.Equal(alert.Revision, (await store.GetAsync(alert.Id, TestContext.Current.CancellationToken))!.Revision);
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    }
+
+    [Fact]
     public async Task AddTimeSeriesSink_BadJournalSetting_StopsTheHostWithTheSentence()
     {
         using var host = BuildHost(new() { ["Telemetry:Journal:SegmentBytes"] = "12" });
@@ -146,29 +173,6 @@ public sealed class OptionsTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task AddAlertStore_RelativePath_IsTheFileStoreUnderTheWorkingDirectory_AndEmptyPathIsInMemory()
-    {
-        var relative = Path.Combine($"alerts-{Guid.NewGuid():N}", "alerts.jsonl");
-        try
-        {
-            using var host = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = relative });
-            await host.StartAsync(TestContext.Current.CancellationToken);
-            var store = Assert.IsType<FileAlertStore>(host.Services.GetRequiredService<IAlertStore>());
-            Assert.Equal(Path.GetFullPath(relative), store.FilePath);
-            await host.StopAsync(TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            Directory.Delete(Path.GetFullPath(Path.GetDirectoryName(relative)!), recursive: true);
-        }
-
-        using var memoryHost = BuildHost(new() { ["Telemetry:Alerts:FilePath"] = "" });
-        await memoryHost.StartAsync(TestContext.Current.CancellationToken);
-        Assert.IsType<InMemoryAlertStore>(memoryHost.Services.GetRequiredService<IAlertStore>());
-        await memoryHost.StopAsync(TestContext.Current.CancellationToken);
-    }
-
     private IHost BuildHost(Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -178,6 +182,7 @@ public sealed class OptionsTests : IDisposable
         });
         settings.TryAdd("Telemetry:Journal:Directory", Path.Combine(_root.Path, "journal"));
         settings.TryAdd("Telemetry:TimeSeries:FileDirectory", Path.Combine(_root.Path, "timeseries"));
+        settings.TryAdd("Telemetry:Alerts:DatabasePath", Path.Combine(_root.Path, "telemetry.db"));
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddTimeSeriesSink().AddAlertStore();
         return builder.Build();

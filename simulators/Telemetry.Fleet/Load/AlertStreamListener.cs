@@ -22,10 +22,12 @@ public sealed class AlertStreamListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _reader = Task.CompletedTask;
 
-    /// <summary>Listens to the API at <paramref name="apiUrl"/>, timing arrivals on <paramref name="clock"/>.</summary>
-    public AlertStreamListener(Uri apiUrl, Stopwatch clock)
+    /// <summary>Listens to the API at <paramref name="apiUrl"/> with <paramref name="apiKey"/>, timing arrivals on <paramref name="clock"/>.</summary>
+    public AlertStreamListener(Uri apiUrl, Stopwatch clock, string? apiKey = null)
     {
         _http = new HttpClient { BaseAddress = apiUrl, Timeout = Timeout.InfiniteTimeSpan };
+        if (!string.IsNullOrEmpty(apiKey))
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
         _clock = clock;
     }
 

@@ -43,6 +43,9 @@ public sealed class LoadOptions
     /// <summary>Base URL of the silo's HTTP API (alert stream, <c>/metrics</c>); null: nothing read from the silo.</summary>
     public Uri? ApiUrl { get; set; }
 
+    /// <summary>API key for the alert stream (the silo's <c>data/keys/admin.key</c> or any key); null: none sent.</summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Process id of the silo when it runs on this machine, for CPU and memory from /proc.</summary>
     public int? SiloPid { get; set; }
 

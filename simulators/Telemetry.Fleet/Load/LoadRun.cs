@@ -54,7 +54,7 @@ public static class LoadRun
         var baseline = metricsUrl is null ? null : await ScrapeAsync(http, metricsUrl, cancellationToken);
 
         var clock = new Stopwatch();
-        await using var alerts = options.ApiUrl is null ? null : new AlertStreamListener(options.ApiUrl, clock);
+        await using var alerts = options.ApiUrl is null ? null : new AlertStreamListener(options.ApiUrl, clock, options.ApiKey);
         if (alerts is not null)
             await alerts.StartAsync(cancellationToken);
 

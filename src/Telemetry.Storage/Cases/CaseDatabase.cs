@@ -1,0 +1,214 @@
+using System.Data;
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Telemetry.Storage.Cases;
+
+/// <summary>
+/// The relational database of alert episodes, cases, the audit trail and API keys: SQLite (one file) or
+/// PostgreSQL, with one schema written for both. <see cref="MigrateAsync"/> applies the migrations that are missing,
+/// in order, each in a transaction, recorded in <c>schema_migrations</c>; several silos starting at once on one
+/// PostgreSQL take turns through an advisory lock.
+/// </summary>
+public abstract class CaseDatabase
+{
+    private readonly Lazy<Task> _migrated;
+
+    private protected CaseDatabase() => _migrated = new(() => MigrateCoreAsync(CancellationToken.None));
+
+    /// <summary>The provider.</summary>
+    public abstract AlertStoreKind Kind { get; }
+
+    /// <summary>Where the data is, for the log: a file path or the host and database (never a password).</summary>
+    public abstract string Description { get; }
+
+    /// <summary>SQLite on <paramref name="path"/> (created with its directory when missing).</summary>
+    public static CaseDatabase Sqlite(string path) => new SqliteCaseDatabase(path);
+
+    /// <summary>PostgreSQL through <paramref name="connectionString"/>.</summary>
+    public static CaseDatabase Postgres(string connectionString) => new PostgresCaseDatabase(connectionString);
+
+    /// <summary>The database the options name.</summary>
+    public static CaseDatabase From(CaseDatabaseOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Store == AlertStoreKind.Postgres ? Postgres(options.ConnectionString) : Sqlite(options.DatabasePath);
+    }
+
+    /// <summary>An open connection, the schema migrated.</summary>
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        await MigrateAsync(cancellationToken);
+        return await OpenRawAsync(cancellationToken);
+    }
+
+    /// <summary>Applies the missing migrations (once per process; later calls wait for the first).</summary>
+    public Task MigrateAsync(CancellationToken cancellationToken = default) => _migrated.Value.WaitAsync(cancellationToken);
+
+    /// <summary>A transaction that holds its write lock from the start (SQLite IMMEDIATE; PostgreSQL row locks via <see cref="ForUpdate"/>).</summary>
+    internal abstract DbTransaction BeginWrite(DbConnection connection);
+
+    /// <summary>The clause that locks the rows a select reads until the transaction ends ("" on SQLite, which locks the database).</summary>
+    internal abstract string ForUpdate { get; }
+
+    /// <summary>The SQL of each migration for this provider, in order; the index + 1 is the version.</summary>
+    internal abstract IReadOnlyList<string> Migrations { get; }
+
+    private protected abstract Task<DbConnection> OpenRawAsync(CancellationToken cancellationToken);
+
+    private protected virtual Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction) => Task.CompletedTask;
+
+    private async Task MigrateCoreAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenRawAsync(cancellationToken);
+        await using var transaction = BeginWrite(connection);
+        await LockMigrationsAsync(connection, transaction);
+        await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ticks BIGINT NOT NULL)",
+            transaction: transaction);
+        var applied = (await connection.QueryAsync<long>("SELECT version FROM schema_migrations", transaction: transaction)).ToHashSet();
+        for (var i = 0; i < Migrations.Count; i++)
+        {
+            var version = i + 1;
+            if (applied.Contains(version))
+                continue;
+            await connection.ExecuteAsync(Migrations[i], transaction: transaction);
+            await connection.ExecuteAsync("INSERT INTO schema_migrations (version, applied_ticks) VALUES (@version, @ticks)",
+                new { version, ticks = DateTime.UtcNow.Ticks }, transaction);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    // The tables, written once: only the auto-numbered key and the append-only guard differ by provider.
+    private const string Tables = """
+        CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            vin TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_lower TEXT NOT NULL,
+            severity INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            fleet TEXT NULL,
+            region TEXT NULL,
+            zone TEXT NULL,
+            start_ticks BIGINT NOT NULL,
+            revision INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            case_state INTEGER NOT NULL DEFAULT 0,
+            assignee TEXT NULL,
+            close_reason INTEGER NULL,
+            case_updated_ticks BIGINT NULL
+        );
+        CREATE INDEX alerts_start ON alerts (start_ticks DESC, id);
+        CREATE INDEX alerts_vin ON alerts (vin, start_ticks DESC);
+        CREATE INDEX alerts_fleet ON alerts (fleet, start_ticks DESC);
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_ticks BIGINT NOT NULL,
+            revoked_ticks BIGINT NULL
+        );
+        CREATE TABLE imported_files (
+            path TEXT NOT NULL,
+            length BIGINT NOT NULL,
+            imported_ticks BIGINT NOT NULL,
+            records INTEGER NOT NULL,
+            PRIMARY KEY (path, length)
+        );
+        """;
+
+    private const string AuditColumns = """
+            alert_id TEXT NOT NULL,
+            at_ticks BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            detail TEXT NULL
+        );
+        CREATE INDEX alert_audit_alert ON alert_audit (alert_id, seq);
+        """;
+
+    private sealed class SqliteCaseDatabase(string path) : CaseDatabase
+    {
+        private readonly string _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.GetFullPath(path),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+
+        public override AlertStoreKind Kind => AlertStoreKind.Sqlite;
+
+        public override string Description => Path.GetFullPath(path);
+
+        internal override string ForUpdate => "";
+
+        internal override IReadOnlyList<string> Migrations { get; } =
+        [
+            Tables + "CREATE TABLE alert_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT," + AuditColumns + """
+            CREATE TRIGGER alert_audit_no_update BEFORE UPDATE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            CREATE TRIGGER alert_audit_no_delete BEFORE DELETE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            """,
+        ];
+
+        internal override DbTransaction BeginWrite(DbConnection connection) =>
+            ((SqliteConnection)connection).BeginTransaction(deferred: false);
+
+        private protected override async Task<DbConnection> OpenRawAsync(CancellationToken cancellationToken)
+        {
+            var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (!string.IsNullOrEmpty(directory))
+                Directory.CreateDirectory(directory);
+            var connection = new SqliteConnection(_connectionString);
+            await connection.OpenAsync(cancellationToken);
+            // WAL: readers never wait for the writer; NORMAL sync is durable at each checkpoint and never corrupts.
+            await connection.ExecuteAsync("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;");
+            return connection;
+        }
+    }
+
+    private sealed class PostgresCaseDatabase(string connectionString) : CaseDatabase
+    {
+        private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(connectionString);
+
+        public override AlertStoreKind Kind => AlertStoreKind.Postgres;
+
+        public override string Description
+        {
+            get
+            {
+                var builder = new NpgsqlConnectionStringBuilder(connectionString);
+                return $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}";
+            }
+        }
+
+        internal override string ForUpdate => " FOR UPDATE";
+
+        internal override IReadOnlyList<string> Migrations { get; } =
+        [
+            Tables + "CREATE TABLE alert_audit (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY," + AuditColumns + """
+            CREATE FUNCTION alert_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+            CREATE TRIGGER alert_audit_no_change BEFORE UPDATE OR DELETE ON alert_audit
+            FOR EACH ROW EXECUTE FUNCTION alert_audit_append_only();
+            CREATE TRIGGER alert_audit_no_truncate BEFORE TRUNCATE ON alert_audit
+            FOR EACH STATEMENT EXECUTE FUNCTION alert_audit_append_only();
+            """,
+        ];
+
+        internal override DbTransaction BeginWrite(DbConnection connection) =>
+            connection.BeginTransaction(IsolationLevel.ReadCommitted);
+
+        private protected override async Task<DbConnection> OpenRawAsync(CancellationToken cancellationToken) =>
+            await _source.OpenConnectionAsync(cancellationToken);
+
+        // One migrator at a time across silos (the key is arbitrary, fixed for this schema).
+        private protected override Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction) =>
+            connection.ExecuteAsync("SELECT pg_advisory_xact_lock(7431902211)", transaction: transaction);
+    }
+}
