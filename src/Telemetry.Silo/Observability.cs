@@ -65,12 +65,22 @@ public static class Observability
 
     /// <summary>
     /// Maps <c>/metrics</c> (Prometheus text format), <c>/health/live</c> and <c>/health/ready</c>
-    /// (JSON; 503 while the broker, the time-series store, the cluster membership or the alert store is not healthy).
+    /// (JSON; 503 while the broker, the time-series store, the cluster membership or the alert store is not healthy),
+    /// and <c>/reference/zones.geojson</c>: the low-emission zones the rules use, for the dashboards' map layer.
     /// </summary>
     public static IEndpointRouteBuilder MapTelemetryMetrics(this IEndpointRouteBuilder app)
     {
         app.MapPrometheusScrapingEndpoint();
         app.MapTelemetryHealth();
+        app.MapGet("/reference/zones.geojson", (HttpContext context, IOptions<ReferenceDataOptions> options) =>
+        {
+            // Grafana's browser fetches the layer from another origin.
+            context.Response.Headers.AccessControlAllowOrigin = "*";
+            var path = options.Value.ZonesPath;
+            return string.IsNullOrEmpty(path) || !File.Exists(path)
+                ? Results.Text("""{"type":"FeatureCollection","features":[]}""", "application/geo+json")
+                : Results.File(Path.GetFullPath(path), "application/geo+json");
+        });
         return app;
     }
 

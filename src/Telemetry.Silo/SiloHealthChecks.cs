@@ -40,33 +40,24 @@ public static class SiloHealthChecks
     /// <summary>
     /// <c>{"status":"Unhealthy","totalMs":3.1,"checks":{"broker":{"status":"Unhealthy","description":"...","ms":0.1,"data":{...}}}}</c>
     /// </summary>
-    public static async Task WriteJson(HttpContext context, HealthReport report)
+    public static Task WriteJson(HttpContext context, HealthReport report)
     {
-        context.Response.ContentType = "application/json";
-        await using var json = new Utf8JsonWriter(context.Response.Body, new JsonWriterOptions { Indented = true });
-        json.WriteStartObject();
-        json.WriteString("status", report.Status.ToString());
-        json.WriteNumber("totalMs", Math.Round(report.TotalDuration.TotalMilliseconds, 1));
-        json.WriteStartObject("checks");
-        foreach (var (name, entry) in report.Entries)
+        var body = new Dictionary<string, object?>
         {
-            json.WriteStartObject(name);
-            json.WriteString("status", entry.Status.ToString());
-            json.WriteString("description", entry.Description ?? entry.Exception?.Message ?? "");
-            json.WriteNumber("ms", Math.Round(entry.Duration.TotalMilliseconds, 1));
-            json.WriteStartObject("data");
-            foreach (var (key, value) in entry.Data)
+            ["status"] = report.Status.ToString(),
+            ["totalMs"] = Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            ["checks"] = report.Entries.ToDictionary(e => e.Key, e => new Dictionary<string, object?>
             {
-                json.WritePropertyName(key);
-                JsonSerializer.Serialize(json, value, value?.GetType() ?? typeof(object));
-            }
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        json.WriteEndObject();
-        json.WriteEndObject();
-        await json.FlushAsync(context.RequestAborted);
+                ["status"] = e.Value.Status.ToString(),
+                ["description"] = e.Value.Description ?? e.Value.Exception?.Message ?? "",
+                ["ms"] = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+                ["data"] = e.Value.Data.ToDictionary(d => d.Key, d => d.Value is Enum ? d.Value.ToString() : d.Value),
+            }),
+        };
+        return context.Response.WriteAsJsonAsync(body, JsonOptions, "application/json", context.RequestAborted);
     }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
 }
 
 /// <summary>Terminal messages reach the pipeline: subscribed to the external broker, or the embedded broker started.</summary>
