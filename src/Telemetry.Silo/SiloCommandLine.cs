@@ -10,20 +10,20 @@ namespace Telemetry.Silo;
 public static class SiloCommandLine
 {
     /// <summary>
-    /// Handles <c>--help</c> (prints and returns exit code 0) and malformed short switches (prints and returns 2);
+    /// Handles <c>--help</c> and <c>--version</c> (prints and returns exit code 0) and malformed short switches (prints and returns 2);
     /// otherwise returns null and the arguments for the host, with <c>--log-format</c> turned into its setting.
     /// </summary>
     public static int? Handle(ref string[] args, TextWriter? output = null)
     {
         var root = Build();
         var result = root.Parse(args);
-        var help = args.Any(a => a is "--help" or "-h" or "-?" or "/?");
-        if (help || result.Errors.Count > 0)
+        var help = args.FirstOrDefault(a => a is "--help" or "-h" or "-?" or "/?" or "--version");
+        if (help is not null || result.Errors.Count > 0)
         {
             var configuration = new InvocationConfiguration { Output = output ?? Console.Out, Error = output ?? Console.Error };
-            if (help)
+            if (help is not null)
             {
-                root.Parse(["--help"]).Invoke(configuration);
+                root.Parse([help]).Invoke(configuration);
                 return 0;
             }
             foreach (var error in result.Errors)
