@@ -45,6 +45,8 @@ public static class Observability
         });
         if (otlp)
         {
+            // Grain calls carry the trace context and make spans (Orleans' activity sources).
+            builder.UseOrleans(orleans => orleans.AddActivityPropagation());
             otel.WithTracing(tracing => tracing
                 .AddSource(OrleansSources)
                 .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics"))
