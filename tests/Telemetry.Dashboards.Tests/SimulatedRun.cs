@@ -9,8 +9,8 @@ namespace Telemetry.Dashboards.Tests;
 
 /// <summary>
 /// One real influxd 1.x holding what the silo would have written for a 45-minute simulated run ending now:
-/// four trucks in two fleets and two regions driven through the detection engine (one with NOx control
-/// failing until the end, one with its DPF removed until the end, one whose NOx fault ended, one clean),
+/// four trucks in two fleets and two regions and one the registry does not know, driven through the detection engine (one with NOx control
+/// failing until the end, one with its DPF removed until the end, one whose NOx fault ended, two clean),
 /// their samples and every episode change as the silo's line protocol (<see cref="SamplePoints"/>), and the
 /// pipeline counters of that run every 10 s as <see cref="PipelinePoints"/> lines.
 /// </summary>
@@ -44,6 +44,7 @@ public sealed class SimulatedRun : IAsyncLifetime
             ("fleet-north", "370200", Fault.DpfRemoved, 5, 45),
             ("fleet-south", "370100", Fault.HighNox, 2, 15),
             ("fleet-south", "370200", Fault.None, 0, 0),
+            ("", "", Fault.None, 0, 0), // not in the registry: no fleet or region tag
         ];
 
         var lines = new List<string>();
@@ -60,7 +61,7 @@ public sealed class SimulatedRun : IAsyncLifetime
                 Faults = truck.Fault == Fault.None ? [] : [new InjectedFault(truck.Fault, truck.From, truck.To)],
             };
             var plan = ScenarioSuite.Plan(scenario, 4100 + i, new ScenarioSuiteOptions());
-            var vehicle = plan.Vehicle with { Fleet = truck.Fleet, Region = truck.Region };
+            var vehicle = plan.Vehicle with { Fleet = NullIfEmpty(truck.Fleet), Region = NullIfEmpty(truck.Region) };
             Vehicles.Add(vehicle);
             var series = SeriesKey.For(plan.Vin, vehicle);
             var detector = new VehicleDetector(plan.Vin, new DetectionOptions(), vehicle, zones);
@@ -97,6 +98,8 @@ public sealed class SimulatedRun : IAsyncLifetime
             await _influx.WriteLineProtocolAsync(string.Join('\n', lines.Skip(i).Take(5000)), "s", ct);
         }
     }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     /// <summary>What the silo's pipeline writer would have written during the run, from the run's own frames and episodes.</summary>
     private IEnumerable<string> PipelineLines(List<(DateTime ReceivedUtc, int Accepted, int Duplicates)> frames)
