@@ -16,6 +16,8 @@ public sealed class GrainMetrics : IDisposable
     private readonly Counter<long> _tooOld;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _alertChanges;
+    private readonly UpDownCounter<long> _openEpisodes;
+    private readonly Histogram<double> _alertLatency;
 
     public GrainMetrics(IMeterFactory meterFactory)
     {
@@ -26,6 +28,11 @@ public sealed class GrainMetrics : IDisposable
         _tooOld = _meter.CreateCounter<long>("telemetry.samples.too_old", "{sample}", "Accepted samples older than the dedup memory: stored but not evaluated by the rules.");
         _rejected = _meter.CreateCounter<long>("telemetry.samples.rejected", "{sample}", "Samples with an implausible time (far future or unset): neither stored nor evaluated.");
         _alertChanges = _meter.CreateCounter<long>("telemetry.alerts.changes", "{change}", "Alert episode changes, by rule and kind.");
+        _openEpisodes = _meter.CreateUpDownCounter<long>("telemetry.alerts.open", "{episode}",
+            "Alert episodes this silo's grains opened and have not closed since the silo started, by rule.");
+        _alertLatency = _meter.CreateHistogram<double>("telemetry.alerts.latency", "ms",
+            "From the sample time of the sample that opened an episode to the moment its grain opened it (terminal, broker and silo delay; re-issued history counts its age).",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000] });
     }
 
     /// <summary>Records what one batch or clock tick did.</summary>
@@ -53,9 +60,23 @@ public sealed class GrainMetrics : IDisposable
         }
         foreach (var change in changes)
         {
-            _alertChanges.Add(1, new("rule", change.Alert.RuleId), new("kind", change.Kind.ToString()));
+            var rule = new KeyValuePair<string, object?>("rule", change.Alert.RuleId);
+            _alertChanges.Add(1, rule, new("kind", change.Kind.ToString()));
+            if (change.Kind == AlertChangeKind.Opened)
+            {
+                _openEpisodes.Add(1, rule);
+                _alertLatency.Record(Math.Max(0, (DateTime.UtcNow - change.Alert.LastHeldUtc).TotalMilliseconds), rule);
+            }
+            else if (change.Kind == AlertChangeKind.Closed)
+            {
+                _openEpisodes.Add(-1, rule);
+            }
         }
     }
+
+    /// <summary>Reports a gauge of the vehicles heard from recently (<c>telemetry.vehicles.online</c>).</summary>
+    public void ObserveVehiclesOnline(Func<long> online) =>
+        _meter.CreateObservableGauge("telemetry.vehicles.online", online, "{vehicle}", "Vehicles that sent a frame to this silo in the last 5 minutes.");
 
     public void Dispose() => _meter.Dispose();
 }

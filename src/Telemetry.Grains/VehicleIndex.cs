@@ -53,6 +53,21 @@ public sealed class VehicleIndex
         return due;
     }
 
+    /// <summary>Vehicles whose latest frame arrived at or after <paramref name="sinceUtc"/> (a scan: for gauges, not per frame).</summary>
+    public long CountArrivedSince(DateTime sinceUtc)
+    {
+        var since = sinceUtc.Ticks;
+        var count = 0L;
+        foreach (var (_, entry) in _entries)
+        {
+            if (entry.LastArrivalTicks >= since)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
     /// <summary>Writes the index as text lines <c>vin ticks needsClock</c> (atomically: temp file, then rename).</summary>
     public async Task SaveAsync(string path, CancellationToken cancellationToken)
     {

@@ -1,44 +1,103 @@
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Telemetry.Grains;
 using Telemetry.Ingest;
+using Telemetry.Storage;
 
 namespace Telemetry.Silo;
 
-/// <summary>Metrics export and the console's view of the pipeline.</summary>
+/// <summary>Metrics, traces, health and the console's view of the pipeline.</summary>
 public static class Observability
 {
     /// <summary>Meters of the project; storage adds its own.</summary>
-    public static readonly string[] Meters = [IngestMetrics.MeterName, GrainMetrics.MeterName, "Telemetry.Storage"];
+    public static readonly string[] Meters = [IngestMetrics.MeterName, GrainMetrics.MeterName, StorageMetrics.MeterName];
+
+    /// <summary>Orleans' meter (activations, messaging, membership) and activity sources (grain calls).</summary>
+    public static readonly string OrleansMeter = "Microsoft.Orleans";
+
+    private static readonly string[] OrleansSources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
+
+    /// <summary>A vehicle counts as online when a frame of it arrived this recently.</summary>
+    public static readonly TimeSpan OnlineWindow = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// OpenTelemetry metrics (Prometheus text at <c>/metrics</c>; OTLP too when
-    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), alert changes and a status line every 10 s on the console.
+    /// OpenTelemetry metrics of the pipeline, ASP.NET Core, HttpClient, Orleans and the runtime (Prometheus text at
+    /// <c>/metrics</c>; OTLP too when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), traces of HTTP requests, TSDB writes
+    /// and grain calls exported by OTLP when that endpoint is set, the pipeline counters written into the
+    /// time-series store (<see cref="PipelineMetricsWriter"/>), the health checks, and alert changes and a status
+    /// line every 10 s on the console.
     /// </summary>
     public static IHostApplicationBuilder AddTelemetryObservability(this IHostApplicationBuilder builder)
     {
+        var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var otel = builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {
-            metrics.AddMeter(Meters).AddRuntimeInstrumentation().AddPrometheusExporter();
-            if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            metrics.AddMeter(Meters).AddMeter(OrleansMeter)
+                .AddRuntimeInstrumentation()
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddPrometheusExporter();
+            if (otlp)
             {
                 metrics.AddOtlpExporter();
             }
         });
-        _ = otel;
+        if (otlp)
+        {
+            // Grain calls carry the trace context and make spans (Orleans' activity sources).
+            builder.UseOrleans(orleans => orleans.AddActivityPropagation());
+            otel.WithTracing(tracing => tracing
+                .AddSource(OrleansSources)
+                .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics"))
+                .AddHttpClientInstrumentation()
+                .AddOtlpExporter());
+        }
+
+        builder.Services.AddOptions<PipelineMetricsOptions>().BindConfiguration(PipelineMetricsOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<PipelineMetricsOptions>>(
+            new Telemetry.Abstractions.SentenceValidator<PipelineMetricsOptions>(o => o.Validate()));
+        builder.Services.AddSingleton<PipelineMetricsWriter>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<PipelineMetricsWriter>());
+        builder.Services.AddHostedService<OnlineGauge>();
+        builder.Services.AddTelemetryHealthChecks();
         builder.Services.AddHostedService<ConsoleReporter>();
         return builder;
     }
 
     /// <summary>
-    /// Maps <c>/metrics</c> (Prometheus text format) and <c>/health/ready</c>: 200 once terminal
-    /// messages reach the pipeline (embedded broker started, or subscribed to the external broker), 503 before.
+    /// Maps <c>/metrics</c> (Prometheus text format), <c>/health/live</c> and <c>/health/ready</c>
+    /// (JSON; 503 while the broker, the time-series store, the cluster membership or the alert store is not healthy),
+    /// and <c>/reference/zones.geojson</c>: the low-emission zones the rules use, for the dashboards' map layer.
     /// </summary>
     public static IEndpointRouteBuilder MapTelemetryMetrics(this IEndpointRouteBuilder app)
     {
         app.MapPrometheusScrapingEndpoint();
-        app.MapGet("/health/ready", (MqttIngestService ingest) => ingest.IsSubscribed
-            ? Results.Text("ready")
-            : Results.Text("ingest is not receiving terminal messages yet", statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapTelemetryHealth();
+        app.MapGet("/reference/zones.geojson", (HttpContext context, IOptions<ReferenceDataOptions> options) =>
+        {
+            // Grafana's browser fetches the layer from another origin.
+            context.Response.Headers.AccessControlAllowOrigin = "*";
+            var path = options.Value.ZonesPath;
+            return string.IsNullOrEmpty(path) || !File.Exists(path)
+                ? Results.Text("""{"type":"FeatureCollection","features":[]}""", "application/geo+json")
+                : Results.File(Path.GetFullPath(path), "application/geo+json");
+        });
         return app;
+    }
+
+    /// <summary>Registers the <c>telemetry.vehicles.online</c> gauge over the vehicle index.</summary>
+    private sealed class OnlineGauge(IServiceProvider services, TimeProvider time) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (services.GetService<GrainMetrics>() is { } metrics && services.GetService<VehicleIndex>() is { } index)
+            {
+                metrics.ObserveVehiclesOnline(() => index.CountArrivedSince(time.GetUtcNow().UtcDateTime - OnlineWindow));
+            }
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

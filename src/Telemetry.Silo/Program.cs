@@ -4,6 +4,11 @@ using Telemetry.Ingest;
 using Telemetry.Silo;
 using Telemetry.Storage;
 
+if (SiloCommandLine.Handle(ref args) is { } exitCode)
+{
+    return exitCode;                 // --help, or a malformed short switch
+}
+
 try
 {
     var builder = TelemetryHost.CreateBuilder(args);

@@ -15,8 +15,8 @@ namespace Telemetry.Storage;
 /// at the sample time in seconds. In VictoriaMetrics these become metrics such as
 /// <c>hdv_noxDownstreamPpm{vin="..."}</c>.</para>
 /// <para>Alerts: measurement <c>hdv_alert</c>, tags <c>vin</c>, <c>rule</c>, <c>severity</c>,
-/// <c>status</c> and, when known, <c>fleet</c> and <c>zone</c>; fields <c>measured_*</c> and
-/// <c>threshold_*</c> for every finite value of the alert, <c>revision</c> (integer) and
+/// <c>status</c> and, when known, <c>fleet</c>, <c>region</c> and <c>zone</c>; fields <c>measured_*</c> and
+/// <c>threshold_*</c> for every finite value of the alert, <c>latitude</c> and <c>longitude</c> of a valid position, <c>revision</c> (integer) and
 /// <c>durationS</c> (float: from start to end, or to the last time the condition held while open);
 /// at the episode's start time. No string fields: VictoriaMetrics would store them as zeros.</para>
 /// </remarks>
@@ -141,6 +141,7 @@ public static class SamplePoints
         var line = new LineBuilder(builder)
             .Begin(AlertMeasurement)
             .Tag("fleet", alert.Fleet)
+            .Tag("region", alert.Region)
             .Tag("rule", alert.RuleId)
             .Tag("severity", SeverityTag(alert.Severity))
             .Tag("status", StatusTag(alert.Status))
@@ -150,6 +151,12 @@ public static class SamplePoints
             line.Field(MeasuredPrefix + name, value);
         foreach (var (name, value) in alert.Thresholds)
             line.Field(ThresholdPrefix + name, value);
+        if (alert.Position is { Valid: true } position)
+        {
+            // The map of vehicles with open episodes needs no join with the samples.
+            line.Field("latitude", position.Latitude)
+                .Field("longitude", position.Longitude);
+        }
         line.Field("revision", (long)alert.Revision)
             .Field("durationS", DurationSeconds(alert))
             .End(LineProtocol.ToUnixSeconds(alert.StartUtc));

@@ -113,8 +113,14 @@ public sealed class StorageMetrics : IDisposable
 
     internal void ShipperRejected(string sink, int lines) => _shipperRejected.Add(lines, new KeyValuePair<string, object?>("sink", sink));
 
-    /// <summary>Publishes the dropped counter at zero, so that dashboards and alerts find the series.</summary>
-    internal void ShipperStarted(string sink) => _shipperDropped.Add(0, new KeyValuePair<string, object?>("sink", sink));
+    /// <summary>Publishes the dropped, retried and rejected counters at zero, so that dashboards and alerts find the series.</summary>
+    internal void ShipperStarted(string sink)
+    {
+        var tag = new KeyValuePair<string, object?>("sink", sink);
+        _shipperDropped.Add(0, tag);
+        _shipperRetries.Add(0, tag);
+        _shipperRejected.Add(0, tag);
+    }
 
     internal void Written(string sink, int points, TimeSpan elapsed)
     {

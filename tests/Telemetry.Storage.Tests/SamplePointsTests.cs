@@ -209,7 +209,9 @@ public sealed class SamplePointsTests
         Assert.Equal("300", fields["threshold_minSeconds"]);
         Assert.Equal("4i", fields["revision"]);
         Assert.Equal("300", fields["durationS"]);
-        Assert.Equal(6, fields.Count);
+        Assert.Equal("36.6", fields["latitude"]);
+        Assert.Equal("117", fields["longitude"]);
+        Assert.Equal(8, fields.Count);
     }
 
     [Fact]
@@ -232,6 +234,18 @@ public sealed class SamplePointsTests
         var (head, _, _) = Parse(SamplePoints.ToLine(alert));
 
         Assert.Equal("hdv_alert,rule=R1,severity=warning,status=open,vin=LGDCHA1G8MA127733", head);
+    }
+
+    [Fact]
+    public void ToLine_AlertWithRegionAndWithoutValidPosition_TagsRegionAndLeavesPositionOut()
+    {
+        var alert = TestData.Alert("LGDCHA1G8MA127733", startUtc: Time) with { Region = "370100", Position = new GeoFix(117.0, 36.6, false) };
+
+        var (head, fields, _) = Parse(SamplePoints.ToLine(alert));
+
+        Assert.Equal("hdv_alert,fleet=fleet-a,region=370100,rule=R1,severity=warning,status=open,vin=LGDCHA1G8MA127733", head);
+        Assert.False(fields.ContainsKey("latitude"));
+        Assert.False(fields.ContainsKey("longitude"));
     }
 
     [Fact]

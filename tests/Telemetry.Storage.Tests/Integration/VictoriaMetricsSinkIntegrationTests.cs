@@ -121,8 +121,8 @@ public sealed class VictoriaMetricsSinkIntegrationTests(VictoriaMetricsFixture f
         await using (var sink = CreateSink(server.Url))
             await sink.WriteAlertAsync(alert, Ct);
 
-        var series = await server.WaitForSampleCountAsync($"{{__name__=~\"hdv_alert_.*\",vin=\"{vin}\"}}", 4, Patience, Ct);
-        Assert.Equal(4, series.Count);
+        var series = await server.WaitForSampleCountAsync($"{{__name__=~\"hdv_alert_.*\",vin=\"{vin}\"}}", 6, Patience, Ct);
+        Assert.Equal(6, series.Count);
         Assert.All(series, s =>
         {
             Assert.Equal("R1", s.Label("rule"));
@@ -135,6 +135,8 @@ public sealed class VictoriaMetricsSinkIntegrationTests(VictoriaMetricsFixture f
         Assert.Equal([500.0], Assert.Single(series, s => s.Name == "hdv_alert_threshold_noxPpm").Values);
         Assert.Equal([2.0], Assert.Single(series, s => s.Name == "hdv_alert_revision").Values);
         Assert.Equal([300.0], Assert.Single(series, s => s.Name == "hdv_alert_durationS").Values);
+        Assert.Equal([alert.Position!.Value.Latitude], Assert.Single(series, s => s.Name == "hdv_alert_latitude").Values);
+        Assert.Equal([alert.Position!.Value.Longitude], Assert.Single(series, s => s.Name == "hdv_alert_longitude").Values);
     }
 
     [Fact]

@@ -1,0 +1,172 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Time.Testing;
+using Telemetry.Fleet;
+using Telemetry.Testing;
+
+namespace Telemetry.Integration.Tests;
+
+/// <summary>
+/// What an operator sees of a running silo: <c>/health/ready</c> follows the broker and the time-series store,
+/// <c>/metrics</c> carries every pipeline instrument (and what the Prometheus dashboard asks for), and the
+/// pipeline counters reach the time-series store as <c>telemetry_pipeline</c>.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed partial class ObservabilityTests
+{
+    private static readonly TimeSpan Turn = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task HealthReady_TurnsUnhealthyWhenTheTsdbOrTheBrokerStops_AndHealthyWhenTheyReturn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var tsdb = await VictoriaMetricsServer.StartAsync(deduplicate: false, ct);
+        await using var silo = await SiloUnderTest.StartAsync(broker, tsdb.Url);
+
+        var (status, live) = await GetAsync(silo, "/health/live", ct);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("Healthy", live.RootElement.GetProperty("status").GetString());
+
+        var ready = await WaitForReadyAsync(silo, HttpStatusCode.OK, "the silo should be ready with broker and TSDB up", ct);
+        var checks = ready.RootElement.GetProperty("checks");
+        Assert.Equal(["alertStore", "broker", "cluster", "timeSeriesStore"], checks.EnumerateObject().Select(c => c.Name).Order());
+        Assert.All(checks.EnumerateObject(), c => Assert.Equal("Healthy", c.Value.GetProperty("status").GetString()));
+        Assert.Equal("Active", checks.GetProperty("cluster").GetProperty("data").GetProperty("status").GetString());
+        Assert.Equal(tsdb.Url.ToString(), checks.GetProperty("timeSeriesStore").GetProperty("data").GetProperty("target").GetString());
+
+        await tsdb.StopAsync();
+        var down = await WaitForReadyAsync(silo, HttpStatusCode.ServiceUnavailable, "the TSDB is stopped", ct);
+        Assert.Equal("Unhealthy", down.RootElement.GetProperty("checks").GetProperty("timeSeriesStore").GetProperty("status").GetString());
+        Assert.Equal("Healthy", down.RootElement.GetProperty("checks").GetProperty("broker").GetProperty("status").GetString());
+
+        await tsdb.RestartAsync(ct);
+        await WaitForReadyAsync(silo, HttpStatusCode.OK, "the TSDB is back", ct);
+
+        await broker.StopAsync();
+        down = await WaitForReadyAsync(silo, HttpStatusCode.ServiceUnavailable, "the broker is stopped", ct);
+        Assert.Equal("Unhealthy", down.RootElement.GetProperty("checks").GetProperty("broker").GetProperty("status").GetString());
+        (status, _) = await GetAsync(silo, "/health/live", ct);
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        await broker.RestartAsync(ct);
+        await WaitForReadyAsync(silo, HttpStatusCode.OK, "the broker is back", ct);
+    }
+
+    [Fact]
+    public async Task Metrics_AfterARunWithAnExceedanceDuplicatesAndGarbage_CarryEveryPipelineInstrument()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var tsdb = await VictoriaMetricsServer.StartAsync(deduplicate: false, ct);
+        await using var silo = await SiloUnderTest.StartAsync(broker, tsdb.Url, new Dictionary<string, string>
+        {
+            ["Telemetry:PipelineMetrics:Interval"] = "00:00:01",
+            ["Telemetry:PipelineMetrics:Host"] = "silo-under-test",
+        });
+
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = new FleetOptions
+        {
+            Trucks = 4,
+            Format = FleetFormats.Json,
+            ExceedanceShare = 0.25,
+            HistoryMinutes = 20,
+            FirstIndex = 100,
+            Host = broker.Host,
+            Port = broker.Port,
+        };
+        await using var fleet = new FleetPublisher(options, clock);
+        await fleet.ConnectAsync(ct);
+        await fleet.PublishHistoryAsync(ct);
+        var sent = fleet.Progress;
+        await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded >= sent.Frames, Turn, "the silo should decode every frame", ct);
+        // The same frames again (deduplicated) and a message that is no frame (rejected).
+        await using (var again = new FleetPublisher(options, clock))
+        {
+            await again.ConnectAsync(ct);
+            await again.PublishHistoryAsync(ct);
+        }
+        await using (var garbage = await TestPublisher.ConnectAsync(broker.Host, broker.Port, ct))
+        {
+            await garbage.PublishAsync($"hdv/{fleet.Trucks[0].Vin}/json", Encoding.UTF8.GetBytes("not a frame"), ct);
+        }
+        await Eventually.WaitAsync(() => silo.Ingest.Totals.Rejected >= 1, Turn, "the garbage should be rejected", ct);
+        await Eventually.WaitForAsync(() => silo.GetAlertsAsync("?rule=R1"), a => a.Count > 0, Turn, "the exceedance should open R1", cancellationToken: ct);
+        await GetAsync(silo, "/health/ready", ct); // an HTTP client call (the TSDB probe) and a server request
+
+        var text = await Eventually.WaitForAsync(
+            () => silo.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct),
+            t => t.Contains("telemetry_samples_deduplicated", StringComparison.Ordinal),
+            Turn, "the metrics should show the duplicates", t => string.Join(", ", t.Split('\n').Where(l => l.StartsWith("# TYPE telemetry", StringComparison.Ordinal))), ct);
+        string[] instruments =
+        [
+            "telemetry_ingest_received_total",
+            "telemetry_ingest_decoded_total",
+            "telemetry_ingest_rejected_total{",
+            "telemetry_samples_accepted_total",
+            "telemetry_samples_deduplicated_total",
+            "telemetry_storage_journal_appended_total",
+            "telemetry_storage_shipper_lines_total",
+            "telemetry_storage_shipper_lag_records",
+            "telemetry_storage_shipper_lag_seconds",
+            "telemetry_alerts_changes_total{",
+            "telemetry_alerts_open{",
+            "telemetry_alerts_latency_milliseconds_bucket{",
+            "telemetry_vehicles_online",
+            "http_server_request_duration_seconds_bucket{",
+            "http_client_request_duration_seconds_bucket{",
+            "orleans_catalog_activations",
+            "dotnet_process_cpu_time_seconds_total",
+        ];
+        var types = string.Join(", ", text.Split('\n').Where(l => l.StartsWith("# TYPE", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]));
+        Assert.All(instruments, name => Assert.True(text.Contains(name, StringComparison.Ordinal), $"/metrics lacks {name}; it has {types}"));
+        Assert.Contains("reason=\"", Line(text, "telemetry_ingest_rejected_total{"), StringComparison.Ordinal);
+        Assert.Contains("kind=\"Opened\"", text, StringComparison.Ordinal);
+        Assert.Equal(4, await silo.Http.MetricAsync("telemetry_vehicles_online", ct));
+        Assert.True(await silo.Http.MetricAsync("telemetry_alerts_open", ct) >= 1);
+
+        // Every series the Prometheus dashboard asks for is exposed.
+        var dashboard = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "dashboards", "platform-health-prometheus.json"), ct);
+        foreach (var metric in PrometheusMetric().Matches(dashboard).Select(m => m.Value).Distinct())
+            Assert.True(text.Contains(metric, StringComparison.Ordinal), $"the Prometheus dashboard reads {metric}, which /metrics does not carry");
+
+        // The same counters reach the time-series store.
+        var pipeline = await tsdb.WaitForSampleCountAsync("{__name__=\"telemetry_pipeline_received\",host=\"silo-under-test\"}", 1, Turn, ct);
+        Assert.True(pipeline.Single().Values.Max() >= sent.Frames);
+        var rejected = await tsdb.WaitForSampleCountAsync("{__name__=\"telemetry_pipeline_rejected_count\"}", 1, Turn, ct);
+        Assert.NotNull(rejected.Single().Label("reason"));
+    }
+
+    private static string Line(string text, string prefix) =>
+        text.Split('\n').First(l => l.StartsWith(prefix, StringComparison.Ordinal));
+
+    private static async Task<JsonDocument> WaitForReadyAsync(SiloUnderTest silo, HttpStatusCode expected, string because, CancellationToken ct)
+    {
+        var (_, body) = await Eventually.WaitForAsync(() => GetAsync(silo, "/health/ready", ct), r => r.Status == expected, Turn,
+            $"/health/ready should answer {(int)expected} when {because}", cancellationToken: ct);
+        return body;
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonDocument Body)> GetAsync(SiloUnderTest silo, string path, CancellationToken ct)
+    {
+        using var response = await silo.Http.GetAsync(new Uri(path, UriKind.Relative), ct);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Telemetry.sln")))
+                return dir.FullName;
+        }
+        throw new DirectoryNotFoundException($"No Telemetry.sln above {AppContext.BaseDirectory}.");
+    }
+
+    [GeneratedRegex(@"\b(?:telemetry|orleans|http)_[a-z_]+\b")]
+    private static partial Regex PrometheusMetric();
+}
