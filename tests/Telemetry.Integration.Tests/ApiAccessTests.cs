@@ -40,6 +40,9 @@ public sealed class ApiAccessTests
         ["GET /api/keys"] = [401, 200, 403, 403, 403, 403],
         ["GET /health"] = [200, 200, 200, 200, 200, 200],
         ["GET /health/ready"] = [200, 200, 200, 200, 200, 200],
+        ["GET /health/live"] = [200, 200, 200, 200, 200, 200],
+        // Published low-emission zones for the dashboards' map layer (a browser fetches it without a key): no vehicle data.
+        ["GET /reference/zones.geojson"] = [200, 200, 200, 200, 200, 200],
         ["GET /metrics"] = [200, 200, 200, 200, 200, 200],
         ["GET /openapi/{documentName}.json"] = [200, 200, 200, 200, 200, 200],
         ["GET /scalar/{documentName?}"] = [200, 200, 200, 200, 200, 200],
