@@ -52,6 +52,26 @@ public readonly record struct Sample
     /// <summary>Total distance, km.</summary>
     [Id(19)] public double OdometerKm { get; init; }
 
+    // Supplementary data stream (record type 0x80): NaN when the terminal sends no such record.
+
+    /// <summary>J1939 engine torque mode code (0-250).</summary>
+    [Id(20)] public double EngineTorqueMode { get; init; }
+    /// <summary>Accelerator pedal position, %.</summary>
+    [Id(21)] public double AcceleratorPedalPercent { get; init; }
+    /// <summary>Cumulative fuel used, L.</summary>
+    [Id(22)] public double TotalFuelUsedL { get; init; }
+    /// <summary>Urea (reagent) tank temperature, deg C.</summary>
+    [Id(23)] public double UreaTankTempC { get; init; }
+    /// <summary>Actual urea dosing, mL/h.</summary>
+    [Id(24)] public double UreaDosingMlph { get; init; }
+    /// <summary>Cumulative urea used, g.</summary>
+    [Id(25)] public double TotalUreaUsedG { get; init; }
+    /// <summary>DPF exhaust temperature, deg C.</summary>
+    [Id(26)] public double DpfExhaustTempC { get; init; }
+
+    /// <summary>Whether the record this sample came from was signed and what checking the signature found.</summary>
+    [Id(27)] public SignatureCheck Signature { get; init; }
+
     /// <summary>True when the terminal reported a valid position fix (status bit0 clear).</summary>
     public bool PositionValid => (PositionStatus & 0x01) == 0 && Has(Longitude) && Has(Latitude);
 
@@ -82,5 +102,25 @@ public readonly record struct Sample
         Longitude = double.NaN,
         Latitude = double.NaN,
         OdometerKm = double.NaN,
+        EngineTorqueMode = double.NaN,
+        AcceleratorPedalPercent = double.NaN,
+        TotalFuelUsedL = double.NaN,
+        UreaTankTempC = double.NaN,
+        UreaDosingMlph = double.NaN,
+        TotalUreaUsedG = double.NaN,
+        DpfExhaustTempC = double.NaN,
     };
+}
+
+/// <summary>What is known about the signature of the record a sample came from.</summary>
+public enum SignatureCheck : byte
+{
+    /// <summary>The terminal's profile does not sign (or the sample came as JSON).</summary>
+    NotSigned = 0,
+    /// <summary>Signed, and the signature verified with the terminal's registered public key.</summary>
+    Verified = 1,
+    /// <summary>Signed, but no public key is registered for the terminal: not verified.</summary>
+    NoKey = 2,
+    /// <summary>Signed, and the signature did not verify (or the registered key is unusable).</summary>
+    Failed = 3,
 }

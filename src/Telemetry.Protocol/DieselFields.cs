@@ -74,7 +74,7 @@ public static class DieselFields
     public static readonly FieldScale Latitude = new("latitude", 29, 4, 1, 0, 1_000_000, 90_000_000);
     public static readonly FieldScale Odometer = new("odometerKm", 33, 4, 1, 0, 10, 9_999_999);
 
-    /// <summary>Every numeric field, in the order of <see cref="SampleFields.All"/>.</summary>
+    /// <summary>Every numeric field, in the order of <see cref="SampleFields.Diesel"/>.</summary>
     public static IReadOnlyList<FieldScale> All { get; } =
     [
         Speed, BarometricPressure, EngineTorque, FrictionTorque, EngineSpeed, FuelFlow, NoxUpstream, NoxDownstream,
@@ -151,6 +151,13 @@ public static class DieselFields
             Longitude = (status & 0x04) != 0 ? -longitude : longitude,
             Latitude = (status & 0x02) != 0 ? -latitude : latitude,
             OdometerKm = odometer <= 9_999_999 ? Divide(odometer, 10, 0.1) : double.NaN,
+            EngineTorqueMode = double.NaN,
+            AcceleratorPedalPercent = double.NaN,
+            TotalFuelUsedL = double.NaN,
+            UreaTankTempC = double.NaN,
+            UreaDosingMlph = double.NaN,
+            TotalUreaUsedG = double.NaN,
+            DpfExhaustTempC = double.NaN,
         };
     }
 

@@ -21,6 +21,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         TerminalProfile.Gb17691 with { AcceptTildeStart = true, SupplementaryRecordLengths = new Dictionary<byte, int> { [0x80] = 5 }.ToFrozenDictionary() },
         TerminalProfile.Hj1239,
         TerminalProfile.Hj1239 with { RequiresSignature = true, TimeEncoding = FrameTimeEncoding.Bcd },
+        TerminalProfile.SignedRecords,
+        TerminalProfile.Gb17691,
     ];
 
     private static List<byte[]> Corpus()
@@ -30,6 +32,11 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var sample = Sample.Empty(t) with { SpeedKmh = 80, EngineSpeedRpm = 1500, NoxDownstreamPpm = 120, PositionStatus = 0, Longitude = 117.1, Latitude = 36.6, OdometerKm = 1234.5 };
         var obd = new ObdSnapshot { TimeUtc = t, ObdProtocol = 2, MilOn = true, Vin = vin, CalibrationId = "CAL", Cvn = "0xEC40A1BF", Iupr = [.. new byte[36]], Dtcs = [1, 2, 3] };
         var ten = Enumerable.Range(0, 10).Select(k => sample with { TimeUtc = t.AddSeconds(k) }).ToArray();
+        var supplementary = ten.Select((x, k) => x with
+        {
+            EngineTorqueMode = 1, AcceleratorPedalPercent = 40, TotalFuelUsedL = 1234.5 + k, UreaTankTempC = 20,
+            UreaDosingMlph = 850.25, TotalUreaUsedG = 56789, DpfExhaustTempC = 412.5,
+        }).ToArray();
         var corpus = new List<byte[]>
         {
             HandFrames.Hex(HandFrames.DomainCapture),
@@ -41,6 +48,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
             FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.TimeSync, t, 0, [], [], Received), TerminalProfile.Gb17691),
             FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RemovalAlarm, t, 3, [], [], Received) { AlarmPosition = new GeoFix(-1.5, 2.5, true) }, TerminalProfile.Gb17691),
             HandFrames.Frame(0x02, HandFrames.Time(2026, 11, 28, 17, 0, 0) + "80" + "0001" + "0102030405" + "02" + "0002" + HandFrames.DieselBody()),
+            // The records of field firmware: supplementary 0x80, hybrid 0x04 (skipped), fault-code count 0xFE, signed records.
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RealTime, t, 7, [.. supplementary], [], Received), TerminalProfile.Hj1239),
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RealTime, t, 7, [.. supplementary[..3]], [obd], Received), TerminalProfile.SignedRecords),
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.Reissue, t, 7, [.. supplementary[..2]], [obd with { Dtcs = [], DtcCountInvalid = true }], Received), TerminalProfile.Gb17691),
+            HandFrames.Frame(0x02, HandFrames.Time(2026, 11, 28, 17, 0, 0) + "04" + "0001" + "0102030405060708" + "02" + "0002" + HandFrames.DieselBody()
+                + "80" + "0003" + "01" + "7D" + "00001000" + "3C" + "00002710" + "00000400" + "2F40"),
         };
         return corpus;
     }
