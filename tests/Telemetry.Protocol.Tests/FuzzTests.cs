@@ -127,6 +127,66 @@ public sealed class FuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void DecodeAll_ConcatenatedMutatedFrames_CoverThePayloadAndEachIsWholeOrRejected()
+    {
+        var corpus = Corpus();
+        var random = new Random(1239);
+        var decoder = new PayloadDecoder(new ProtocolOptions { MaxFutureSkew = null });
+        var buffer = new byte[FrameCodec.MaxFrameLength + 64];
+        int decoded = 0, rejected = 0;
+        foreach (var format in new[] { "gb17691", "hj1239", "signedRecords" })
+        {
+            var profile = decoder.TryGetProfile(format, out var p) ? p : throw new InvalidOperationException(format);
+            for (var i = 0; i < 30_000; i++)
+            {
+                var payload = new List<byte>();
+                var count = 1 + random.Next(4);
+                for (var f = 0; f < count; f++)
+                {
+                    // Most frames stay intact so that mutated ones sit between good ones.
+                    var source = random.Next(3) == 0 ? buffer.AsSpan(0, Mutate(random, corpus, buffer)).ToArray() : corpus[random.Next(corpus.Count)];
+                    payload.AddRange(source);
+                }
+                var bytes = payload.ToArray();
+                IReadOnlyList<PayloadFrame> frames;
+                try
+                {
+                    frames = decoder.DecodeAll(format, HandFrames.Vin, bytes, Received);
+                }
+                catch (Exception ex)
+                {
+                    Assert.Fail($"Payload {Convert.ToHexString(bytes)} ({format}) threw {ex}");
+                    return;
+                }
+                var offset = 0;
+                foreach (var frame in frames)
+                {
+                    Assert.Equal(offset, frame.Offset);
+                    Assert.True(frame.Length > 0 || bytes.Length == 0, "only an empty payload is an empty piece");
+                    offset += frame.Length;
+                    var piece = bytes.AsSpan(frame.Offset, frame.Length);
+                    var single = FrameCodec.TryDecodeBatch(piece, profile, HandFrames.Vin, Received, out var batch, out var rejection);
+                    Assert.Equal(single, frame.Decoded);
+                    if (frame.Decoded)
+                    {
+                        decoded++;
+                        BatchAssert.Equal(batch!, frame.Batch);
+                    }
+                    else
+                    {
+                        rejected++;
+                        Assert.NotEqual(RejectReason.InternalError, frame.Rejection.Reason);
+                        Assert.Equal(rejection.Reason, frame.Rejection.Reason);
+                    }
+                }
+                Assert.Equal(bytes.Length, offset);
+            }
+        }
+        output.WriteLine($"Concatenated payloads: {decoded} frames decoded, {rejected} rejected");
+        Assert.True(decoded > 10_000 && rejected > 1_000);
+    }
+
+    [Fact]
     public void DecodeJson_MutatedMessages_NeverThrowAndIsWholeOrRejected()
     {
         var random = new Random(17691);
