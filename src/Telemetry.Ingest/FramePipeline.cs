@@ -84,10 +84,12 @@ public sealed partial class FramePipeline(
             var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
             var archived = Task.CompletedTask;
             var stored = 0;
-            foreach (var frame in frames)
+            for (var index = 0; index < frames.Count; index++)
             {
+                var frame = frames[index];
                 var bytes = frames.Count == 1 ? payload : payload.Slice(frame.Offset, frame.Length);
-                var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, frames.Count);
+                var where = frames.Count == 1 ? "" : $" (frame {index + 1} of {frames.Count} in the payload, at byte {frame.Offset})";
+                var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where);
                 if (reason is null && frame.Batch is { } batch)
                 {
                     if (archive && stored == 0)
@@ -103,7 +105,7 @@ public sealed partial class FramePipeline(
                         }
                         continue;
                     }
-                    (reason, message) = ("processingFailed", failure);
+                    (reason, message) = ("processingFailed", failure + where);
                 }
                 // A replayed message (archive false) was archived because a frame of it was stored; its rejected frames were dead-lettered then.
                 if (archive || frames.Count == 1)
@@ -125,9 +127,8 @@ public sealed partial class FramePipeline(
     }
 
     /// <summary>Null reason when the frame may go to its grain; otherwise why it is refused. Counts signature checks.</summary>
-    private async Task<(string? Reason, string? Message)> CheckFrameAsync(PayloadFrame frame, TopicRoute route, DateTime receivedUtc, int frameCount)
+    private async Task<(string? Reason, string? Message)> CheckFrameAsync(PayloadFrame frame, TopicRoute route, DateTime receivedUtc, string where)
     {
-        var where = frameCount == 1 ? "" : $" (frame at byte {frame.Offset} of {frameCount} in the payload)";
         if (!frame.Decoded)
         {
             if (frame.Rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))

@@ -67,7 +67,7 @@ public sealed class FieldFirmwareIngestTests
         Assert.Equal("badCheckCode", letter.GetProperty("reason").GetString());
         Assert.Equal(topic, letter.GetProperty("topic").GetString());
         Assert.Equal(Convert.ToBase64String(corrupt), letter.GetProperty("payload").GetString());
-        Assert.Contains($"byte {first.Length} of 3", letter.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains($"frame 2 of 3 in the payload, at byte {first.Length}", letter.GetProperty("message").GetString(), StringComparison.Ordinal);
 
         var stored = Assert.Single(await tsdb.WaitForSampleCountAsync("{__name__=\"hdv_odometerKm\"}", 2, TimeSpan.FromSeconds(30), ct));
         Assert.Equal(GatewayVin, stored.Label("vin"));
