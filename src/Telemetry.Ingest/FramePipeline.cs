@@ -89,7 +89,7 @@ public sealed partial class FramePipeline(
                 var frame = frames[index];
                 var bytes = frames.Count == 1 ? payload : payload.Slice(frame.Offset, frame.Length);
                 var where = frames.Count == 1 ? "" : $" (frame {index + 1} of {frames.Count} in the payload, at byte {frame.Offset})";
-                var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where);
+                var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where, live: archive);
                 if (reason is null && frame.Batch is { } batch)
                 {
                     if (archive && stored == 0)
@@ -126,12 +126,15 @@ public sealed partial class FramePipeline(
         }
     }
 
-    /// <summary>Null reason when the frame may go to its grain; otherwise why it is refused. Counts signature checks.</summary>
-    private async Task<(string? Reason, string? Message)> CheckFrameAsync(PayloadFrame frame, TopicRoute route, DateTime receivedUtc, string where)
+    /// <summary>
+    /// Null reason when the frame may go to its grain; otherwise why it is refused. A live message (not a
+    /// replay from the journal) also counts its signature checks and reports check-code failures.
+    /// </summary>
+    private async Task<(string? Reason, string? Message)> CheckFrameAsync(PayloadFrame frame, TopicRoute route, DateTime receivedUtc, string where, bool live)
     {
         if (!frame.Decoded)
         {
-            if (frame.Rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))
+            if (live && frame.Rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))
             {
                 // A known vehicle's terminal that keeps sending corrupt frames is a data-quality
                 // finding (R9); garbage on an unknown VIN never activates a grain.
@@ -140,7 +143,7 @@ public sealed partial class FramePipeline(
             return (frame.Rejection.Code, frame.Rejection.Message + where);
         }
         var batch = frame.Batch;
-        if (frame.Signature.Signatures > 0)
+        if (live && frame.Signature.Signatures > 0)
         {
             metrics.SignaturesChecked(frame.Signature);
         }
