@@ -216,7 +216,7 @@ public static class FrameCodec
 
         // First pass: structure and counts, so that the arrays are allocated once at their exact size.
         var reader = new RecordReader(records, profile);
-        int dieselCount = 0, obdCount = 0, supplementaryCount = 0, step;
+        int dieselCount = 0, obdCount = 0, supplementaryCount = 0, otherCount = 0, step;
         var serial = profile.Layout != DataLayout.Gb17691 ? frameSerial : (ushort)0;
         var first = true;
         while ((step = reader.Next()) > 0)
@@ -230,6 +230,8 @@ public static class FrameCodec
                 obdCount++;
             else if (reader.Type == RecordTypes.Supplementary && reader.Body.Length == RecordTypes.SupplementaryLength)
                 supplementaryCount++;
+            else
+                otherCount++;
         }
         if (step < 0)
         {
@@ -248,8 +250,7 @@ public static class FrameCodec
             signature = new SignatureOutcome(frameCheck, failure, 1, failure == SignatureFailure.None ? 0 : 1);
         }
 
-        var sampleSlots = dieselCount + supplementaryCount;
-        var samples = sampleSlots == 0 ? [] : new Sample[sampleSlots];
+        var samples = dieselCount == 0 ? [] : new Sample[dieselCount];
         var snapshots = obdCount == 0 ? [] : new ObdSnapshot[obdCount];
         var clock = new Wire.DayClock(data, profile);
         var signedRecords = profile.Layout == DataLayout.SignedRecords;
@@ -276,13 +277,14 @@ public static class FrameCodec
                 snapshots[obdIndex++] = ObdCodec.Read(reader.Body, time);
             }
         }
-        var sampleCount = dieselCount;
         if (supplementaryCount > 0)
         {
-            // Third pass, only when the frame has supplementary records: each joins the data-stream sample of its time.
+            // Third pass, only when the frame has supplementary records: each joins the data-stream
+            // sample of its time; one without such a sample becomes a sample of its own.
             reader = new RecordReader(records, profile);
             var supplementaryIndex = 0;
-            Span<bool> merged = sampleSlots <= 512 ? stackalloc bool[sampleSlots] : new bool[sampleSlots];
+            Span<bool> merged = dieselCount <= 512 ? stackalloc bool[dieselCount] : new bool[dieselCount];
+            List<Sample>? own = null;
             while (reader.Next() > 0)
             {
                 if (reader.Type != RecordTypes.Supplementary || reader.Body.Length != RecordTypes.SupplementaryLength)
@@ -296,12 +298,18 @@ public static class FrameCodec
                 var check = frameCheck;
                 if (signedRecords)
                     signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
-                sampleCount = MergeSupplementary(samples, merged, sampleCount, reader.Body, time, check);
+                if (!MergeSupplementary(samples, merged, reader.Body, time, check))
+                {
+                    var alone = SupplementaryFields.Apply(reader.Body, Sample.Empty(time));
+                    (own ??= []).Add(check == SignatureCheck.NotSigned ? alone : alone with { Signature = check });
+                }
             }
+            if (own is not null)
+                samples = [.. samples, .. own];
         }
-        else if (signedRecords && dieselCount + obdCount < records.Length)
+        else if (signedRecords && otherCount > 0)
         {
-            // Hybrid and configured supplementary records are signed too: count their checks.
+            // Hybrid and configured user-defined records are signed too: count their checks.
             reader = new RecordReader(records, profile);
             while (reader.Next() > 0)
             {
@@ -309,34 +317,29 @@ public static class FrameCodec
                     signature = signature.Add(CheckRecord(ref reader, publicKeyHex, out var other), other);
             }
         }
-        if (sampleCount < samples.Length)
-            Array.Resize(ref samples, sampleCount);
         batch = new TelemetryBatch(vin, command, frameTime, serial,
             ImmutableCollectionsMarshal.AsImmutableArray(samples), ImmutableCollectionsMarshal.AsImmutableArray(snapshots), receivedUtc);
         return true;
     }
 
     /// <summary>
-    /// Puts a supplementary record's fields into the data-stream sample of the same time, or, when the
-    /// frame has none at that time, into a sample of its own (every other field missing). Returns the
-    /// number of samples used. A merged sample keeps the worse of the two signature checks.
+    /// Puts a supplementary record's fields into the first data-stream sample of the same time that has
+    /// none yet; false when there is none (the caller makes it a sample of its own, every other field
+    /// missing). A merged sample keeps the worse of the two signature checks.
     /// </summary>
-    private static int MergeSupplementary(Sample[] samples, Span<bool> merged, int count, ReadOnlySpan<byte> body, DateTime time, SignatureCheck check)
+    private static bool MergeSupplementary(Sample[] samples, Span<bool> merged, ReadOnlySpan<byte> body, DateTime time, SignatureCheck check)
     {
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < samples.Length; i++)
         {
             if (!merged[i] && samples[i].TimeUtc == time)
             {
                 merged[i] = true;
                 var joined = SupplementaryFields.Apply(body, samples[i]);
                 samples[i] = check > joined.Signature ? joined with { Signature = check } : joined;
-                return count;
+                return true;
             }
         }
-        var own = SupplementaryFields.Apply(body, Sample.Empty(time));
-        merged[count] = true;
-        samples[count] = check == SignatureCheck.NotSigned ? own : own with { Signature = check };
-        return count + 1;
+        return false;
     }
 
     private static SignatureCheck CheckRecord(ref RecordReader reader, string? publicKeyHex, out SignatureFailure failure)
