@@ -118,7 +118,10 @@ public static class DieselFields
     /// Written out field by field with constant scales (equal to <see cref="All"/>, which the tests
     /// check) because this is the hot path of ingest: ten of these per HJ 1239 frame.
     /// </remarks>
-    public static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc)
+    public static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc) => Read(body, timeUtc, SignatureCheck.NotSigned);
+
+    /// <summary><see cref="Read(ReadOnlySpan{byte}, DateTime)"/> with the record's signature check, set in the same initializer (no second copy).</summary>
+    internal static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc, SignatureCheck signature)
     {
         if (body.Length < RecordTypes.DieselStreamLength)
             throw new ArgumentException("A diesel data-stream body has 37 bytes.", nameof(body));
@@ -151,13 +154,7 @@ public static class DieselFields
             Longitude = (status & 0x04) != 0 ? -longitude : longitude,
             Latitude = (status & 0x02) != 0 ? -latitude : latitude,
             OdometerKm = odometer <= 9_999_999 ? Divide(odometer, 10, 0.1) : double.NaN,
-            EngineTorqueMode = double.NaN,
-            AcceleratorPedalPercent = double.NaN,
-            TotalFuelUsedL = double.NaN,
-            UreaTankTempC = double.NaN,
-            UreaDosingMlph = double.NaN,
-            TotalUreaUsedG = double.NaN,
-            DpfExhaustTempC = double.NaN,
+            Signature = signature,
         };
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Telemetry.Abstractions;
@@ -148,6 +149,7 @@ public static class FrameCodec
     /// terminal's registered key). Without a key the samples are marked <see cref="SignatureCheck.NoKey"/>;
     /// a signature that does not verify marks them <see cref="SignatureCheck.Failed"/>. Neither rejects the frame.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the key-less overload above is the hot path of ingest: no extra call
     public static bool TryDecodeBatch(ReadOnlySpan<byte> frame, TerminalProfile profile, string? expectedVin, DateTime receivedUtc, string? publicKeyHex,
         [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection, out SignatureOutcome signature)
     {
@@ -268,57 +270,54 @@ public static class FrameCodec
             if (signedRecords)
                 signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
             if (type == RecordTypes.DieselStream)
-            {
-                var sample = DieselFields.Read(reader.Body, time);
-                samples[dieselIndex++] = check == SignatureCheck.NotSigned ? sample : sample with { Signature = check };
-            }
+                samples[dieselIndex++] = DieselFields.Read(reader.Body, time, check);
             else
-            {
                 snapshots[obdIndex++] = ObdCodec.Read(reader.Body, time);
-            }
         }
-        if (supplementaryCount > 0)
-        {
-            // Third pass, only when the frame has supplementary records: each joins the data-stream
-            // sample of its time; one without such a sample becomes a sample of its own.
-            reader = new RecordReader(records, profile);
-            var supplementaryIndex = 0;
-            Span<bool> merged = dieselCount <= 512 ? stackalloc bool[dieselCount] : new bool[dieselCount];
-            List<Sample>? own = null;
-            while (reader.Next() > 0)
-            {
-                if (reader.Type != RecordTypes.Supplementary || reader.Body.Length != RecordTypes.SupplementaryLength)
-                {
-                    if (signedRecords && reader.Type is not (RecordTypes.DieselStream or RecordTypes.Obd))
-                        signature = signature.Add(CheckRecord(ref reader, publicKeyHex, out var other), other);
-                    continue;
-                }
-                if (!TryRecordTime(ref reader, clock, profile, frameTime, supplementaryIndex++, out var time, out rejection))
-                    return false;
-                var check = frameCheck;
-                if (signedRecords)
-                    signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
-                if (!MergeSupplementary(samples, merged, reader.Body, time, check))
-                {
-                    var alone = SupplementaryFields.Apply(reader.Body, Sample.Empty(time));
-                    (own ??= []).Add(check == SignatureCheck.NotSigned ? alone : alone with { Signature = check });
-                }
-            }
-            if (own is not null)
-                samples = [.. samples, .. own];
-        }
-        else if (signedRecords && otherCount > 0)
-        {
-            // Hybrid and configured user-defined records are signed too: count their checks.
-            reader = new RecordReader(records, profile);
-            while (reader.Next() > 0)
-            {
-                if (reader.Type is not (RecordTypes.DieselStream or RecordTypes.Obd))
-                    signature = signature.Add(CheckRecord(ref reader, publicKeyHex, out var other), other);
-            }
-        }
+        if ((supplementaryCount > 0 || (signedRecords && otherCount > 0))
+            && !TryOtherRecords(records, profile, clock, frameTime, publicKeyHex, frameCheck, ref samples, ref signature, out rejection))
+            return false;
         batch = new TelemetryBatch(vin, command, frameTime, serial,
             ImmutableCollectionsMarshal.AsImmutableArray(samples), ImmutableCollectionsMarshal.AsImmutableArray(snapshots), receivedUtc);
+        return true;
+    }
+
+    /// <summary>
+    /// Third pass, only for frames with supplementary records (or other signed records): each
+    /// supplementary record joins the data-stream sample of its time, or becomes a sample of its own;
+    /// the signatures of the records not read before are checked. Kept out of the hot path above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryOtherRecords(ReadOnlySpan<byte> records, TerminalProfile profile, in Wire.DayClock clock, DateTime frameTime, string? publicKeyHex,
+        SignatureCheck frameCheck, ref Sample[] samples, ref SignatureOutcome signature, out Rejection rejection)
+    {
+        rejection = default;
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
+        var reader = new RecordReader(records, profile);
+        var supplementaryIndex = 0;
+        var merged = new bool[samples.Length];
+        List<Sample>? own = null;
+        while (reader.Next() > 0)
+        {
+            if (reader.Type != RecordTypes.Supplementary || reader.Body.Length != RecordTypes.SupplementaryLength)
+            {
+                if (signedRecords && reader.Type is not (RecordTypes.DieselStream or RecordTypes.Obd))
+                    signature = signature.Add(CheckRecord(ref reader, publicKeyHex, out var other), other);
+                continue;
+            }
+            if (!TryRecordTime(ref reader, clock, profile, frameTime, supplementaryIndex++, out var time, out rejection))
+                return false;
+            var check = frameCheck;
+            if (signedRecords)
+                signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
+            if (!MergeSupplementary(samples, merged, reader.Body, time, check))
+            {
+                var alone = SupplementaryFields.Apply(reader.Body, Sample.Empty(time));
+                (own ??= []).Add(check == SignatureCheck.NotSigned ? alone : alone with { Signature = check });
+            }
+        }
+        if (own is not null)
+            samples = [.. samples, .. own];
         return true;
     }
 
@@ -327,7 +326,7 @@ public static class FrameCodec
     /// none yet; false when there is none (the caller makes it a sample of its own, every other field
     /// missing). A merged sample keeps the worse of the two signature checks.
     /// </summary>
-    private static bool MergeSupplementary(Sample[] samples, Span<bool> merged, ReadOnlySpan<byte> body, DateTime time, SignatureCheck check)
+    private static bool MergeSupplementary(Sample[] samples, bool[] merged, ReadOnlySpan<byte> body, DateTime time, SignatureCheck check)
     {
         for (var i = 0; i < samples.Length; i++)
         {

@@ -27,10 +27,7 @@ public static class SupplementaryFields
     public static IReadOnlyList<FieldScale> Canonical { get; } = [.. DieselFields.All, .. All];
 
     /// <summary>True when <paramref name="sample"/> holds at least one supplementary measurement.</summary>
-    public static bool HasAny(in Sample sample) =>
-        Sample.Has(sample.EngineTorqueMode) || Sample.Has(sample.AcceleratorPedalPercent) || Sample.Has(sample.TotalFuelUsedL)
-        || Sample.Has(sample.UreaTankTempC) || Sample.Has(sample.UreaDosingMlph) || Sample.Has(sample.TotalUreaUsedG)
-        || Sample.Has(sample.DpfExhaustTempC);
+    public static bool HasAny(in Sample sample) => sample.Supplementary is { HasAny: true };
 
     /// <summary>Decodes a 17-byte body into the supplementary fields of <paramref name="sample"/>.</summary>
     public static Sample Apply(ReadOnlySpan<byte> body, Sample sample)
@@ -39,13 +36,16 @@ public static class SupplementaryFields
             throw new ArgumentException("A supplementary data-stream body has 17 bytes.", nameof(body));
         return sample with
         {
-            EngineTorqueMode = Read(body, EngineTorqueMode),
-            AcceleratorPedalPercent = Read(body, AcceleratorPedal),
-            TotalFuelUsedL = Read(body, TotalFuelUsed),
-            UreaTankTempC = Read(body, UreaTankTemp),
-            UreaDosingMlph = Read(body, UreaDosing),
-            TotalUreaUsedG = Read(body, TotalUreaUsed),
-            DpfExhaustTempC = Read(body, DpfExhaustTemp),
+            Supplementary = SupplementaryStream.OrNull(new SupplementaryStream
+            {
+                EngineTorqueMode = Read(body, EngineTorqueMode),
+                AcceleratorPedalPercent = Read(body, AcceleratorPedal),
+                TotalFuelUsedL = Read(body, TotalFuelUsed),
+                UreaTankTempC = Read(body, UreaTankTemp),
+                UreaDosingMlph = Read(body, UreaDosing),
+                TotalUreaUsedG = Read(body, TotalUreaUsed),
+                DpfExhaustTempC = Read(body, DpfExhaustTemp),
+            }),
         };
     }
 
