@@ -350,13 +350,16 @@ public sealed class TruckModel
             Longitude = Math.Round(lon, 6),
             Latitude = Math.Round(lat, 6),
             OdometerKm = Round(_odometer, 0.1),
-            EngineTorqueMode = torquePct > 0 ? 1 : 0,
-            AcceleratorPedalPercent = Round(Math.Min(100, torquePct), 0.4),
-            TotalFuelUsedL = Round(_fuelUsedL, 0.5),
-            UreaTankTempC = Math.Round(Math.Min(_coolant, 35)),
-            UreaDosingMlph = Round(dosingMlph, 0.01),
-            TotalUreaUsedG = Math.Round(_ureaUsedG),
-            DpfExhaustTempC = Round(_scrIn + 12, 0.03125),
+            Supplementary = new SupplementaryStream
+            {
+                EngineTorqueMode = torquePct > 0 ? 1 : 0,
+                AcceleratorPedalPercent = Round(Math.Min(100, torquePct), 0.4),
+                TotalFuelUsedL = Round(_fuelUsedL, 0.5),
+                UreaTankTempC = Math.Round(Math.Min(_coolant, 35)),
+                UreaDosingMlph = Round(dosingMlph, 0.01),
+                TotalUreaUsedG = Math.Round(_ureaUsedG),
+                DpfExhaustTempC = Round(_scrIn + 12, 0.03125),
+            },
         };
         if (Active(Fault.InvalidFields))
             s = BlankFields(s);
