@@ -26,9 +26,9 @@ public class CodecBenchmarks
     public void Setup()
     {
         var t = new DateTime(2026, 11, 28, 10, 0, 0, DateTimeKind.Utc);
-        var samples = Enumerable.Range(0, 10).Select(k => new Sample
+        // From Sample.Empty: the supplementary fields stay missing, so the frames are the same bytes as before 0x80 existed.
+        var samples = Enumerable.Range(0, 10).Select(k => Sample.Empty(t.AddSeconds(k)) with
         {
-            TimeUtc = t.AddSeconds(k),
             SpeedKmh = 62.5 + k,
             BarometricPressureKpa = 98.5,
             EngineTorquePercent = 40,
@@ -53,7 +53,27 @@ public class CodecBenchmarks
         _gbBatch = new TelemetryBatch(Vin, FrameKind.RealTime, t, 42, [samples[0]], [], Received);
         _hj10 = FrameEncoder.Encode(_hjBatch, TerminalProfile.Hj1239);
         _gb1 = FrameEncoder.Encode(_gbBatch, TerminalProfile.Gb17691);
+        var supplementary = samples.Select(s => s with
+        {
+            EngineTorqueMode = 1, AcceleratorPedalPercent = 40, TotalFuelUsedL = 12345.5, UreaTankTempC = 20,
+            UreaDosingMlph = 850.25, TotalUreaUsedG = 56789, DpfExhaustTempC = 412.5,
+        }).ToImmutableArray();
+        _hj10Supplementary = FrameEncoder.Encode(_hjBatch with { Samples = supplementary }, TerminalProfile.Hj1239);
+        _gb3 = [.. _gb1, .. FrameEncoder.Encode(_gbBatch with { Serial = 43 }, TerminalProfile.Gb17691), .. FrameEncoder.Encode(_gbBatch with { Serial = 44 }, TerminalProfile.Gb17691)];
     }
+
+    private byte[] _hj10Supplementary = [];
+    private byte[] _gb3 = [];
+
+    [Benchmark(Description = "decode hj1239 10 records + 10 x 0x80")]
+    public TelemetryBatch? DecodeHj10Supplementary()
+    {
+        FrameCodec.TryDecodeBatch(_hj10Supplementary, TerminalProfile.Hj1239, Vin, Received, out var batch, out _);
+        return batch;
+    }
+
+    [Benchmark(Description = "facade: 3 gb17691 frames in one payload")]
+    public int SplitGb3() => _decoder.DecodeAll("gb17691", Vin, _gb3, Received).Count;
 
     [Benchmark(Description = "decode hj1239 10 records")]
     public TelemetryBatch? DecodeHj10()

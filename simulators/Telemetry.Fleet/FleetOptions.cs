@@ -71,8 +71,10 @@ public static class FleetFormats
 {
     public const string Gb17691 = "gb17691";
     public const string Hj1239 = "hj1239";
+    /// <summary>The signed-records layout, with placeholder signatures (simulated terminals have no keys).</summary>
+    public const string SignedRecords = "signedRecords";
     public const string Json = "json";
 
     /// <summary>True for a format the simulator can publish.</summary>
-    public static bool IsKnown(string format) => format is Gb17691 or Hj1239 or Json;
+    public static bool IsKnown(string format) => format is Gb17691 or Hj1239 or SignedRecords or Json;
 }

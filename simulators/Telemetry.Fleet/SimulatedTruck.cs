@@ -66,6 +66,7 @@ public sealed class SimulatedTruck(string vin, TruckModel model, bool exceeds)
     {
         FleetFormats.Gb17691 => FrameEncoder.Encode(batch, TerminalProfile.Gb17691),
         FleetFormats.Hj1239 => FrameEncoder.Encode(batch, TerminalProfile.Hj1239),
+        FleetFormats.SignedRecords => FrameEncoder.Encode(batch, TerminalProfile.SignedRecords),
         FleetFormats.Json => JsonFrameFormat.Encode(batch),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown format."),
     };

@@ -115,6 +115,8 @@ public sealed class TruckModel
     private double _ureaL;
     private double _fuelLevel;
     private double _odometer;
+    private double _fuelUsedL;         // supplementary record (0x80): cumulative fuel
+    private double _ureaUsedG;         // supplementary record (0x80): cumulative urea
     private double _lon;
     private double _lat;
     private double _heading;
@@ -308,6 +310,10 @@ public sealed class TruckModel
 
         _fuelLevel = Math.Max(1, _fuelLevel - (fuelLph / 3600 / 400 * 100));
         _odometer += _v / 1000;
+        // Supplementary record (0x80): actual dosing follows the urea the SCR gets (none when it does not dose).
+        var dosingMlph = dosing ? fuelLph * _o.UreaShareOfFuel * 1000 : 0;
+        _fuelUsedL += fuelLph / 3600;
+        _ureaUsedG += dosingMlph / 3600 * 1.09;
         MoveAlongRoute();
 
         var lon = _lon;
@@ -344,6 +350,16 @@ public sealed class TruckModel
             Longitude = Math.Round(lon, 6),
             Latitude = Math.Round(lat, 6),
             OdometerKm = Round(_odometer, 0.1),
+            Supplementary = new SupplementaryStream
+            {
+                EngineTorqueMode = torquePct > 0 ? 1 : 0,
+                AcceleratorPedalPercent = Round(Math.Min(100, torquePct), 0.4),
+                TotalFuelUsedL = Round(_fuelUsedL, 0.5),
+                UreaTankTempC = Math.Round(Math.Min(_coolant, 35)),
+                UreaDosingMlph = Round(dosingMlph, 0.01),
+                TotalUreaUsedG = Math.Round(_ureaUsedG),
+                DpfExhaustTempC = Round(_scrIn + 12, 0.03125),
+            },
         };
         if (Active(Fault.InvalidFields))
             s = BlankFields(s);
@@ -455,7 +471,7 @@ public sealed class TruckModel
 
     private Sample BlankFields(Sample s)
     {
-        foreach (var field in SampleFields.All)
+        foreach (var field in SampleFields.Diesel)
         {
             if (field.Name is "longitude" or "latitude")
                 continue;

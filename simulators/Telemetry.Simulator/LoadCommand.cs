@@ -19,7 +19,7 @@ public static class LoadCommand
         var vehicles = new Option<int>("--vehicles", "-n") { Description = "Number of vehicles.", Required = true };
         var duration = new Option<TimeSpan>("--duration", "-d") { Description = "Length of the live schedule, e.g. 00:01:30.", Required = true };
         var broker = new Option<string>("--broker", "-b") { Description = "Broker as host:port.", Required = true };
-        var format = new Option<string>("--format", "-f") { Description = "hj1239 (10 records every 10 s), gb17691 (a frame a second) or json.", DefaultValueFactory = _ => FleetFormats.Hj1239 };
+        var format = new Option<string>("--format", "-f") { Description = "hj1239 (10 records every 10 s), gb17691 (a frame a second), signedRecords (a frame a second, placeholder signatures) or json.", DefaultValueFactory = _ => FleetFormats.Hj1239 };
         var rate = new Option<double?>("--rate") { Description = "Frames per second offered while live (default: the format's cadence); vehicles / rate must be 1-10 s." };
         var connections = new Option<int>("--connections", "-c") { Description = "MQTT connections the vehicles are spread over.", DefaultValueFactory = _ => 4 };
         var qos = new Option<int>("--qos") { Description = "0 or 1 (pipelined, not awaited one by one).", DefaultValueFactory = _ => 1 };

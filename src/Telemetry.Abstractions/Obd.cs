@@ -27,6 +27,9 @@ public sealed record class ObdSnapshot
     /// <summary>Fault codes, 4 bytes each.</summary>
     [Id(9)] public ImmutableArray<uint> Dtcs { get; init; } = [];
 
+    /// <summary>The terminal marked the fault-code count invalid (0xFE): no codes were sent, which says nothing about the codes.</summary>
+    [Id(10)] public bool DtcCountInvalid { get; init; }
+
     /// <summary>Number of fault codes.</summary>
     public int DtcCount => Dtcs.IsDefault ? 0 : Dtcs.Length;
 }

@@ -52,6 +52,58 @@ public readonly record struct Sample
     /// <summary>Total distance, km.</summary>
     [Id(19)] public double OdometerKm { get; init; }
 
+    // Supplementary data stream (record type 0x80). Kept in one optional object so that samples of
+    // terminals without that record stay as small and cheap as before; NaN when it is absent.
+
+    /// <summary>The supplementary data stream of this second (record type 0x80), or null when the terminal sent none (or only missing values).</summary>
+    [Id(20)] public SupplementaryStream? Supplementary { get; init; }
+
+    /// <summary>J1939 engine torque mode code (0-250).</summary>
+    public double EngineTorqueMode
+    {
+        get => Supplementary?.EngineTorqueMode ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { EngineTorqueMode = value });
+    }
+    /// <summary>Accelerator pedal position, %.</summary>
+    public double AcceleratorPedalPercent
+    {
+        get => Supplementary?.AcceleratorPedalPercent ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { AcceleratorPedalPercent = value });
+    }
+    /// <summary>Cumulative fuel used, L.</summary>
+    public double TotalFuelUsedL
+    {
+        get => Supplementary?.TotalFuelUsedL ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { TotalFuelUsedL = value });
+    }
+    /// <summary>Urea (reagent) tank temperature, deg C.</summary>
+    public double UreaTankTempC
+    {
+        get => Supplementary?.UreaTankTempC ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { UreaTankTempC = value });
+    }
+    /// <summary>Actual urea dosing, mL/h.</summary>
+    public double UreaDosingMlph
+    {
+        get => Supplementary?.UreaDosingMlph ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { UreaDosingMlph = value });
+    }
+    /// <summary>Cumulative urea used, g.</summary>
+    public double TotalUreaUsedG
+    {
+        get => Supplementary?.TotalUreaUsedG ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { TotalUreaUsedG = value });
+    }
+    /// <summary>DPF exhaust temperature, deg C.</summary>
+    public double DpfExhaustTempC
+    {
+        get => Supplementary?.DpfExhaustTempC ?? double.NaN;
+        init => Supplementary = SupplementaryStream.OrNull((Supplementary ?? SupplementaryStream.Missing) with { DpfExhaustTempC = value });
+    }
+
+    /// <summary>Whether the record this sample came from was signed and what checking the signature found.</summary>
+    [Id(21)] public SignatureCheck Signature { get; init; }
+
     /// <summary>True when the terminal reported a valid position fix (status bit0 clear).</summary>
     public bool PositionValid => (PositionStatus & 0x01) == 0 && Has(Longitude) && Has(Latitude);
 
@@ -83,4 +135,50 @@ public readonly record struct Sample
         Latitude = double.NaN,
         OdometerKm = double.NaN,
     };
+}
+
+/// <summary>
+/// The supplementary data stream (record type 0x80) of one second, in engineering units; NaN is a
+/// missing value. Reached through the sample's properties of the same names.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record class SupplementaryStream
+{
+    /// <summary>Every value missing.</summary>
+    public static SupplementaryStream Missing { get; } = new();
+
+    /// <summary>True when at least one value is a measurement.</summary>
+    public bool HasAny => !(double.IsNaN(EngineTorqueMode) && double.IsNaN(AcceleratorPedalPercent) && double.IsNaN(TotalFuelUsedL)
+        && double.IsNaN(UreaTankTempC) && double.IsNaN(UreaDosingMlph) && double.IsNaN(TotalUreaUsedG) && double.IsNaN(DpfExhaustTempC));
+
+    /// <summary><paramref name="stream"/>, or null when it holds no measurement: "all missing" and "none sent" are one state.</summary>
+    public static SupplementaryStream? OrNull(SupplementaryStream? stream) => stream is { HasAny: true } ? stream : null;
+
+    /// <summary>J1939 engine torque mode code (0-250).</summary>
+    [Id(0)] public double EngineTorqueMode { get; init; } = double.NaN;
+    /// <summary>Accelerator pedal position, %.</summary>
+    [Id(1)] public double AcceleratorPedalPercent { get; init; } = double.NaN;
+    /// <summary>Cumulative fuel used, L.</summary>
+    [Id(2)] public double TotalFuelUsedL { get; init; } = double.NaN;
+    /// <summary>Urea tank temperature, deg C.</summary>
+    [Id(3)] public double UreaTankTempC { get; init; } = double.NaN;
+    /// <summary>Actual urea dosing, mL/h.</summary>
+    [Id(4)] public double UreaDosingMlph { get; init; } = double.NaN;
+    /// <summary>Cumulative urea used, g.</summary>
+    [Id(5)] public double TotalUreaUsedG { get; init; } = double.NaN;
+    /// <summary>DPF exhaust temperature, deg C.</summary>
+    [Id(6)] public double DpfExhaustTempC { get; init; } = double.NaN;
+}
+
+/// <summary>What is known about the signature of the record a sample came from.</summary>
+public enum SignatureCheck : byte
+{
+    /// <summary>The terminal's profile does not sign (or the sample came as JSON).</summary>
+    NotSigned = 0,
+    /// <summary>Signed, and the signature verified with the terminal's registered public key.</summary>
+    Verified = 1,
+    /// <summary>Signed, but no public key is registered for the terminal: not verified.</summary>
+    NoKey = 2,
+    /// <summary>Signed, and the signature did not verify (or the registered key is unusable).</summary>
+    Failed = 3,
 }

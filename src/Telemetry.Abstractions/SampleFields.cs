@@ -9,8 +9,8 @@ public static class SampleFields
     /// <summary>One numeric field of <see cref="Sample"/>.</summary>
     public sealed record Field(string Name, string Unit, Func<Sample, double> Get, Func<Sample, double, Sample> With);
 
-    /// <summary>Every numeric field, in the order of the diesel data-stream record.</summary>
-    public static readonly IReadOnlyList<Field> All =
+    /// <summary>The numeric fields of the diesel data-stream record (type 0x02), in record order.</summary>
+    public static readonly IReadOnlyList<Field> Diesel =
     [
         new("speedKmh", "km/h", s => s.SpeedKmh, (s, v) => s with { SpeedKmh = v }),
         new("barometricPressureKpa", "kPa", s => s.BarometricPressureKpa, (s, v) => s with { BarometricPressureKpa = v }),
@@ -31,4 +31,45 @@ public static class SampleFields
         new("latitude", "deg", s => s.Latitude, (s, v) => s with { Latitude = v }),
         new("odometerKm", "km", s => s.OdometerKm, (s, v) => s with { OdometerKm = v }),
     ];
+
+    /// <summary>The numeric fields of the supplementary data-stream record (type 0x80), in record order.</summary>
+    public static readonly IReadOnlyList<Field> Supplementary =
+    [
+        new("engineTorqueMode", "1", s => s.EngineTorqueMode, (s, v) => s with { EngineTorqueMode = v }),
+        new("acceleratorPedalPercent", "%", s => s.AcceleratorPedalPercent, (s, v) => s with { AcceleratorPedalPercent = v }),
+        new("totalFuelUsedL", "L", s => s.TotalFuelUsedL, (s, v) => s with { TotalFuelUsedL = v }),
+        new("ureaTankTempC", "Cel", s => s.UreaTankTempC, (s, v) => s with { UreaTankTempC = v }),
+        new("ureaDosingMlph", "mL/h", s => s.UreaDosingMlph, (s, v) => s with { UreaDosingMlph = v }),
+        new("totalUreaUsedG", "g", s => s.TotalUreaUsedG, (s, v) => s with { TotalUreaUsedG = v }),
+        new("dpfExhaustTempC", "Cel", s => s.DpfExhaustTempC, (s, v) => s with { DpfExhaustTempC = v }),
+    ];
+
+    /// <summary>Every numeric field: the diesel record's, then the supplementary record's.</summary>
+    public static readonly IReadOnlyList<Field> All = [.. Diesel, .. Supplementary];
+
+    /// <summary>Name of the stored/JSON field that says how a signed sample's signature checked out.</summary>
+    public const string SignatureName = "signature";
+
+    /// <summary>The text of <paramref name="check"/> in JSON and storage: <c>verified</c>, <c>noKey</c>, <c>failed</c> (or <c>unsigned</c>).</summary>
+    public static string SignatureText(SignatureCheck check) => check switch
+    {
+        SignatureCheck.Verified => "verified",
+        SignatureCheck.NoKey => "noKey",
+        SignatureCheck.Failed => "failed",
+        _ => "unsigned",
+    };
+
+    /// <summary>Reads <see cref="SignatureText"/> back; false for an unknown text.</summary>
+    public static bool TryParseSignature(string? text, out SignatureCheck check)
+    {
+        check = text switch
+        {
+            "verified" => SignatureCheck.Verified,
+            "noKey" => SignatureCheck.NoKey,
+            "failed" => SignatureCheck.Failed,
+            "unsigned" => SignatureCheck.NotSigned,
+            _ => (SignatureCheck)255,
+        };
+        return check != (SignatureCheck)255;
+    }
 }

@@ -43,6 +43,14 @@ public sealed class SampleJsonConverter : JsonConverter<Sample>
                 positionValid = reader.GetBoolean();
                 continue;
             }
+            if (name == SampleFields.SignatureName && reader.TokenType == JsonTokenType.String)
+            {
+                if (SampleFields.TryParseSignature(reader.GetString(), out var check))
+                {
+                    sample = sample with { Signature = check };
+                }
+                continue;
+            }
             if (!FieldsByName.TryGetValue(name, out var field))
             {
                 reader.Skip();
@@ -90,6 +98,10 @@ public sealed class SampleJsonConverter : JsonConverter<Sample>
         }
         writer.WriteBoolean("positionValid", value.PositionValid);
         writer.WriteNumber("positionStatus", value.PositionStatus);
+        if (value.Signature != SignatureCheck.NotSigned)
+        {
+            writer.WriteString(SampleFields.SignatureName, SampleFields.SignatureText(value.Signature));
+        }
         writer.WriteEndObject();
     }
 }

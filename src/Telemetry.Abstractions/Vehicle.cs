@@ -14,4 +14,11 @@ public sealed record class VehicleInfo
     [Id(4)] public double? ReferenceTorqueNm { get; init; }
     /// <summary>Emission stage, such as "China VI".</summary>
     [Id(5)] public string? EmissionStage { get; init; }
+    /// <summary>
+    /// Terminal profile of this vehicle's binary frames (such as <c>signedRecords</c>); when set it
+    /// replaces the topic's format, for fleets whose terminals' firmware differs on one topic format.
+    /// </summary>
+    [Id(6)] public string? TerminalProfile { get; init; }
+    /// <summary>The terminal's SM2 public key in hex (<c>04 || X || Y</c>); signed frames are verified with it.</summary>
+    [Id(7)] public string? TerminalPublicKey { get; init; }
 }

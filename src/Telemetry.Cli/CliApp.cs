@@ -23,10 +23,14 @@ public static class CliApp
     {
         var profileOption = new Option<string>("--profile", "-p")
         {
-            Description = "Terminal profile: gb17691 or hj1239.",
+            Description = "Terminal profile: gb17691, hj1239 or signedRecords.",
             DefaultValueFactory = _ => TerminalProfile.Gb17691.Name,
         };
-        profileOption.AcceptOnlyFromAmong(TerminalProfile.Gb17691.Name, TerminalProfile.Hj1239.Name);
+        profileOption.AcceptOnlyFromAmong(TerminalProfile.Gb17691.Name, TerminalProfile.Hj1239.Name, TerminalProfile.SignedRecords.Name);
+        var keyOption = new Option<string>("--key")
+        {
+            Description = "decode: the terminal's SM2 public key in hex (04||X||Y) to verify signatures with; encode: the SM2 private key (64 hex digits) to sign with.",
+        };
         var signedOption = new Option<bool>("--signed") { Description = "hj1239 only: data units end with an SM2 signature." };
         var tildeOption = new Option<bool>("--accept-7e") { Description = "Also accept frames starting with 0x7E 0x7E (encode: write that start)." };
         var bcdOption = new Option<bool>("--bcd") { Description = "Time bytes are BCD instead of binary." };
@@ -36,7 +40,7 @@ public static class CliApp
         var binOption = new Option<string>("--bin") { Description = "File with raw concatenated frames; - for standard input." };
         var decode = new Command("decode", "Decode frames and print one JSON object per frame (JSON Lines).")
         {
-            profileOption, signedOption, tildeOption, bcdOption, utcOption, hexOption, binOption,
+            profileOption, signedOption, tildeOption, bcdOption, utcOption, hexOption, binOption, keyOption,
         };
         decode.Validators.Add(result =>
         {
@@ -49,9 +53,10 @@ public static class CliApp
         {
             var profile = BuildProfile(parse.GetValue(profileOption)!, parse.GetValue(signedOption), parse.GetValue(tildeOption), parse.GetValue(bcdOption), parse.GetValue(utcOption));
             var hexPath = parse.GetValue(hexOption);
+            var key = parse.GetValue(keyOption);
             return hexPath is not null
-                ? DecodeCommand.RunHex(hexPath, profile, stdin, stdout, stderr)
-                : DecodeCommand.RunBinary(parse.GetValue(binOption)!, profile, stdin, stdout, stderr);
+                ? DecodeCommand.RunHex(hexPath, profile, key, stdin, stdout, stderr)
+                : DecodeCommand.RunBinary(parse.GetValue(binOption)!, profile, key, stdin, stdout, stderr);
         });
 
         var jsonOption = new Option<string>("--json")
@@ -67,13 +72,13 @@ public static class CliApp
         };
         var encode = new Command("encode", "Encode JSON objects (one per line) as frames, printed as one hex frame per line.")
         {
-            profileOption, signedOption, tildeOption, bcdOption, utcOption, jsonOption, outOption, versionOption,
+            profileOption, signedOption, tildeOption, bcdOption, utcOption, jsonOption, outOption, versionOption, keyOption,
         };
         encode.SetAction(parse =>
         {
             var profile = BuildProfile(parse.GetValue(profileOption)!, parse.GetValue(signedOption), parse.GetValue(tildeOption), parse.GetValue(bcdOption), parse.GetValue(utcOption));
             profile = profile with { WriteTildeStart = parse.GetValue(tildeOption) };
-            return EncodeCommand.Run(parse.GetValue(jsonOption)!, parse.GetValue(outOption), parse.GetValue(versionOption), profile, stdin, stdout, stderr);
+            return EncodeCommand.Run(parse.GetValue(jsonOption)!, parse.GetValue(outOption), parse.GetValue(versionOption), profile, parse.GetValue(keyOption), stdin, stdout, stderr);
         });
 
         var root = new RootCommand("Reads and writes GB 17691 / HJ 1239 remote emission monitoring frames, and replays archived frames.") { decode, encode, ReplayCommand.Create(stdout, stderr), KeysCommand.Create(stdout, stderr) };
@@ -83,7 +88,9 @@ public static class CliApp
 
     private static TerminalProfile BuildProfile(string name, bool signed, bool tilde, bool bcd, bool utc)
     {
-        var profile = name == TerminalProfile.Hj1239.Name ? TerminalProfile.Hj1239 : TerminalProfile.Gb17691;
+        var profile = name == TerminalProfile.Hj1239.Name ? TerminalProfile.Hj1239
+            : string.Equals(name, TerminalProfile.SignedRecords.Name, StringComparison.OrdinalIgnoreCase) ? TerminalProfile.SignedRecords
+            : TerminalProfile.Gb17691;
         return profile with
         {
             RequiresSignature = signed && profile.Layout == DataLayout.Hj1239,

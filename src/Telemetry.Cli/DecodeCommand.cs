@@ -3,10 +3,13 @@ using Telemetry.Protocol;
 
 namespace Telemetry.Cli;
 
-/// <summary>The <c>decode</c> command: frames in, JSON Lines out, one object per input frame.</summary>
+/// <summary>
+/// The <c>decode</c> command: frames in, JSON Lines out, one object per frame found. An input line
+/// (or the binary file) may hold several concatenated frames; they are split by their length fields.
+/// </summary>
 internal static class DecodeCommand
 {
-    public static int RunHex(string path, TerminalProfile profile, Stream stdin, TextWriter stdout, TextWriter stderr)
+    public static int RunHex(string path, TerminalProfile profile, string? key, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
         var rejected = 0;
         try
@@ -29,8 +32,7 @@ internal static class DecodeCommand
                     rejected++;
                     continue;
                 }
-                if (!DecodeOne(frame, profile, stdout))
-                    rejected++;
+                rejected += DecodeAll(frame, profile, key, stdout);
             }
         }
         catch (IOException ex)
@@ -46,7 +48,7 @@ internal static class DecodeCommand
         return rejected == 0 ? CliApp.Success : CliApp.SomeRejected;
     }
 
-    public static int RunBinary(string path, TerminalProfile profile, Stream stdin, TextWriter stdout, TextWriter stderr)
+    public static int RunBinary(string path, TerminalProfile profile, string? key, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
         byte[] bytes;
         try
@@ -67,39 +69,30 @@ internal static class DecodeCommand
             return CliApp.UsageError;
         }
 
+        var rejected = DecodeAll(bytes, profile, key, stdout);
+        return rejected == 0 ? CliApp.Success : CliApp.SomeRejected;
+    }
+
+    /// <summary>Decodes every frame of <paramref name="bytes"/> in order; returns how many were rejected.</summary>
+    private static int DecodeAll(ReadOnlySpan<byte> bytes, TerminalProfile profile, string? key, TextWriter stdout)
+    {
         var rejected = 0;
         var position = 0;
         while (position < bytes.Length)
         {
-            var rest = bytes.AsSpan(position);
-            if (!StartsFrame(rest, profile))
-            {
-                // Bytes that do not start a frame: report them once and resume at the next start marker.
-                var skip = 1;
-                while (skip < rest.Length && !StartsFrame(rest[skip..], profile))
-                    skip++;
-                CliApp.WriteRejection(stdout, Rejection.ReasonCode(RejectReason.BadStart), $"{skip} bytes at offset {position} do not start a frame.");
+            var length = FrameSplitter.NextPieceLength(bytes[position..], profile.AcceptTildeStart);
+            if (!DecodeOne(bytes.Slice(position, length), profile, key, stdout, position))
                 rejected++;
-                position += skip;
-                continue;
-            }
-            var length = FrameCodec.PeekFrameLength(rest);
-            var take = length < 0 || length > rest.Length ? rest.Length : length;
-            if (!DecodeOne(rest[..take], profile, stdout))
-                rejected++;
-            position += take;
+            position += length;
         }
-        return rejected == 0 ? CliApp.Success : CliApp.SomeRejected;
+        return rejected;
     }
 
-    private static bool StartsFrame(ReadOnlySpan<byte> bytes, TerminalProfile profile) =>
-        bytes.Length >= 2 && ((bytes[0] == 0x23 && bytes[1] == 0x23) || (profile.AcceptTildeStart && bytes[0] == 0x7E && bytes[1] == 0x7E));
-
-    private static bool DecodeOne(ReadOnlySpan<byte> frame, TerminalProfile profile, TextWriter stdout)
+    private static bool DecodeOne(ReadOnlySpan<byte> frame, TerminalProfile profile, string? key, TextWriter stdout, int offset)
     {
-        if (!FrameCodec.TryDecodeBatch(frame, profile, null, DateTime.UtcNow, out var batch, out var rejection))
+        if (!FrameCodec.TryDecodeBatch(frame, profile, null, DateTime.UtcNow, profile.IsSigned ? key : null, out var batch, out var rejection, out _))
         {
-            CliApp.WriteRejection(stdout, rejection.Code, rejection.Message);
+            CliApp.WriteRejection(stdout, rejection.Code, offset == 0 ? rejection.Message : $"{rejection.Message} (at byte {offset})");
             return false;
         }
         using var buffer = new MemoryStream();

@@ -7,7 +7,7 @@ internal static class EncodeCommand
 {
     private const int MaxSamplesPerLine = 100_000;
 
-    public static int Run(string jsonPath, string? binOut, byte softwareVersion, TerminalProfile profile, Stream stdin, TextWriter stdout, TextWriter stderr)
+    public static int Run(string jsonPath, string? binOut, byte softwareVersion, TerminalProfile profile, string? privateKeyHex, Stream stdin, TextWriter stdout, TextWriter stderr)
     {
         var rejected = 0;
         try
@@ -30,7 +30,7 @@ internal static class EncodeCommand
                 byte[] frame;
                 try
                 {
-                    frame = FrameEncoder.Encode(batch, profile, softwareVersion);
+                    frame = FrameEncoder.Encode(batch, profile, softwareVersion, profile.IsSigned ? privateKeyHex : null);
                 }
                 catch (ArgumentException ex)
                 {

@@ -11,7 +11,9 @@ namespace Telemetry.Detection;
 /// </summary>
 /// <remarks>
 /// JSON: an array of objects (or an object with a <c>vehicles</c> array) with <c>vin</c>, <c>fleet</c>,
-/// <c>region</c>, <c>engineModel</c>, <c>referenceTorqueNm</c>, <c>emissionStage</c>.
+/// <c>region</c>, <c>engineModel</c>, <c>referenceTorqueNm</c>, <c>emissionStage</c>, and optionally
+/// <c>terminalProfile</c> (the protocol profile of the vehicle's terminal) and <c>terminalPublicKey</c>
+/// (its SM2 public key in hex).
 /// CSV: a header line naming those columns (any order, case-insensitive), then one vehicle per line.
 /// </remarks>
 public sealed class VehicleRegistry : IVehicleRegistry
@@ -89,7 +91,8 @@ public sealed class VehicleRegistry : IVehicleRegistry
                 }
                 if (row is null || string.IsNullOrWhiteSpace(row.Vin))
                     throw new FormatException($"Vehicle registry element {i} has no vin.");
-                result.Add(Make(row.Vin, row.Fleet, row.Region, row.EngineModel, row.ReferenceTorqueNm, row.EmissionStage, $"element {i}"));
+                result.Add(Make(row.Vin, row.Fleet, row.Region, row.EngineModel, row.ReferenceTorqueNm, row.EmissionStage, $"element {i}")
+                    with { TerminalProfile = Profile(row.TerminalProfile, $"element {i}"), TerminalPublicKey = PublicKey(row.TerminalPublicKey, $"element {i}") });
                 i++;
             }
             return result;
@@ -125,7 +128,8 @@ public sealed class VehicleRegistry : IVehicleRegistry
                     throw new FormatException($"Vehicle registry CSV line {n + 1}: referenceTorqueNm \"{t}\" is not a number.");
                 torque = value;
             }
-            result.Add(Make(vin, Cell("fleet"), Cell("region"), Cell("engineModel"), torque, Cell("emissionStage"), $"line {n + 1}"));
+            result.Add(Make(vin, Cell("fleet"), Cell("region"), Cell("engineModel"), torque, Cell("emissionStage"), $"line {n + 1}")
+                with { TerminalProfile = Profile(Cell("terminalProfile"), $"line {n + 1}"), TerminalPublicKey = PublicKey(Cell("terminalPublicKey"), $"line {n + 1}") });
         }
         return result;
     }
@@ -140,5 +144,26 @@ public sealed class VehicleRegistry : IVehicleRegistry
         return new VehicleInfo { Vin = vin, Fleet = fleet, Region = region, EngineModel = engine, ReferenceTorqueNm = torque, EmissionStage = stage };
     }
 
-    private sealed record Row(string? Vin, string? Fleet, string? Region, string? EngineModel, double? ReferenceTorqueNm, string? EmissionStage);
+    private static string? Profile(string? name, string where)
+    {
+        name = name?.Trim();
+        if (string.IsNullOrEmpty(name))
+            return null;
+        if (name.Length > 32 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw new FormatException($"Vehicle registry {where}: terminalProfile \"{name}\" is not a profile name (1-32 characters of a-z, 0-9, '-', '_').");
+        return name;
+    }
+
+    private static string? PublicKey(string? hex, string where)
+    {
+        hex = hex?.Trim();
+        if (string.IsNullOrEmpty(hex))
+            return null;
+        if (hex.Length is not (66 or 128 or 130) || !hex.All(char.IsAsciiHexDigit))
+            throw new FormatException($"Vehicle registry {where}: terminalPublicKey is not an SM2 public key in hex (130 digits 04||X||Y, 128 without 04, or 66 compressed).");
+        return hex;
+    }
+
+    private sealed record Row(string? Vin, string? Fleet, string? Region, string? EngineModel, double? ReferenceTorqueNm, string? EmissionStage,
+        string? TerminalProfile = null, string? TerminalPublicKey = null);
 }

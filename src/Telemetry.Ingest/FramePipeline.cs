@@ -80,38 +80,41 @@ public sealed partial class FramePipeline(
                 return await RejectAsync(topic, receivedUtc, payload, "tooLarge",
                     $"Payload of {payloadLength} bytes exceeds {MqttIngestOptions.Section}:MaxPayloadBytes {_options.MaxPayloadBytes}; the first {payload.Length} bytes are kept.", cancellationToken);
             }
-            if (!decoder.TryDecode(route.Format, route.Vin, payload.Span, receivedUtc, out var batch, out var rejection))
+            // One payload may hold several concatenated frames: each is stored or rejected on its own.
+            var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
+            var archived = Task.CompletedTask;
+            var stored = 0;
+            for (var index = 0; index < frames.Count; index++)
             {
-                if (rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))
+                var frame = frames[index];
+                var bytes = frames.Count == 1 ? payload : payload.Slice(frame.Offset, frame.Length);
+                var where = frames.Count == 1 ? "" : $" (frame {index + 1} of {frames.Count} in the payload, at byte {frame.Offset})";
+                var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where, live: archive);
+                if (reason is null && frame.Batch is { } batch)
                 {
-                    // A known vehicle's terminal that keeps sending corrupt frames is a data-quality
-                    // finding (R9); garbage on an unknown VIN never activates a grain.
-                    await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(receivedUtc);
+                    if (archive && stored == 0)
+                    {
+                        archived = ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
+                    }
+                    if (await DispatchInOrderAsync(batch, cancellationToken) is not { } failure)
+                    {
+                        stored++;
+                        if (archive)
+                        {
+                            metrics.Decoded(route.Format, Stopwatch.GetElapsedTime(started));
+                        }
+                        continue;
+                    }
+                    (reason, message) = ("processingFailed", failure + where);
                 }
-                return await RejectAsync(topic, receivedUtc, payload, rejection.Code, rejection.Message, cancellationToken);
+                // A replayed message (archive false) was archived because a frame of it was stored; its rejected frames were dead-lettered then.
+                if (archive || frames.Count == 1)
+                {
+                    await RejectAsync(topic, receivedUtc, bytes, reason!, message!, cancellationToken);
+                }
             }
-            if (registry.RequireRegistered && registry.Find(batch.Vin) is null)
-            {
-                return await RejectAsync(topic, receivedUtc, payload, "unregistered",
-                    $"VIN {batch.Vin} is not in the vehicle registry and Telemetry:ReferenceData:RequireRegistered is on.", cancellationToken);
-            }
-            if (OutsideTimeWindow(batch, receivedUtc) is { } window)
-            {
-                return await RejectAsync(topic, receivedUtc, payload, window.Reason, window.Message, cancellationToken);
-            }
-
-            var archived = archive ? ArchiveAsync(topic, payload, receivedUtc, cancellationToken) : Task.CompletedTask;
-            var dispatched = await DispatchInOrderAsync(batch, cancellationToken);
             await archived;
-            if (dispatched is { } failure)
-            {
-                return await RejectAsync(topic, receivedUtc, payload, "processingFailed", failure, cancellationToken);
-            }
-            if (archive)
-            {
-                metrics.Decoded(route.Format, Stopwatch.GetElapsedTime(started));
-            }
-            return IngestOutcome.Stored;
+            return stored > 0 ? IngestOutcome.Stored : IngestOutcome.Rejected;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -121,6 +124,38 @@ public sealed partial class FramePipeline(
         {
             Interlocked.Decrement(ref _inFlight);
         }
+    }
+
+    /// <summary>
+    /// Null reason when the frame may go to its grain; otherwise why it is refused. A live message (not a
+    /// replay from the journal) also counts its signature checks and reports check-code failures.
+    /// </summary>
+    private async Task<(string? Reason, string? Message)> CheckFrameAsync(PayloadFrame frame, TopicRoute route, DateTime receivedUtc, string where, bool live)
+    {
+        if (!frame.Decoded)
+        {
+            if (live && frame.Rejection.Reason == RejectReason.BadCheckCode && vehicles.IsKnown(route.Vin))
+            {
+                // A known vehicle's terminal that keeps sending corrupt frames is a data-quality
+                // finding (R9); garbage on an unknown VIN never activates a grain.
+                await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(receivedUtc);
+            }
+            return (frame.Rejection.Code, frame.Rejection.Message + where);
+        }
+        var batch = frame.Batch;
+        if (live && frame.Signature.Signatures > 0)
+        {
+            metrics.SignaturesChecked(frame.Signature);
+        }
+        if (registry.RequireRegistered && registry.Find(batch.Vin) is null)
+        {
+            return ("unregistered", $"VIN {batch.Vin} is not in the vehicle registry and Telemetry:ReferenceData:RequireRegistered is on.");
+        }
+        if (OutsideTimeWindow(batch, receivedUtc) is { } window)
+        {
+            return (window.Reason, window.Message + where);
+        }
+        return (null, null);
     }
 
     private (string Reason, string Message)? OutsideTimeWindow(TelemetryBatch batch, DateTime receivedUtc)

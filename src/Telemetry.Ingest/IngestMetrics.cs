@@ -20,6 +20,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _deadLetterBytes;
     private readonly Counter<long> _deadLetterRotations;
+    private readonly Counter<long> _signatures;
     private long _receivedTotal;
     private long _decodedTotal;
     private long _rejectedTotal;
@@ -37,6 +38,8 @@ public sealed class IngestMetrics : IDisposable
         _deadLetterRotations = _meter.CreateCounter<long>("telemetry.ingest.dead_letters.rotations", "{rotation}", "Times the dead-letter file reached its cap and was rotated (the oldest dead letters are then gone).");
         _acknowledged = _meter.CreateCounter<long>("telemetry.ingest.acknowledged", "{message}", "Messages acknowledged to an external broker (PUBACK sent).");
         _delivered = _meter.CreateCounter<long>("telemetry.ingest.delivered", "{message}", "Messages an external broker delivered to the subscriber, redeliveries included.");
+        _signatures = _meter.CreateCounter<long>("telemetry.ingest.signatures", "{signature}",
+            "SM2 signatures of signed frames, by result (verified, noKey, failed) and failure reason (mismatch, malformed, badKey).");
         _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to durable in the journal (then acknowledged).");
     }
 
@@ -65,6 +68,22 @@ public sealed class IngestMetrics : IDisposable
     {
         Interlocked.Increment(ref _rejectedTotal);
         _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>Counts the signatures of one decoded frame: verified, not verified for want of a key, or failed by reason.</summary>
+    public void SignaturesChecked(Telemetry.Protocol.SignatureOutcome outcome)
+    {
+        var result = outcome.Check == Telemetry.Abstractions.SignatureCheck.NoKey ? "noKey" : "verified";
+        var good = outcome.Signatures - outcome.Failures;
+        if (good > 0)
+        {
+            _signatures.Add(good, new KeyValuePair<string, object?>("result", result), new KeyValuePair<string, object?>("reason", "none"));
+        }
+        if (outcome.Failures > 0)
+        {
+            _signatures.Add(outcome.Failures, new KeyValuePair<string, object?>("result", "failed"),
+                new KeyValuePair<string, object?>("reason", Telemetry.Protocol.Sm2Signatures.Code(outcome.Failure)));
+        }
     }
 
     public void Retried() => _retries.Add(1);

@@ -74,7 +74,7 @@ public static class DieselFields
     public static readonly FieldScale Latitude = new("latitude", 29, 4, 1, 0, 1_000_000, 90_000_000);
     public static readonly FieldScale Odometer = new("odometerKm", 33, 4, 1, 0, 10, 9_999_999);
 
-    /// <summary>Every numeric field, in the order of <see cref="SampleFields.All"/>.</summary>
+    /// <summary>Every numeric field, in the order of <see cref="SampleFields.Diesel"/>.</summary>
     public static IReadOnlyList<FieldScale> All { get; } =
     [
         Speed, BarometricPressure, EngineTorque, FrictionTorque, EngineSpeed, FuelFlow, NoxUpstream, NoxDownstream,
@@ -118,7 +118,10 @@ public static class DieselFields
     /// Written out field by field with constant scales (equal to <see cref="All"/>, which the tests
     /// check) because this is the hot path of ingest: ten of these per HJ 1239 frame.
     /// </remarks>
-    public static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc)
+    public static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc) => Read(body, timeUtc, SignatureCheck.NotSigned);
+
+    /// <summary><see cref="Read(ReadOnlySpan{byte}, DateTime)"/> with the record's signature check, set in the same initializer (no second copy).</summary>
+    internal static Sample Read(ReadOnlySpan<byte> body, DateTime timeUtc, SignatureCheck signature)
     {
         if (body.Length < RecordTypes.DieselStreamLength)
             throw new ArgumentException("A diesel data-stream body has 37 bytes.", nameof(body));
@@ -151,6 +154,7 @@ public static class DieselFields
             Longitude = (status & 0x04) != 0 ? -longitude : longitude,
             Latitude = (status & 0x02) != 0 ? -latitude : latitude,
             OdometerKm = odometer <= 9_999_999 ? Divide(odometer, 10, 0.1) : double.NaN,
+            Signature = signature,
         };
     }
 

@@ -31,6 +31,16 @@ public static class RecordTypes
     public const int ObdFixedLength = 96;
     /// <summary>Most fault codes one OBD record may carry.</summary>
     public const int MaxDtcCount = 252;
+    /// <summary>Fault-code count byte meaning "count invalid": no codes follow.</summary>
+    public const byte DtcCountInvalid = 0xFE;
+    /// <summary>Hybrid data, skipped with its bytes kept.</summary>
+    public const byte Hybrid = 0x04;
+    /// <summary>Body length of a hybrid record in field firmware.</summary>
+    public const int HybridLength = 8;
+    /// <summary>Supplementary data stream (torque mode, pedal, fuel and urea totals, urea dosing, DPF exhaust temperature).</summary>
+    public const byte Supplementary = 0x80;
+    /// <summary>Body length of a supplementary data-stream record.</summary>
+    public const int SupplementaryLength = 17;
 }
 
 /// <summary>
@@ -71,12 +81,13 @@ public sealed record class Frame
     /// <summary>Position of a removal alarm (0x06).</summary>
     public FramePosition? AlarmPosition { get; init; }
 
-    /// <summary>The closing signature of a signed HJ 1239 data unit.</summary>
+    /// <summary>The closing signature of a signed HJ 1239 data unit (signed-records layout: see <see cref="FrameRecord.Signature"/>).</summary>
     public FrameSignature? Signature { get; init; }
 
     /// <summary>
     /// What the vehicle grain consumes: data-stream records become samples, OBD records become
-    /// snapshots, supplementary records are dropped. The batch serial is the HJ 1239 frame serial,
+    /// snapshots, a supplementary data-stream record (0x80, 17 bytes) joins the sample of its time
+    /// (or becomes a sample of its own), other records are dropped. Signatures are not checked here. The batch serial is the HJ 1239 frame serial,
     /// the login/logout/alarm serial, or the first record's serial of a GB 17691 real-time frame.
     /// Time calibration frames take <paramref name="receivedUtc"/> as their time.
     /// </summary>
@@ -84,12 +95,36 @@ public sealed record class Frame
     {
         var samples = ImmutableArray.CreateBuilder<Sample>();
         var obd = ImmutableArray.CreateBuilder<ObdSnapshot>();
+        // Signatures are kept, not checked: the samples of a signed frame or record are "not verified".
+        var frameCheck = Signature is null ? SignatureCheck.NotSigned : SignatureCheck.NoKey;
         foreach (var record in Records)
         {
+            var check = record.Signature is null ? frameCheck : SignatureCheck.NoKey;
             if (record.DataStream is { } sample)
-                samples.Add(sample);
+                samples.Add(check == SignatureCheck.NotSigned ? sample : sample with { Signature = check });
             else if (record.Obd is { } snapshot)
                 obd.Add(snapshot);
+        }
+        var merged = new bool[samples.Count + Records.Length];
+        foreach (var record in Records)
+        {
+            if (record.Type != RecordTypes.Supplementary || record.Body.Length != RecordTypes.SupplementaryLength)
+                continue;
+            var check = record.Signature is null ? frameCheck : SignatureCheck.NoKey;
+            var at = -1;
+            for (var i = 0; i < samples.Count && at < 0; i++)
+            {
+                if (!merged[i] && samples[i].TimeUtc == record.TimeUtc)
+                    at = i;
+            }
+            if (at < 0)
+            {
+                at = samples.Count;
+                samples.Add(Sample.Empty(record.TimeUtc));
+            }
+            merged[at] = true;
+            var joined = SupplementaryFields.Apply(record.Body.AsSpan(), samples[at]);
+            samples[at] = check > joined.Signature ? joined with { Signature = check } : joined;
         }
         return new TelemetryBatch(Vin, Command, Command == FrameKind.TimeSync ? receivedUtc : TimeUtc, Serial,
             samples.DrainToImmutable(), obd.DrainToImmutable(), receivedUtc)
@@ -121,8 +156,11 @@ public sealed record class FrameRecord
     /// <summary>The decoded OBD information of a 0x01 record.</summary>
     public ObdSnapshot? Obd { get; init; }
 
-    /// <summary>The raw body of a supplementary record.</summary>
+    /// <summary>The raw body of any other record: supplementary (0x80 and configured types), hybrid (0x04).</summary>
     public ImmutableArray<byte> Body { get; init; } = [];
+
+    /// <summary>Signed-records layout: the signature that follows this record (its <c>type + body</c>).</summary>
+    public FrameSignature? Signature { get; init; }
 
     /// <summary>A data-stream record at the sample's time.</summary>
     public static FrameRecord ForSample(Sample sample, ushort serial = 0) =>
@@ -150,5 +188,5 @@ public readonly record struct FramePosition(byte Status, double Longitude, doubl
         new((byte)(fix.Valid ? 0x00 : 0x01), fix.Longitude, fix.Latitude);
 }
 
-/// <summary>The SM2 signature that closes a signed HJ 1239 data unit (kept, not verified).</summary>
+/// <summary>An SM2 signature: the one that closes a signed HJ 1239 data unit, or one that follows a record of the signed-records layout.</summary>
 public sealed record class FrameSignature(ImmutableArray<byte> R, ImmutableArray<byte> S);

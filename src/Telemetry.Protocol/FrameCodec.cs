@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Telemetry.Abstractions;
@@ -102,22 +103,27 @@ public static class FrameCodec
         var items = new FrameRecord[count];
         var clock = new Wire.DayClock(data, profile);
         reader = new RecordReader(records, profile);
-        var dieselIndex = 0;
+        int dieselIndex = 0, supplementaryIndex = 0;
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
         for (var i = 0; reader.Next() > 0; i++)
         {
-            if (!TryRecordTime(ref reader, clock, profile, frameTime, dieselIndex, out var time, out rejection))
+            var index = reader.Type == RecordTypes.Supplementary ? supplementaryIndex : dieselIndex;
+            if (!TryRecordTime(ref reader, clock, profile, frameTime, index, out var time, out rejection))
                 return false;
-            items[i] = reader.Type switch
+            var item = reader.Type switch
             {
                 RecordTypes.DieselStream => FrameRecord.ForSample(DieselFields.Read(reader.Body, time), reader.Serial),
                 RecordTypes.Obd => FrameRecord.ForObd(ObdCodec.Read(reader.Body, time), reader.Serial),
                 _ => new FrameRecord { Type = reader.Type, Serial = reader.Serial, TimeUtc = time, Body = reader.Body.ToImmutableArray() },
             };
+            items[i] = signedRecords ? item with { Signature = new FrameSignature(reader.RecordR.ToImmutableArray(), reader.RecordS.ToImmutableArray()) } : item;
             if (reader.Type == RecordTypes.DieselStream)
                 dieselIndex++;
+            else if (reader.Type == RecordTypes.Supplementary)
+                supplementaryIndex++;
         }
         var signature = reader.HasSignature ? new FrameSignature(reader.SignatureR.ToImmutableArray(), reader.SignatureS.ToImmutableArray()) : null;
-        var serial = profile.Layout == DataLayout.Hj1239 ? frameSerial : (items.Length > 0 ? items[0].Serial : (ushort)0);
+        var serial = profile.Layout != DataLayout.Gb17691 ? frameSerial : (items.Length > 0 ? items[0].Serial : (ushort)0);
         result = head with
         {
             TimeUtc = frameTime,
@@ -134,10 +140,22 @@ public static class FrameCodec
     /// another VIN is rejected as <see cref="RejectReason.VinMismatch"/> and the batch reuses that string.
     /// </summary>
     public static bool TryDecodeBatch(ReadOnlySpan<byte> frame, TerminalProfile profile, string? expectedVin, DateTime receivedUtc,
-        [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection)
+        [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection) =>
+        TryDecodeBatch(frame, profile, expectedVin, receivedUtc, null, out batch, out rejection, out _);
+
+    /// <summary>
+    /// <see cref="TryDecodeBatch(ReadOnlySpan{byte}, TerminalProfile, string?, DateTime, out TelemetryBatch?, out Rejection)"/>
+    /// that also checks the SM2 signatures of a signed profile with <paramref name="publicKeyHex"/> (the
+    /// terminal's registered key). Without a key the samples are marked <see cref="SignatureCheck.NoKey"/>;
+    /// a signature that does not verify marks them <see cref="SignatureCheck.Failed"/>. Neither rejects the frame.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the key-less overload above is the hot path of ingest: no extra call
+    public static bool TryDecodeBatch(ReadOnlySpan<byte> frame, TerminalProfile profile, string? expectedVin, DateTime receivedUtc, string? publicKeyHex,
+        [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection, out SignatureOutcome signature)
     {
         ArgumentNullException.ThrowIfNull(profile);
         batch = null;
+        signature = default;
         if (!TryReadEnvelope(frame, profile, out var data, out rejection))
             return false;
         var vinBytes = frame.Slice(3, 17);
@@ -186,21 +204,22 @@ public static class FrameCodec
                 };
                 return true;
             default:
-                return TryReadDataBatch(data, profile, vin, command, receivedUtc, out batch, out rejection);
+                return TryReadDataBatch(data, profile, vin, command, receivedUtc, publicKeyHex, out batch, out rejection, out signature);
         }
     }
 
-    private static bool TryReadDataBatch(ReadOnlySpan<byte> data, TerminalProfile profile, string vin, FrameKind command, DateTime receivedUtc,
-        [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection)
+    private static bool TryReadDataBatch(ReadOnlySpan<byte> data, TerminalProfile profile, string vin, FrameKind command, DateTime receivedUtc, string? publicKeyHex,
+        [NotNullWhen(true)] out TelemetryBatch? batch, out Rejection rejection, out SignatureOutcome signature)
     {
         batch = null;
+        signature = default;
         if (!TryReadDataHead(data, profile, out var frameTime, out var frameSerial, out var records, out rejection))
             return false;
 
         // First pass: structure and counts, so that the arrays are allocated once at their exact size.
         var reader = new RecordReader(records, profile);
-        int dieselCount = 0, obdCount = 0, step;
-        var serial = profile.Layout == DataLayout.Hj1239 ? frameSerial : (ushort)0;
+        int dieselCount = 0, obdCount = 0, supplementaryCount = 0, otherCount = 0, step;
+        var serial = profile.Layout != DataLayout.Gb17691 ? frameSerial : (ushort)0;
         var first = true;
         while ((step = reader.Next()) > 0)
         {
@@ -211,6 +230,10 @@ public static class FrameCodec
                 dieselCount++;
             else if (reader.Type == RecordTypes.Obd)
                 obdCount++;
+            else if (reader.Type == RecordTypes.Supplementary && reader.Body.Length == RecordTypes.SupplementaryLength)
+                supplementaryCount++;
+            else
+                otherCount++;
         }
         if (step < 0)
         {
@@ -218,26 +241,113 @@ public static class FrameCodec
             return false;
         }
 
+        // A signed HJ 1239 data unit: one signature over everything before it.
+        var frameCheck = SignatureCheck.NotSigned;
+        if (reader.HasSignature)
+        {
+            var failure = publicKeyHex is null
+                ? SignatureFailure.None
+                : Sm2Signatures.Verify(publicKeyHex, data[..(data.Length - records.Length + reader.SignatureOffset)], reader.SignatureR, reader.SignatureS);
+            frameCheck = Sm2Signatures.ToCheck(publicKeyHex is not null, failure);
+            signature = new SignatureOutcome(frameCheck, failure, 1, failure == SignatureFailure.None ? 0 : 1);
+        }
+
         var samples = dieselCount == 0 ? [] : new Sample[dieselCount];
         var snapshots = obdCount == 0 ? [] : new ObdSnapshot[obdCount];
         var clock = new Wire.DayClock(data, profile);
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
         reader = new RecordReader(records, profile);
         int dieselIndex = 0, obdIndex = 0;
         while (reader.Next() > 0)
         {
+            var type = reader.Type;
+            // Every record's time is checked (hj1239), also of the records decoded below or skipped.
             if (!TryRecordTime(ref reader, clock, profile, frameTime, dieselIndex, out var time, out rejection))
                 return false;
-            if (reader.Type == RecordTypes.DieselStream)
-                samples[dieselIndex++] = DieselFields.Read(reader.Body, time);
-            else if (reader.Type == RecordTypes.Obd)
+            if (type is not (RecordTypes.DieselStream or RecordTypes.Obd))
+                continue;
+            var check = frameCheck;
+            if (signedRecords)
+                signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
+            if (type == RecordTypes.DieselStream)
+                samples[dieselIndex++] = DieselFields.Read(reader.Body, time, check);
+            else
                 snapshots[obdIndex++] = ObdCodec.Read(reader.Body, time);
         }
+        if ((supplementaryCount > 0 || (signedRecords && otherCount > 0))
+            && !TryOtherRecords(records, profile, clock, frameTime, publicKeyHex, frameCheck, ref samples, ref signature, out rejection))
+            return false;
         batch = new TelemetryBatch(vin, command, frameTime, serial,
             ImmutableCollectionsMarshal.AsImmutableArray(samples), ImmutableCollectionsMarshal.AsImmutableArray(snapshots), receivedUtc);
         return true;
     }
 
-    private static bool TryRecordTime(ref RecordReader reader, in Wire.DayClock clock, TerminalProfile profile, DateTime frameTime, int dieselIndex, out DateTime time, out Rejection rejection)
+    /// <summary>
+    /// Third pass, only for frames with supplementary records (or other signed records): each
+    /// supplementary record joins the data-stream sample of its time, or becomes a sample of its own;
+    /// the signatures of the records not read before are checked. Kept out of the hot path above.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TryOtherRecords(ReadOnlySpan<byte> records, TerminalProfile profile, in Wire.DayClock clock, DateTime frameTime, string? publicKeyHex,
+        SignatureCheck frameCheck, ref Sample[] samples, ref SignatureOutcome signature, out Rejection rejection)
+    {
+        rejection = default;
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
+        var reader = new RecordReader(records, profile);
+        var supplementaryIndex = 0;
+        var merged = new bool[samples.Length];
+        List<Sample>? own = null;
+        while (reader.Next() > 0)
+        {
+            if (reader.Type != RecordTypes.Supplementary || reader.Body.Length != RecordTypes.SupplementaryLength)
+            {
+                if (signedRecords && reader.Type is not (RecordTypes.DieselStream or RecordTypes.Obd))
+                    signature = signature.Add(CheckRecord(ref reader, publicKeyHex, out var other), other);
+                continue;
+            }
+            if (!TryRecordTime(ref reader, clock, profile, frameTime, supplementaryIndex++, out var time, out rejection))
+                return false;
+            var check = frameCheck;
+            if (signedRecords)
+                signature = signature.Add(check = CheckRecord(ref reader, publicKeyHex, out var failure), failure);
+            if (!MergeSupplementary(samples, merged, reader.Body, time, check))
+            {
+                var alone = SupplementaryFields.Apply(reader.Body, Sample.Empty(time));
+                (own ??= []).Add(check == SignatureCheck.NotSigned ? alone : alone with { Signature = check });
+            }
+        }
+        if (own is not null)
+            samples = [.. samples, .. own];
+        return true;
+    }
+
+    /// <summary>
+    /// Puts a supplementary record's fields into the first data-stream sample of the same time that has
+    /// none yet; false when there is none (the caller makes it a sample of its own, every other field
+    /// missing). A merged sample keeps the worse of the two signature checks.
+    /// </summary>
+    private static bool MergeSupplementary(Sample[] samples, bool[] merged, ReadOnlySpan<byte> body, DateTime time, SignatureCheck check)
+    {
+        for (var i = 0; i < samples.Length; i++)
+        {
+            if (!merged[i] && samples[i].TimeUtc == time)
+            {
+                merged[i] = true;
+                var joined = SupplementaryFields.Apply(body, samples[i]);
+                samples[i] = check > joined.Signature ? joined with { Signature = check } : joined;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static SignatureCheck CheckRecord(ref RecordReader reader, string? publicKeyHex, out SignatureFailure failure)
+    {
+        failure = publicKeyHex is null ? SignatureFailure.None : Sm2Signatures.Verify(publicKeyHex, reader.Signed, reader.RecordR, reader.RecordS);
+        return Sm2Signatures.ToCheck(publicKeyHex is not null, failure);
+    }
+
+    private static bool TryRecordTime(ref RecordReader reader, in Wire.DayClock clock, TerminalProfile profile, DateTime frameTime, int index, out DateTime time, out Rejection rejection)
     {
         rejection = default;
         if (profile.Layout == DataLayout.Hj1239)
@@ -247,9 +357,10 @@ public static class FrameCodec
             rejection = new(RejectReason.TimeOutOfRange, $"Record type 0x{reader.Type:X2} has a sample time that is not a calendar time ({Convert.ToHexString(reader.Time)}).");
             return false;
         }
-        // GB 17691: the k-th data-stream record of a frame was sampled at frame time + k seconds.
-        time = reader.Type == RecordTypes.DieselStream
-            ? new DateTime(frameTime.Ticks + (dieselIndex * Wire.TicksPerSecond), DateTimeKind.Utc)
+        // GB 17691 and signed records: the k-th data-stream record of a frame was sampled at frame
+        // time + k seconds; so was the k-th supplementary data-stream record.
+        time = reader.Type is RecordTypes.DieselStream or RecordTypes.Supplementary
+            ? new DateTime(frameTime.Ticks + (index * Wire.TicksPerSecond), DateTimeKind.Utc)
             : frameTime;
         return true;
     }
@@ -361,7 +472,7 @@ public static class FrameCodec
         time = default;
         serial = 0;
         records = default;
-        var headLength = profile.Layout == DataLayout.Hj1239 ? 8 : 6;
+        var headLength = profile.Layout == DataLayout.Gb17691 ? 6 : 8;
         if (data.Length < headLength)
         {
             rejection = new(RejectReason.BadLength, $"A {profile.Layout} data frame starts with {headLength} bytes of time{(headLength == 8 ? " and serial" : "")}; this data unit has {data.Length}.");
@@ -400,8 +511,12 @@ public static class FrameCodec
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(profile);
         var hj = profile.Layout == DataLayout.Hj1239;
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
+        var recordHead = RecordHeadLength(profile);
         if (frame.Signature is not null && !(hj && profile.RequiresSignature))
             throw new ArgumentException($"The frame carries a signature and profile {profile.Name} is not a signed HJ 1239 profile.", nameof(frame));
+        if (!signedRecords && frame.Records.Any(r => r.Signature is not null))
+            throw new ArgumentException($"A record carries a signature and profile {profile.Name} does not sign records.", nameof(frame));
         int length;
         switch (frame.Command)
         {
@@ -410,9 +525,9 @@ public static class FrameCodec
             case FrameKind.TimeSync: length = 0; break;
             case FrameKind.RemovalAlarm: length = RemovalAlarmLength; break;
             case FrameKind.RealTime or FrameKind.Reissue:
-                length = hj ? 8 : 6;
+                length = hj || signedRecords ? 8 : 6;
                 foreach (var record in frame.Records)
-                    length += (hj ? 7 : 3) + RecordBodyLength(record);
+                    length += recordHead + RecordBodyLength(record) + (signedRecords ? SignatureLength(record.Signature) : 0);
                 if (hj && profile.RequiresSignature)
                     length += SignatureLength(frame.Signature);
                 break;
@@ -440,7 +555,7 @@ public static class FrameCodec
             case FrameKind.RealTime or FrameKind.Reissue:
                 Wire.WriteTime(data, frame.TimeUtc, profile, "The frame time");
                 var position = 6;
-                if (hj)
+                if (hj || signedRecords)
                 {
                     BinaryPrimitives.WriteUInt16BigEndian(data[6..], frame.Serial);
                     position = 8;
@@ -450,12 +565,17 @@ public static class FrameCodec
                     data[position] = record.Type;
                     if (hj)
                         Wire.WriteTime(data[(position + 1)..], record.TimeUtc, profile, "The record time");
-                    else
+                    else if (!signedRecords)
                         BinaryPrimitives.WriteUInt16BigEndian(data[(position + 1)..], record.Serial);
-                    position += hj ? 7 : 3;
+                    position += recordHead;
                     var bodyLength = RecordBodyLength(record);
                     WriteRecordBody(data.Slice(position, bodyLength), record);
                     position += bodyLength;
+                    if (signedRecords)
+                    {
+                        WriteSignature(data[position..], record.Signature);
+                        position += SignatureLength(record.Signature);
+                    }
                 }
                 if (hj && profile.RequiresSignature)
                     WriteSignature(data[position..], frame.Signature);
@@ -504,6 +624,14 @@ public static class FrameCodec
         Wire.WriteTime(data, time, profile, "The frame time");
         BinaryPrimitives.WriteUInt16BigEndian(data[6..], serial);
     }
+
+    /// <summary>Bytes before a record's body: type + serial (gb17691), type + time (hj1239), type (signed records).</summary>
+    internal static int RecordHeadLength(TerminalProfile profile) => profile.Layout switch
+    {
+        DataLayout.Hj1239 => 7,
+        DataLayout.SignedRecords => 1,
+        _ => 3,
+    };
 
     internal static int SignatureLength(FrameSignature? signature) => signature is null
         ? 2 + (2 * PlaceholderSignaturePartLength)

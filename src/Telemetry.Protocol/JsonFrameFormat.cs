@@ -112,7 +112,7 @@ public static class JsonFrameFormat
     {
         writer.WriteStartObject();
         writer.WriteString("time", FormatTime(sample.TimeUtc));
-        foreach (var field in SampleFields.All)
+        foreach (var field in SampleFields.Diesel)
         {
             if (field.Name == DieselFields.Longitude.Name)
             {
@@ -121,6 +121,14 @@ public static class JsonFrameFormat
             }
             WriteNumberOrNull(writer, field.Name, field.Get(sample));
         }
+        // The supplementary record's fields only when the terminal sent one.
+        if (SupplementaryFields.HasAny(sample))
+        {
+            foreach (var field in SampleFields.Supplementary)
+                WriteNumberOrNull(writer, field.Name, field.Get(sample));
+        }
+        if (sample.Signature != SignatureCheck.NotSigned)
+            writer.WriteString(SampleFields.SignatureName, SampleFields.SignatureText(sample.Signature));
         writer.WriteEndObject();
     }
 
@@ -142,7 +150,10 @@ public static class JsonFrameFormat
         writer.WriteString("calibrationId", obd.CalibrationId);
         writer.WriteString("cvn", obd.Cvn);
         writer.WriteString("iupr", obd.Iupr.IsDefaultOrEmpty ? "" : Convert.ToHexString(obd.Iupr.AsSpan()));
-        writer.WriteNumber("dtcCount", obd.DtcCount);
+        if (obd.DtcCountInvalid)
+            writer.WriteNull("dtcCount");
+        else
+            writer.WriteNumber("dtcCount", obd.DtcCount);
         writer.WriteStartArray("dtcs");
         foreach (var dtc in obd.Dtcs.IsDefault ? [] : obd.Dtcs)
             writer.WriteStringValue(dtc.ToString("X8", CultureInfo.InvariantCulture));
@@ -313,7 +324,7 @@ public static class JsonFrameFormat
             var value = property.Value;
             if (FieldIndex.TryGetValue(property.Name, out var fieldIndex))
             {
-                values[fieldIndex] = ReadMeasurement(value, $"{path}.{property.Name}", DieselFields.All[fieldIndex]);
+                values[fieldIndex] = ReadMeasurement(value, $"{path}.{property.Name}", SupplementaryFields.Canonical[fieldIndex]);
                 continue;
             }
             switch (property.Name)
@@ -378,9 +389,12 @@ public static class JsonFrameFormat
                 "cvn" => obd with { Cvn = ReadText(value, name, 18) },
                 "iupr" => obd with { Iupr = ReadIupr(value, name) },
                 "dtcs" => obd with { Dtcs = ReadDtcs(value, name) },
+                "dtcCount" => value.ValueKind == JsonValueKind.Null ? obd with { DtcCountInvalid = true } : obd,
                 _ => obd,
             };
         }
+        if (obd.DtcCountInvalid && obd.DtcCount > 0)
+            throw Reject(RejectReason.ValueOutOfRange, $"Field {path}.dtcCount is null (count invalid), so {path}.dtcs must be empty.");
         return obd;
     }
 

@@ -12,15 +12,18 @@ public static class ObdCodec
     public const int IuprLength = 36;
 
     /// <summary>Body length of <paramref name="obd"/>.</summary>
-    public static int BodyLength(ObdSnapshot obd) => RecordTypes.ObdFixedLength + (4 * obd.DtcCount);
+    public static int BodyLength(ObdSnapshot obd) => RecordTypes.ObdFixedLength + (obd.DtcCountInvalid ? 0 : 4 * obd.DtcCount);
 
     /// <summary>
     /// Decodes a body whose length is already checked to be 96 + 4 x (fault code count). Protocol
-    /// above 0xFA and lamp values other than 0/1 are invalid markers and decode to null.
+    /// above 0xFA and lamp values other than 0/1 are invalid markers and decode to null. A fault-code
+    /// count of 0xFE means "count invalid": no codes follow. Placeholder texts (all 0xFF, all '0',
+    /// all '1', blank) in the VIN, calibration ID and CVN decode as not available (empty).
     /// </summary>
     public static ObdSnapshot Read(ReadOnlySpan<byte> body, DateTime timeUtc)
     {
-        var count = body[95];
+        var countInvalid = body[95] == RecordTypes.DtcCountInvalid;
+        var count = countInvalid ? 0 : body[95];
         var dtcs = count == 0 ? [] : new uint[count];
         for (var k = 0; k < dtcs.Length; k++)
             dtcs[k] = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(96 + (4 * k), 4));
@@ -31,11 +34,12 @@ public static class ObdCodec
             MilOn = body[1] switch { 0 => false, 1 => true, _ => null },
             DiagnosticSupport = BinaryPrimitives.ReadUInt16BigEndian(body[2..]),
             DiagnosticReadiness = BinaryPrimitives.ReadUInt16BigEndian(body[4..]),
-            Vin = Wire.ReadText(body.Slice(6, 17)),
-            CalibrationId = Wire.ReadText(body.Slice(23, 18)),
-            Cvn = Wire.ReadText(body.Slice(41, 18)),
+            Vin = Wire.ReadOptionalText(body.Slice(6, 17)),
+            CalibrationId = Wire.ReadOptionalText(body.Slice(23, 18)),
+            Cvn = Wire.ReadOptionalText(body.Slice(41, 18)),
             Iupr = body.Slice(59, IuprLength).ToImmutableArray(),
             Dtcs = ImmutableCollectionsMarshal.AsImmutableArray(dtcs),
+            DtcCountInvalid = countInvalid,
         };
     }
 
@@ -43,6 +47,8 @@ public static class ObdCodec
     public static void Write(Span<byte> body, ObdSnapshot obd)
     {
         ArgumentNullException.ThrowIfNull(obd);
+        if (obd.DtcCountInvalid && obd.DtcCount > 0)
+            throw new ArgumentException("dtcs must be empty when the fault-code count is marked invalid.", nameof(obd));
         if (obd.DtcCount > RecordTypes.MaxDtcCount)
             throw new ArgumentException($"dtcs has {obd.DtcCount} fault codes; a record carries at most {RecordTypes.MaxDtcCount}.", nameof(obd));
         if (obd.ObdProtocol is > 0xFA)
@@ -59,7 +65,7 @@ public static class ObdCodec
         Wire.WriteText(body.Slice(41, 18), obd.Cvn, "cvn");
         body.Slice(59, IuprLength).Clear();
         iupr.AsSpan().CopyTo(body.Slice(59, IuprLength));
-        body[95] = (byte)obd.DtcCount;
+        body[95] = obd.DtcCountInvalid ? RecordTypes.DtcCountInvalid : (byte)obd.DtcCount;
         for (var k = 0; k < obd.DtcCount; k++)
             BinaryPrimitives.WriteUInt32BigEndian(body.Slice(96 + (4 * k), 4), obd.Dtcs[k]);
     }

@@ -81,7 +81,7 @@ public sealed class ProtocolOptions
 /// <summary>A terminal profile as written in configuration (<c>Telemetry:Protocol:Profiles:{name}</c>).</summary>
 public sealed class TerminalProfileOptions
 {
-    /// <summary>Layout of real-time and re-issued data units: <c>Gb17691</c> or <c>Hj1239</c>.</summary>
+    /// <summary>Layout of real-time and re-issued data units: <c>Gb17691</c>, <c>Hj1239</c> or <c>SignedRecords</c>.</summary>
     public DataLayout Layout { get; set; } = DataLayout.Gb17691;
 
     /// <summary><c>Binary</c> or <c>Bcd</c> time bytes.</summary>
@@ -106,13 +106,13 @@ public sealed class TerminalProfileOptions
     public IEnumerable<string> Validate(string path)
     {
         if (!Enum.IsDefined(Layout))
-            yield return $"{path}:Layout must be Gb17691 or Hj1239.";
+            yield return $"{path}:Layout must be Gb17691, Hj1239 or SignedRecords.";
         if (!Enum.IsDefined(TimeEncoding))
             yield return $"{path}:TimeEncoding must be Binary or Bcd.";
         if (!Enum.IsDefined(TimeZone))
             yield return $"{path}:TimeZone must be ChinaStandardTime or Utc.";
         if (RequiresSignature && Layout != DataLayout.Hj1239)
-            yield return $"{path}:RequiresSignature is only possible with Layout Hj1239.";
+            yield return $"{path}:RequiresSignature is only possible with Layout Hj1239 (SignedRecords is always signed).";
         foreach (var (key, length) in SupplementaryRecordLengths)
         {
             if (!TryParseRecordType(key, out _))

@@ -9,6 +9,11 @@ public enum DataLayout
     Gb17691 = 0,
     /// <summary>HJ 1239-2021: time + frame serial, then records of type + sample time + body, optional closing signature.</summary>
     Hj1239 = 1,
+    /// <summary>
+    /// Signed records (a version-0x11 terminal): time + frame serial, then records of type + body,
+    /// each followed by its own SM2 signature; records carry no serial and no time.
+    /// </summary>
+    SignedRecords = 2,
 }
 
 /// <summary>How the 6 time bytes encode their digits.</summary>
@@ -72,8 +77,14 @@ public sealed record class TerminalProfile
     /// <summary>HJ 1239-2021: binary CST times, frame serial, records with their own sample time, unsigned.</summary>
     public static TerminalProfile Hj1239 { get; } = new() { Name = "hj1239", Layout = DataLayout.Hj1239 };
 
+    /// <summary>Signed records: binary CST times, frame serial, records of type + body + own signature.</summary>
+    public static TerminalProfile SignedRecords { get; } = new() { Name = "signedRecords", Layout = DataLayout.SignedRecords };
+
     /// <summary>The built-in profiles, by name.</summary>
-    public static IReadOnlyList<TerminalProfile> BuiltIn { get; } = [Gb17691, Hj1239];
+    public static IReadOnlyList<TerminalProfile> BuiltIn { get; } = [Gb17691, Hj1239, SignedRecords];
+
+    /// <summary>True when data units of this profile carry SM2 signatures (signed HJ 1239, or the signed-records layout).</summary>
+    public bool IsSigned => Layout == DataLayout.SignedRecords || (Layout == DataLayout.Hj1239 && RequiresSignature);
 
     internal bool TryGetSupplementaryLength(byte type, out int length) =>
         SupplementaryRecordLengths.TryGetValue(type, out length);

@@ -221,6 +221,31 @@ internal static class Wire
         return "0x" + Convert.ToHexString(field[..end]);
     }
 
+    /// <summary>
+    /// <see cref="ReadText"/> for OBD text fields that terminals fill with a placeholder when the
+    /// engine control unit does not report them: all 0xFF, all '0', all '1', or blank (spaces/NUL)
+    /// read as empty, meaning not available.
+    /// </summary>
+    public static string ReadOptionalText(ReadOnlySpan<byte> field)
+    {
+        if (IsPlaceholder(field))
+            return "";
+        return ReadText(field);
+    }
+
+    /// <summary>True when every byte is 0xFF, or every byte is '0', or every byte is '1', or every byte is a space or NUL.</summary>
+    public static bool IsPlaceholder(ReadOnlySpan<byte> field)
+    {
+        if (field.IsEmpty)
+            return true;
+        var first = field[0];
+        if (first is 0x00 or 0x20)
+            return !field.ContainsAnyExcept((byte)0x00, (byte)0x20);
+        if (first is 0xFF or (byte)'0' or (byte)'1')
+            return !field.ContainsAnyExcept(first);
+        return false;
+    }
+
     /// <summary>Writes a text field in the form <see cref="ReadText"/> reads, padded with NUL; throws when it cannot fit.</summary>
     public static void WriteText(Span<byte> field, string? text, string name)
     {

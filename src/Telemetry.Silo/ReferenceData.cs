@@ -9,7 +9,11 @@ public sealed class ReferenceDataOptions
 {
     public const string Section = "Telemetry:ReferenceData";
 
-    /// <summary>Vehicle registry (JSON); empty = no registry, rules that need reference data stay silent.</summary>
+    /// <summary>
+    /// Vehicle registry (JSON or CSV, see <see cref="VehicleRegistry"/>); empty = no registry, rules that
+    /// need reference data stay silent. Besides fleet, region and reference torque an entry may name the
+    /// terminal's protocol profile (<c>terminalProfile</c>) and SM2 public key (<c>terminalPublicKey</c>).
+    /// </summary>
     public string RegistryPath { get; set; } = "";
 
     /// <summary>Low-emission zones (GeoJSON FeatureCollection); empty = no zones.</summary>

@@ -11,7 +11,9 @@ namespace Telemetry.Storage;
 /// <remarks>
 /// <para>Samples: measurement <c>hdv</c>, tag <c>vin</c>, one float field per canonical name of
 /// <see cref="SampleFields.All"/> that holds a measurement (a missing value is omitted, never
-/// written as a number), <c>positionValid</c> (boolean) and <c>positionStatus</c> (integer),
+/// written as a number; the supplementary record's fields such as <c>ureaDosingMlph</c> too),
+/// <c>positionValid</c> (boolean), <c>positionStatus</c> (integer) and, for signed terminals only,
+/// <c>signature</c> (integer: 1 verified, 2 not verified for want of a key, 3 failed),
 /// at the sample time in seconds. In VictoriaMetrics these become metrics such as
 /// <c>hdv_noxDownstreamPpm{vin="..."}</c>.</para>
 /// <para>Alerts: measurement <c>hdv_alert</c>, tags <c>vin</c>, <c>rule</c>, <c>severity</c>,
@@ -33,6 +35,12 @@ public static class SamplePoints
 
     /// <summary>Integer field: the raw position status byte.</summary>
     public const string PositionStatusField = "positionStatus";
+
+    /// <summary>
+    /// Integer field, only on samples of signed terminals: 1 the record's SM2 signature verified,
+    /// 2 not verified (no key registered), 3 the signature failed (see <see cref="SignatureCheck"/>).
+    /// </summary>
+    public const string SignatureField = SampleFields.SignatureName;
 
     /// <summary>Prefix of the alert fields that carry measured values.</summary>
     public const string MeasuredPrefix = "measured_";

@@ -19,10 +19,12 @@ internal static class Utf8SampleLine
     private static readonly byte[] PositionValidFirst = Key(' ', SamplePoints.PositionValidField);
     private static readonly byte[] PositionValidNext = Key(',', SamplePoints.PositionValidField);
     private static readonly byte[] PositionStatusKey = Key(',', SamplePoints.PositionStatusField);
+    private static readonly byte[] SignatureKey = Key(',', SamplePoints.SignatureField);
 
     /// <summary>Upper bound of the bytes after the head: every key plus the longest number (24 bytes) per field.</summary>
     public static readonly int MaxFieldBytes =
-        NextKeys.Sum(k => k.Length + 24) + PositionValidNext.Length + "false".Length + PositionStatusKey.Length + 4 + 1 + 21;
+        NextKeys.Sum(k => k.Length + 24) + PositionValidNext.Length + "false".Length + PositionStatusKey.Length + 4
+        + SignatureKey.Length + 12 + 1 + 21;
 
     /// <summary>
     /// Writes the line of <paramref name="sample"/> after <paramref name="head"/> into <paramref name="destination"/>
@@ -69,6 +71,15 @@ internal static class Utf8SampleLine
         Utf8Formatter.TryFormat(sample.PositionStatus, destination[at..], out var status);
         at += status;
         destination[at++] = (byte)'i';
+        if (sample.Signature != SignatureCheck.NotSigned)
+        {
+            SignatureKey.CopyTo(destination[at..]);
+            at += SignatureKey.Length;
+            Utf8Formatter.TryFormat((long)sample.Signature, destination[at..], out var signature);
+            at += signature;
+            destination[at++] = (byte)'i';
+        }
+
         return End(destination, at, sample);
     }
 

@@ -75,6 +75,41 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Decode_HexLineWithThreeFrames_PrintsOneLinePerFrameInOrder()
+    {
+        var bad = HandFrames.DomainCapture[..^2] + "00";
+        var path = WriteFile("gateway.hex", HandFrames.DomainCapture + bad + HandFrames.DomainCapture + "\n" + HandFrames.DomainCapture + "\n");
+
+        var (exit, lines, _) = Run(["decode", "--hex", path]);
+
+        Assert.Equal(CliApp.SomeRejected, exit);
+        Assert.Equal(4, lines.Length);
+        Assert.Contains("\"ok\":true", lines[0], StringComparison.Ordinal);
+        Assert.Contains("\"error\":\"badCheckCode\"", lines[1], StringComparison.Ordinal);
+        Assert.Contains("\"ok\":true", lines[2], StringComparison.Ordinal);
+        Assert.Contains("\"ok\":true", lines[3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_SignedRecordsWithKey_PrintsVerifiedSamples()
+    {
+        var (privateKey, publicKey) = Sm2Signatures.GenerateKeyPair();
+        var t = new DateTime(2026, 11, 28, 9, 0, 0, DateTimeKind.Utc);
+        var sample = Telemetry.Abstractions.Sample.Empty(t) with { SpeedKmh = 40, UreaDosingMlph = 850.5 };
+        var frame = FrameEncoder.Encode(new Telemetry.Abstractions.TelemetryBatch(HandFrames.Vin, Telemetry.Abstractions.FrameKind.RealTime, t, 1, [sample], [], t),
+            TerminalProfile.SignedRecords, 0x11, privateKey);
+        var path = WriteFile("signed.hex", Convert.ToHexString(frame) + "\n");
+
+        var (exit, lines, _) = Run(["decode", "--profile", "signedRecords", "--key", publicKey, "--hex", path]);
+
+        Assert.Equal(CliApp.Success, exit);
+        using var json = JsonDocument.Parse(Assert.Single(lines));
+        var decoded = json.RootElement.GetProperty("samples")[0];
+        Assert.Equal("verified", decoded.GetProperty("signature").GetString());
+        Assert.Equal(850.5, decoded.GetProperty("ureaDosingMlph").GetDouble());
+    }
+
+    [Fact]
     public void Decode_HexFromStandardInput_IsRead()
     {
         var (exit, lines, _) = Run(["decode", "--hex", "-"], Encoding.ASCII.GetBytes(HandFrames.DomainCapture + "\n"));

@@ -174,7 +174,9 @@ public sealed class DieselFieldTests
     [Fact]
     public void FieldScales_FollowSampleFieldsOrder()
     {
-        Assert.Equal(SampleFields.All.Select(f => f.Name), DieselFields.All.Select(f => f.Name));
+        Assert.Equal(SampleFields.Diesel.Select(f => f.Name), DieselFields.All.Select(f => f.Name));
+        Assert.Equal(SampleFields.Supplementary.Select(f => f.Name), SupplementaryFields.All.Select(f => f.Name));
+        Assert.Equal(SampleFields.All.Select(f => f.Name), SupplementaryFields.Canonical.Select(f => f.Name));
     }
 
     private static Sample DecodeSingle(string body)

@@ -21,6 +21,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         TerminalProfile.Gb17691 with { AcceptTildeStart = true, SupplementaryRecordLengths = new Dictionary<byte, int> { [0x80] = 5 }.ToFrozenDictionary() },
         TerminalProfile.Hj1239,
         TerminalProfile.Hj1239 with { RequiresSignature = true, TimeEncoding = FrameTimeEncoding.Bcd },
+        TerminalProfile.SignedRecords,
+        TerminalProfile.Gb17691,
     ];
 
     private static List<byte[]> Corpus()
@@ -30,6 +32,11 @@ public sealed class FuzzTests(ITestOutputHelper output)
         var sample = Sample.Empty(t) with { SpeedKmh = 80, EngineSpeedRpm = 1500, NoxDownstreamPpm = 120, PositionStatus = 0, Longitude = 117.1, Latitude = 36.6, OdometerKm = 1234.5 };
         var obd = new ObdSnapshot { TimeUtc = t, ObdProtocol = 2, MilOn = true, Vin = vin, CalibrationId = "CAL", Cvn = "0xEC40A1BF", Iupr = [.. new byte[36]], Dtcs = [1, 2, 3] };
         var ten = Enumerable.Range(0, 10).Select(k => sample with { TimeUtc = t.AddSeconds(k) }).ToArray();
+        var supplementary = ten.Select((x, k) => x with
+        {
+            EngineTorqueMode = 1, AcceleratorPedalPercent = 40, TotalFuelUsedL = 1234.5 + k, UreaTankTempC = 20,
+            UreaDosingMlph = 850.25, TotalUreaUsedG = 56789, DpfExhaustTempC = 412.5,
+        }).ToArray();
         var corpus = new List<byte[]>
         {
             HandFrames.Hex(HandFrames.DomainCapture),
@@ -41,6 +48,12 @@ public sealed class FuzzTests(ITestOutputHelper output)
             FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.TimeSync, t, 0, [], [], Received), TerminalProfile.Gb17691),
             FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RemovalAlarm, t, 3, [], [], Received) { AlarmPosition = new GeoFix(-1.5, 2.5, true) }, TerminalProfile.Gb17691),
             HandFrames.Frame(0x02, HandFrames.Time(2026, 11, 28, 17, 0, 0) + "80" + "0001" + "0102030405" + "02" + "0002" + HandFrames.DieselBody()),
+            // The records of field firmware: supplementary 0x80, hybrid 0x04 (skipped), fault-code count 0xFE, signed records.
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RealTime, t, 7, [.. supplementary], [], Received), TerminalProfile.Hj1239),
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.RealTime, t, 7, [.. supplementary[..3]], [obd], Received), TerminalProfile.SignedRecords),
+            FrameEncoder.Encode(new TelemetryBatch(vin, FrameKind.Reissue, t, 7, [.. supplementary[..2]], [obd with { Dtcs = [], DtcCountInvalid = true }], Received), TerminalProfile.Gb17691),
+            HandFrames.Frame(0x02, HandFrames.Time(2026, 11, 28, 17, 0, 0) + "04" + "0001" + "0102030405060708" + "02" + "0002" + HandFrames.DieselBody()
+                + "80" + "0003" + "01" + "7D" + "00001000" + "3C" + "00002710" + "00000400" + "2F40"),
         };
         return corpus;
     }
@@ -111,6 +124,66 @@ public sealed class FuzzTests(ITestOutputHelper output)
             output.WriteLine($"  {reason}: {count}");
         Assert.True(decoded > 1000, "the mutator should leave many frames decodable");
         Assert.True(reasons.Count >= 10, $"the mutator should reach most rejection reasons; it reached {string.Join(", ", reasons.Keys)}");
+    }
+
+    [Fact]
+    public void DecodeAll_ConcatenatedMutatedFrames_CoverThePayloadAndEachIsWholeOrRejected()
+    {
+        var corpus = Corpus();
+        var random = new Random(1239);
+        var decoder = new PayloadDecoder(new ProtocolOptions { MaxFutureSkew = null });
+        var buffer = new byte[FrameCodec.MaxFrameLength + 64];
+        int decoded = 0, rejected = 0;
+        foreach (var format in new[] { "gb17691", "hj1239", "signedRecords" })
+        {
+            var profile = decoder.TryGetProfile(format, out var p) ? p : throw new InvalidOperationException(format);
+            for (var i = 0; i < 30_000; i++)
+            {
+                var payload = new List<byte>();
+                var count = 1 + random.Next(4);
+                for (var f = 0; f < count; f++)
+                {
+                    // Most frames stay intact so that mutated ones sit between good ones.
+                    var source = random.Next(3) == 0 ? buffer.AsSpan(0, Mutate(random, corpus, buffer)).ToArray() : corpus[random.Next(corpus.Count)];
+                    payload.AddRange(source);
+                }
+                var bytes = payload.ToArray();
+                IReadOnlyList<PayloadFrame> frames;
+                try
+                {
+                    frames = decoder.DecodeAll(format, HandFrames.Vin, bytes, Received);
+                }
+                catch (Exception ex)
+                {
+                    Assert.Fail($"Payload {Convert.ToHexString(bytes)} ({format}) threw {ex}");
+                    return;
+                }
+                var offset = 0;
+                foreach (var frame in frames)
+                {
+                    Assert.Equal(offset, frame.Offset);
+                    Assert.True(frame.Length > 0 || bytes.Length == 0, "only an empty payload is an empty piece");
+                    offset += frame.Length;
+                    var piece = bytes.AsSpan(frame.Offset, frame.Length);
+                    var single = FrameCodec.TryDecodeBatch(piece, profile, HandFrames.Vin, Received, out var batch, out var rejection);
+                    Assert.Equal(single, frame.Decoded);
+                    if (frame.Decoded)
+                    {
+                        decoded++;
+                        BatchAssert.Equal(batch!, frame.Batch);
+                    }
+                    else
+                    {
+                        rejected++;
+                        Assert.NotEqual(RejectReason.InternalError, frame.Rejection.Reason);
+                        Assert.Equal(rejection.Reason, frame.Rejection.Reason);
+                    }
+                }
+                Assert.Equal(bytes.Length, offset);
+            }
+        }
+        output.WriteLine($"Concatenated payloads: {decoded} frames decoded, {rejected} rejected");
+        Assert.True(decoded > 10_000 && rejected > 1_000);
     }
 
     [Fact]

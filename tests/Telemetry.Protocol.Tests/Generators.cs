@@ -26,7 +26,14 @@ internal static class Generators
         TerminalProfile.Hj1239 with { Name = "hj1239-signed", RequiresSignature = true },
         TerminalProfile.Gb17691 with { Name = "gb-bcd-utc", TimeEncoding = FrameTimeEncoding.Bcd, TimeZone = FrameTimeZone.Utc, AcceptTildeStart = true, WriteTildeStart = true },
         TerminalProfile.Hj1239 with { Name = "hj-bcd", TimeEncoding = FrameTimeEncoding.Bcd },
+        TerminalProfile.SignedRecords,
     ];
+
+    /// <summary>What decoding without a key gives: the samples of a signed profile are marked "not verified".</summary>
+    public static TelemetryBatch AsDecodedWithoutKey(TelemetryBatch batch, TerminalProfile profile) =>
+        profile.IsSigned && !batch.Samples.IsDefaultOrEmpty
+            ? batch with { Samples = [.. batch.Samples.Select(s => s with { Signature = SignatureCheck.NoKey })] }
+            : batch;
 
     public static readonly Gen<string> Vin = Gen.Char[Alphabet].Array[17].Select(c => new string(c));
 
@@ -41,6 +48,17 @@ internal static class Generators
     };
 
     public static Gen<Sample> Sample(Gen<DateTime> time) =>
+        Gen.Select(DieselSample(time), Gen.Int[0, 2], Gen.UInt.Array[7], Gen.Int[0, 7].Array[7], (sample, supplementary, raws, picks) =>
+        {
+            // A third of the samples carry the supplementary record's fields.
+            if (supplementary != 0)
+                return sample;
+            for (var i = 0; i < 7; i++)
+                sample = SampleFields.Supplementary[i].With(sample, Scaled(SupplementaryFields.All[i], raws[i], picks[i]));
+            return sample;
+        });
+
+    private static Gen<Sample> DieselSample(Gen<DateTime> time) =>
         Gen.Select(time, Gen.UInt.Array[18], Gen.Int[0, 7].Array[18], Gen.Byte, Gen.Bool, Gen.Bool, (t, raws, picks, status, west, south) =>
         {
             var values = new double[18];
@@ -108,7 +126,7 @@ internal static class Generators
 
     private static Gen<TelemetryBatch> DataBatch(TerminalProfile profile, FrameKind kind, string vin, DateTime time, ushort serial, DateTime received)
     {
-        if (profile.Layout == DataLayout.Gb17691)
+        if (profile.Layout != DataLayout.Hj1239)
         {
             // No record time in this layout: sample k is at frame time + k s, OBD at frame time.
             return Gen.Select(Gen.Int[0, 5], Gen.Int[0, 2]).SelectMany((samples, obd) =>
@@ -126,18 +144,32 @@ internal static class Generators
     public static Gen<Frame> DataFrame(TerminalProfile profile)
     {
         var hj = profile.Layout == DataLayout.Hj1239;
-        var record = Gen.Frequency(
-            (4, Gen.Select(Sample(Time), Gen.UShort, (s, serial) => FrameRecord.ForSample(s, hj ? (ushort)0 : serial))),
-            (1, Gen.Select(Obd(Time), Gen.UShort, (o, serial) => FrameRecord.ForObd(o, hj ? (ushort)0 : serial))),
+        var signedRecords = profile.Layout == DataLayout.SignedRecords;
+        var serialOf = (ushort serial) => hj || signedRecords ? (ushort)0 : serial;
+        var recordSignature = signedRecords
+            ? Gen.Select(Gen.Byte.Array[1, 33], Gen.Byte.Array[1, 33], (r, s) => (FrameSignature?)new FrameSignature([.. r], [.. s]))
+            : Gen.Const((FrameSignature?)null);
+        var plain = Gen.Frequency(
+            (4, Gen.Select(DieselSample(Time), Gen.UShort, (s, serial) => FrameRecord.ForSample(s, serialOf(serial)))),
+            (1, Gen.Select(Obd(Time), Gen.UShort, (o, serial) => FrameRecord.ForObd(o, serialOf(serial)))),
             (1, Gen.Select(Gen.Byte.Array[5], Gen.UShort, Time, (body, serial, t) => new FrameRecord
             {
                 Type = 0x80,
-                Serial = hj ? (ushort)0 : serial,
+                Serial = serialOf(serial),
+                TimeUtc = t,
+                Body = [.. body],
+            })),
+            (1, Gen.Select(Gen.Byte.Array[RecordTypes.HybridLength], Gen.UShort, Time, (body, serial, t) => new FrameRecord
+            {
+                Type = RecordTypes.Hybrid,
+                Serial = serialOf(serial),
                 TimeUtc = t,
                 Body = [.. body],
             })));
+        var record = Gen.Select(plain, recordSignature, (r, sig) => sig is null ? r : r with { Signature = sig });
+        // R lengths of 5 and more: real SM2 parts have 32 or 33 bytes, and 1, 2 and 4 are record types.
         var signature = profile.RequiresSignature
-            ? Gen.Select(Gen.Byte.Array[3, 64], Gen.Byte.Array[1, 64], (r, s) => (FrameSignature?)new FrameSignature([.. r], [.. s]))
+            ? Gen.Select(Gen.Byte.Array[5, 64], Gen.Byte.Array[1, 64], (r, s) => (FrameSignature?)new FrameSignature([.. r], [.. s]))
             : Gen.Const((FrameSignature?)null);
         return Gen.Select(Gen.OneOf(Gen.Const(FrameKind.RealTime), Gen.Const(FrameKind.Reissue)), Vin, Time, Gen.UShort, Gen.Byte, record.Array[0, 8], signature,
             (kind, vin, time, serial, version, records, sig) => new Frame

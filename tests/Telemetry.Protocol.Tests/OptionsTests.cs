@@ -53,7 +53,7 @@ public sealed class OptionsTests
 
         var decoder = new PayloadDecoder(options);
 
-        Assert.Equal(["acme", "gb17691", "hj1239", "json"], decoder.Formats);
+        Assert.Equal(["acme", "gb17691", "hj1239", "signedRecords", "json"], decoder.Formats);
         Assert.True(decoder.TryGetProfile("hj1239", out var hj));
         Assert.True(hj.RequiresSignature);
         Assert.True(hj.AcceptTildeStart);

@@ -20,7 +20,7 @@ public sealed class RoundTripPropertyTests
         {
             var bytes = FrameEncoder.Encode(batch, profile, 0x02);
             Assert.True(FrameCodec.TryDecodeBatch(bytes, profile, batch.Vin, Received, out var decoded, out var rejection), rejection.ToString());
-            BatchAssert.Equal(batch, decoded);
+            BatchAssert.Equal(Generators.AsDecodedWithoutKey(batch, profile), decoded);
             Assert.Equal(profile.WriteTildeStart ? 0x7E : 0x23, bytes[0]);
             Assert.Equal(0x02, bytes[20]);
         }, iter: 400, threads: 1);

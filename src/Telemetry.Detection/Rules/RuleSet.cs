@@ -22,6 +22,7 @@ internal sealed class RuleSet
     private readonly PositionJumpRule? _jump;
     private readonly InvalidFieldsRule? _fields;
     private readonly RestrictedZoneRule? _zone;
+    private readonly SignatureRule? _signature;
 
     private RuleSet(Rule[] all, EventRule offline, EventRule clock, EventRule checkCode, EventRule removal)
     {
@@ -49,6 +50,7 @@ internal sealed class RuleSet
                 case PositionJumpRule x: _jump = x; break;
                 case InvalidFieldsRule x: _fields = x; break;
                 case RestrictedZoneRule x: _zone = x; break;
+                case SignatureRule x: _signature = x; break;
                 case ObdTamperingRule: break; // reads OBD records only
                 default: throw new InvalidOperationException($"Rule {r.Id} reads samples but {nameof(OnSample)} does not call it.");
             }
@@ -72,6 +74,7 @@ internal sealed class RuleSet
         _jump?.OnSample(s, c, e);
         _fields?.OnSample(s, c, e);
         _zone?.OnSample(s, c, e);
+        _signature?.OnSample(s, c, e);
     }
 
     public Rule[] All { get; }
@@ -116,6 +119,7 @@ internal sealed class RuleSet
             checkCode,
             removal,
             new RestrictedZoneRule(o.Zones),
+            new SignatureRule(q),
         ];
         return new RuleSet(all, offline, clock, checkCode, removal);
     }

@@ -561,7 +561,7 @@ internal sealed class ObdTamperingRule : Rule
                 (_what, _before, _after, held) = ("CVN", _cvn, cvn, true);
             }
         }
-        if (_o.DtcsClearedWithReadinessReset && !held && _dtcCount > 0 && obd.DtcCount == 0)
+        if (_o.DtcsClearedWithReadinessReset && !held && _dtcCount > 0 && obd.DtcCount == 0 && !obd.DtcCountInvalid)
         {
             var reset = (ushort)(obd.DiagnosticReadiness & ~_readiness & (obd.DiagnosticSupport == 0 ? 0xFFFF : obd.DiagnosticSupport));
             if (reset != 0)
@@ -575,7 +575,8 @@ internal sealed class ObdTamperingRule : Rule
             _cal = cal;
         if (cvn.Length > 0)
             _cvn = cvn;
-        _dtcCount = obd.DtcCount;
+        if (!obd.DtcCountInvalid) // a count marked invalid says nothing about the codes
+            _dtcCount = obd.DtcCount;
         _readiness = obd.DiagnosticReadiness;
         if (held)
             e.Hold(this, second, Severity);
