@@ -1,9 +1,8 @@
 namespace Telemetry.Detection;
 
 /// <summary>
-/// Every threshold of the detection rules (DOMAIN.md "Rules"), bound from configuration section
-/// <see cref="Section"/>. Defaults are the DOMAIN.md defaults; where DOMAIN.md leaves a value open
-/// (a window length, an update rate) the default is stated in the README of this project.
+/// Every threshold of the detection rules, bound from configuration section <see cref="Section"/>.
+/// Each rule, its thresholds, their defaults and units are described in docs/detection-rules.md.
 /// </summary>
 public sealed class DetectionOptions
 {
@@ -48,6 +47,9 @@ public sealed class DetectionOptions
 
     /// <summary>R9 data quality.</summary>
     public DataQualityOptions R9 { get; set; } = new();
+
+    /// <summary>R10 SCR temperature implausible.</summary>
+    public ScrTemperatureOptions R10 { get; set; } = new();
 
     /// <summary>Z zones.</summary>
     public ZoneOptions Zones { get; set; } = new();
@@ -113,6 +115,9 @@ public sealed class DetectionOptions
         Positive(R4.MinFuelBurnedL, "R4:MinFuelBurnedL");
         Positive(R4.RisePercent, "R4:RisePercent");
         Positive(R4.RefillStopSeconds, "R4:RefillStopSeconds");
+        if (R4.RiseAverageSeconds is < 1 or > 3600)
+            errors.Add($"{Section}:R4:RiseAverageSeconds must be between 1 and 3600 (it is {R4.RiseAverageSeconds}).");
+        NonNegative(R4.RiseSustainSeconds, "R4:RiseSustainSeconds");
         NonNegative(R4.EmptyLevelPercent, "R4:EmptyLevelPercent");
         Positive(R4.EmptyMinSeconds, "R4:EmptyMinSeconds");
         NonNegative(R4.MovingSpeedKmh, "R4:MovingSpeedKmh");
@@ -126,6 +131,13 @@ public sealed class DetectionOptions
         WindowChecks(R5.AverageSeconds, R5.AboveUpstreamSeconds, R5.AboveUpstreamWindowMinutes, "R5");
         Positive(R5.PinnedHighPpm, "R5:PinnedHighPpm");
         Positive(R5.PinnedSeconds, "R5:PinnedSeconds");
+        NonNegative(R5.MinUpstreamStdDevPpm, "R5:MinUpstreamStdDevPpm");
+        NonNegative(R5.MinExhaustStdDevKgph, "R5:MinExhaustStdDevKgph");
+        if (R5.LostSeconds < 1 || R5.LostWindowMinutes * 60 < R5.LostSeconds)
+            errors.Add($"{Section}:R5:LostSeconds ({R5.LostSeconds}) must be at least 1 and fit in R5:LostWindowMinutes ({R5.LostWindowMinutes}).");
+
+        if (R10.MinLoadSeconds < 1 || R10.WindowMinutes * 60 < R10.MinLoadSeconds)
+            errors.Add($"{Section}:R10:MinLoadSeconds ({R10.MinLoadSeconds}) must be at least 1 and fit in R10:WindowMinutes ({R10.WindowMinutes}).");
 
         NonNegative(R6.MaxPressureDropKpa, "R6:MaxPressureDropKpa");
         NonNegative(R6.MinExhaustFlowKgph, "R6:MinExhaustFlowKgph");
@@ -135,7 +147,7 @@ public sealed class DetectionOptions
         Positive(R7.MaxSeconds, "R7:MaxSeconds");
         Positive(R7.MaxKm, "R7:MaxKm");
         NonNegative(R7.MovingSpeedKmh, "R7:MovingSpeedKmh");
-        Positive(R7.ObdMaxAgeSeconds, "R7:ObdMaxAgeSeconds");
+        NonNegative(R7.ObdMaxAgeSeconds, "R7:ObdMaxAgeSeconds");
 
         Positive(R9.ExpectedCadenceSeconds, "R9:ExpectedCadenceSeconds");
         Positive(R9.OfflineCadenceFactor, "R9:OfflineCadenceFactor");
@@ -168,7 +180,7 @@ public sealed class DetectionOptions
     }
 }
 
-/// <summary>Validity gate for emission rules (DOMAIN.md): warm engine, warm SCR, settled after start.</summary>
+/// <summary>Validity gate for emission rules: warm engine, warm SCR, settled after start.</summary>
 public sealed class GateOptions
 {
     /// <summary>Engine speed at or above which the engine counts as running, rpm.</summary>
@@ -277,6 +289,10 @@ public sealed class UreaOptions
     public double MinFuelBurnedL { get; set; } = 50;
     /// <summary>Rise of the level while driving (no stop long enough to refill) that raises the alert, %.</summary>
     public double RisePercent { get; set; } = 2.0;
+    /// <summary>The level is averaged over this long before rises are judged (a moving tank sloshes by 1-2 %), s.</summary>
+    public int RiseAverageSeconds { get; set; } = 60;
+    /// <summary>The averaged level must stay at least RisePercent above its minimum for this long while driving, s.</summary>
+    public double RiseSustainSeconds { get; set; } = 120;
     /// <summary>A stop at least this long may be a refill and resets the rise tracking, s.</summary>
     public double RefillStopSeconds { get; set; } = 60;
     /// <summary>A level at or below this while driving counts as empty, %.</summary>
@@ -299,6 +315,10 @@ public sealed class NoxSensorOptions
     public double MinTorqueStdDevPercent { get; set; } = 5;
     /// <summary>Speed must vary at least this much (standard deviation) in the window, km/h.</summary>
     public double MinSpeedStdDevKmh { get; set; } = 2;
+    /// <summary>Or upstream NOx must vary at least this much (standard deviation) in the window, ppm (steady cruise still varies by tens of ppm).</summary>
+    public double MinUpstreamStdDevPpm { get; set; } = 10;
+    /// <summary>Or exhaust flow must vary at least this much (standard deviation) in the window, kg/h.</summary>
+    public double MinExhaustStdDevKgph { get; set; } = 20;
     /// <summary>Averaged downstream at or above this multiple of upstream counts as "downstream at or above upstream".</summary>
     public double DownstreamToUpstreamRatio { get; set; } = 1.0;
     /// <summary>Upstream NOx above which the comparison is made, ppm.</summary>
@@ -313,6 +333,14 @@ public sealed class NoxSensorOptions
     public double PinnedHighPpm { get; set; } = 3000;
     /// <summary>Consecutive running seconds pinned that raise the alert, s.</summary>
     public double PinnedSeconds { get; set; } = 60;
+    /// <summary>A downstream reading below this (or not available, error, -200) is no reading: sensor lost, ppm.</summary>
+    public double LostReadingPpm { get; set; } = 0.5;
+    /// <summary>Seconds of warm running under load without a downstream reading (upstream above MinUpstreamPpm, or the sensor read before) that raise the alert, s.</summary>
+    public int LostSeconds { get; set; } = 600;
+    /// <summary>Window for the lost-reading seconds, min.</summary>
+    public int LostWindowMinutes { get; set; } = 20;
+    /// <summary>Net torque (actual - friction) at or above which the engine is under load, % of reference torque.</summary>
+    public double LostMinNetTorquePercent { get; set; } = 10;
 }
 
 /// <summary>R6: DPF removed.</summary>
@@ -341,8 +369,12 @@ public sealed class MilOptions
     public double MaxKm { get; set; } = 10;
     /// <summary>Speed above which the vehicle is moving, km/h.</summary>
     public double MovingSpeedKmh { get; set; } = 1;
-    /// <summary>An OBD record older than this no longer tells the MIL state, s.</summary>
-    public double ObdMaxAgeSeconds { get; set; } = 300;
+    /// <summary>
+    /// 0 (default): the MIL state of the latest OBD record holds until the next record, however sparse
+    /// (field firmware may send one a day). A positive value makes a record older than this many
+    /// seconds no longer tell the MIL state (the behaviour of earlier releases, with 300).
+    /// </summary>
+    public double ObdMaxAgeSeconds { get; set; }
 }
 
 /// <summary>R8: OBD tampering.</summary>
@@ -383,6 +415,20 @@ public sealed class DataQualityOptions
     public double CheckCodeWindowMinutes { get; set; } = 10;
     /// <summary>Any terminal removal alarm (0x06) raises an alert.</summary>
     public bool RemovalAlarm { get; set; } = true;
+}
+
+/// <summary>R10: SCR inlet temperature far below what the exhaust energy implies.</summary>
+public sealed class ScrTemperatureOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>A reported SCR inlet temperature below this after sustained load is implausible, deg C.</summary>
+    public double MaxPlausibleScrInletC { get; set; } = 200;
+    /// <summary>Net torque (actual - friction) at or above which a second counts as under load, % of reference torque.</summary>
+    public double MinNetTorquePercent { get; set; } = 25;
+    /// <summary>Warm seconds under load needed within the window before a low reading is implausible, s.</summary>
+    public int MinLoadSeconds { get; set; } = 900;
+    /// <summary>Window for the load seconds, min.</summary>
+    public int WindowMinutes { get; set; } = 20;
 }
 
 /// <summary>Z: low-emission zones and restricted hours.</summary>
