@@ -424,9 +424,9 @@ public sealed class ScrTemperatureOptions
     /// <summary>A reported SCR inlet temperature below this after sustained load is implausible, deg C.</summary>
     public double MaxPlausibleScrInletC { get; set; } = 200;
     /// <summary>Net torque (actual - friction) at or above which a second counts as under load, % of reference torque.</summary>
-    public double MinNetTorquePercent { get; set; } = 25;
+    public double MinNetTorquePercent { get; set; } = 20;
     /// <summary>Warm seconds under load needed within the window before a low reading is implausible, s.</summary>
-    public int MinLoadSeconds { get; set; } = 900;
+    public int MinLoadSeconds { get; set; } = 720;
     /// <summary>Window for the load seconds, min.</summary>
     public int WindowMinutes { get; set; } = 20;
 }

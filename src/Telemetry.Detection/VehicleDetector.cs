@@ -184,7 +184,9 @@ public sealed class VehicleDetector
                 newest = second;
             if (second > _live.LastSecond)
             {
-                while (obdIndex < obd.Length && Time.ToSecond(obd[obdIndex].TimeUtc) <= second)
+                // OBD records of earlier seconds first; a record of this second after its sample, so that
+                // the record is judged with the engine state of its own second.
+                while (obdIndex < obd.Length && Time.ToSecond(obd[obdIndex].TimeUtc) < second)
                     LiveObd(obd[obdIndex++]);
                 _live.OnSample(s, second);
                 _lastSpeed = s.SpeedKmh;

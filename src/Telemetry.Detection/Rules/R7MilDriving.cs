@@ -7,8 +7,8 @@ namespace Telemetry.Detection.Rules;
 /// <summary>
 /// R7: the malfunction indicator lamp on while moving for more than 10 min or 10 km. The MIL state is
 /// the last known state: valid until the next OBD record, however sparse (field firmware may send one
-/// at key-on and then once a day). A MIL lit without fault codes while the engine is not running is
-/// the bulb check at key-on, not a malfunction.
+/// at key-on and then once a day). A record taken while the engine is not running may show the bulb
+/// check (every MIL lights for a few seconds at key-on): its "on" tells nothing and is not used.
 /// </summary>
 internal sealed class R7MilDriving : Rule<R7MilDriving.RuleData>
 {
@@ -45,9 +45,9 @@ internal sealed class R7MilDriving : Rule<R7MilDriving.RuleData>
         if (obd.MilOn is not { } on)
             return default;
         var st = State;
-        // The bulb check lights the lamp at key-on before the engine runs, with no fault behind it.
-        if (on && !engineRunning && obd.DtcCount == 0)
-            on = false;
+        // The bulb check lights the lamp at key-on before the engine runs, fault or not.
+        if (on && !engineRunning)
+            return default;
         if (!on)
         {
             st.Seconds = 0;
