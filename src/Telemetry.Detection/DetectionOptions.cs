@@ -2,7 +2,7 @@ namespace Telemetry.Detection;
 
 /// <summary>
 /// Every threshold of the detection rules, bound from configuration section <see cref="Section"/>.
-/// Each rule, its thresholds, their defaults and units are described in docs/detection-rules.md.
+/// Each rule, its thresholds, their defaults and units are described in RULES.md of this project.
 /// </summary>
 public sealed class DetectionOptions
 {

@@ -1,6 +1,6 @@
 namespace Telemetry.Detection;
 
-/// <summary>The physics the rules use (docs/detection-rules.md, "Physics").</summary>
+/// <summary>The physics the rules use (RULES.md of this project, "Physics").</summary>
 public static class Physics
 {
     /// <summary>Exhaust mass flow, kg/h = intake air (kg/h) + fuel (L/h) x density (kg/L).</summary>
