@@ -88,3 +88,17 @@ internal sealed class R10ScrTemperature : Rule<R10ScrTemperature.RuleData>
     public override string Describe() =>
         string.Create(CultureInfo.InvariantCulture, $"SCR inlet reads {State.ScrInletC:F0} deg C (below {_o.MaxPlausibleScrInletC:F0} deg C) after {State.LoadWindow.Total} s under load (net torque at least {_o.MinNetTorquePercent:F0} %) within {_o.WindowMinutes} min, where a working exhaust runs 300-450 deg C: sensor raised or bypassed.");
 }
+
+/// <summary>R10: SCR inlet temperature far below what the exhaust energy implies.</summary>
+public sealed class ScrTemperatureOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>A reported SCR inlet temperature below this after sustained load is implausible, deg C.</summary>
+    public double MaxPlausibleScrInletC { get; set; } = 200;
+    /// <summary>Net torque (actual - friction) at or above which a second counts as under load, % of reference torque.</summary>
+    public double MinNetTorquePercent { get; set; } = 20;
+    /// <summary>Warm seconds under load needed within the window before a low reading is implausible, s.</summary>
+    public int MinLoadSeconds { get; set; } = 720;
+    /// <summary>Window for the load seconds, min.</summary>
+    public int WindowMinutes { get; set; } = 20;
+}

@@ -41,6 +41,8 @@ internal sealed class R1NoxConcentration : Rule<R1NoxConcentration.RuleData>
     }
 
     public override bool Enabled => _o.Enabled;
+    /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
+    public override IReadOnlyList<string> DependsOn => ["R10"];
 
     protected override RuleData NewState() => new() { Average = new MovingAverage(_o.AverageSeconds), Window = new WindowCounter(_o.WindowMinutes) };
 
@@ -91,4 +93,18 @@ internal sealed class R1NoxConcentration : Rule<R1NoxConcentration.RuleData>
 
     public override string Describe() =>
         string.Create(CultureInfo.InvariantCulture, $"Downstream NOx {_o.AverageSeconds} s average {State.Mean:F0} ppm above {_o.ThresholdPpm:F0} ppm for {State.Window.Total} gated seconds within {_o.WindowMinutes} min (at least {_o.MinExceedSeconds} s needed).");
+}
+
+/// <summary>R1: 30 s moving average of downstream NOx above the threshold for enough gated time within a window.</summary>
+public sealed class NoxConcentrationOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Downstream NOx threshold for the moving average, ppm.</summary>
+    public double ThresholdPpm { get; set; } = 500;
+    /// <summary>Moving-average length, s.</summary>
+    public int AverageSeconds { get; set; } = 30;
+    /// <summary>Gated seconds above the threshold needed within the window, s.</summary>
+    public int MinExceedSeconds { get; set; } = 300;
+    /// <summary>Window over which exceeding seconds are counted, min.</summary>
+    public int WindowMinutes { get; set; } = 30;
 }

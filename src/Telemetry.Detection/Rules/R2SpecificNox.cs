@@ -58,6 +58,8 @@ internal sealed class R2SpecificNox : Rule<R2SpecificNox.RuleData>
     }
 
     public override bool Enabled => _o.Enabled;
+    /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
+    public override IReadOnlyList<string> DependsOn => ["R10"];
 
     protected override RuleData NewState() => new()
     {
@@ -155,4 +157,22 @@ internal sealed class R2SpecificNox : Rule<R2SpecificNox.RuleData>
         var obd = r > _o.AlertMgPerKWh;
         return string.Create(CultureInfo.InvariantCulture, $"Specific NOx {r:F0} mg/kWh over a window of {State.ResultWork:F1} kWh of brake work ({State.ResultSeconds} s), above the {(obd ? "OBD" : "in-use")} limit of {(obd ? _o.AlertMgPerKWh : _o.AdvisoryMgPerKWh):F0} mg/kWh.");
     }
+}
+
+/// <summary>R2: specific NOx over work-based windows.</summary>
+public sealed class SpecificNoxOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Engine work of one window, kWh.</summary>
+    public double WindowWorkKWh { get; set; } = 10;
+    /// <summary>The window moves in steps of WindowWorkKWh / SubWindows.</summary>
+    public int SubWindows { get; set; } = 10;
+    /// <summary>Window result above which the episode is a warning (OBD threshold), mg/kWh.</summary>
+    public double AlertMgPerKWh { get; set; } = 1200;
+    /// <summary>Window result above which an advisory episode opens (in-use conformity), mg/kWh.</summary>
+    public double AdvisoryMgPerKWh { get; set; } = 690;
+    /// <summary>Seconds with torque below this are left out of windows (idle and motoring), % of reference torque.</summary>
+    public double MinTorquePercent { get; set; } = 10;
+    /// <summary>A window that takes longer than this to fill is discarded, min.</summary>
+    public double MaxWindowMinutes { get; set; } = 60;
 }

@@ -47,6 +47,8 @@ internal sealed class R3ScrEfficiency : Rule<R3ScrEfficiency.RuleData>
 
     public override bool Enabled => _o.Enabled;
     public override bool Publishes => true;
+    /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
+    public override IReadOnlyList<string> DependsOn => ["R10"];
 
     protected override RuleData NewState() => new()
     {
@@ -109,4 +111,23 @@ internal sealed class R3ScrEfficiency : Rule<R3ScrEfficiency.RuleData>
 
     public override string Describe() =>
         string.Create(CultureInfo.InvariantCulture, $"SCR efficiency {State.Efficiency * 100:F0} % (upstream {State.UpMean:F0} ppm, downstream {State.DownMean:F0} ppm) below {_o.MinEfficiency * 100:F0} % for {State.Window.Total} gated seconds within {_o.WindowMinutes} min.");
+}
+
+/// <summary>R3: low SCR conversion efficiency.</summary>
+public sealed class ScrEfficiencyOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Efficiency (1 - downstream/upstream) below which the SCR counts as not working.</summary>
+    public double MinEfficiency { get; set; } = 0.5;
+    /// <summary>Upstream NOx above which efficiency is judged, ppm.</summary>
+    public double MinUpstreamPpm { get; set; } = 100;
+    /// <summary>SCR inlet temperature range in which efficiency is judged, deg C.</summary>
+    public double MinScrInletC { get; set; } = 250;
+    public double MaxScrInletC { get; set; } = 450;
+    /// <summary>Averaging length for upstream and downstream NOx, s.</summary>
+    public int AverageSeconds { get; set; } = 30;
+    /// <summary>Gated seconds of low efficiency needed within the window, s.</summary>
+    public int MinSeconds { get; set; } = 600;
+    /// <summary>Window, min.</summary>
+    public int WindowMinutes { get; set; } = 30;
 }

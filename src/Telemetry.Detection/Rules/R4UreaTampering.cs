@@ -55,6 +55,7 @@ internal sealed class R4UreaTampering : Rule<R4UreaTampering.RuleData>
     }
 
     public override bool Enabled => _o.Enabled;
+    /// <summary>Reads R3's result (the last second the SCR efficiency was low) for the frozen-level branch.</summary>
     public override IReadOnlyList<string> DependsOn => ["R3"];
 
     protected override RuleData NewState() => new() { LevelAverage = new MovingAverage(_o.RiseAverageSeconds) };
@@ -156,4 +157,28 @@ internal sealed class R4UreaTampering : Rule<R4UreaTampering.RuleData>
         Rising => string.Create(CultureInfo.InvariantCulture, $"Urea level ({_o.RiseAverageSeconds} s average) rose by {State.AverageLevel - State.MinMovingAverage:F1} % while driving, for {State.RiseSeconds:F0} s, without a refill stop (at least {_o.RisePercent:F1} % for {_o.RiseSustainSeconds:F0} s)."),
         _ => string.Create(CultureInfo.InvariantCulture, $"Urea tank at {State.Level:F1} % while driving for {State.EmptySeconds:F0} s."),
     };
+}
+
+/// <summary>R4: urea tampering.</summary>
+public sealed class UreaOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>A level change smaller than this counts as unchanged, %.</summary>
+    public double UnchangedLevelPercent { get; set; } = 0.4;
+    /// <summary>Fuel burned with an unchanged level (while R3 holds) that raises the alert, L.</summary>
+    public double MinFuelBurnedL { get; set; } = 50;
+    /// <summary>Rise of the level while driving (no stop long enough to refill) that raises the alert, %.</summary>
+    public double RisePercent { get; set; } = 2.0;
+    /// <summary>The level is averaged over this long before rises are judged (a moving tank sloshes by 1-2 %), s.</summary>
+    public int RiseAverageSeconds { get; set; } = 60;
+    /// <summary>The averaged level must stay at least RisePercent above its minimum for this long while driving, s.</summary>
+    public double RiseSustainSeconds { get; set; } = 120;
+    /// <summary>A stop at least this long may be a refill and resets the rise tracking, s.</summary>
+    public double RefillStopSeconds { get; set; } = 60;
+    /// <summary>A level at or below this while driving counts as empty, %.</summary>
+    public double EmptyLevelPercent { get; set; }
+    /// <summary>Driving seconds with an empty tank that raise the alert, s.</summary>
+    public double EmptyMinSeconds { get; set; } = 60;
+    /// <summary>Speed above which the vehicle is driving, km/h.</summary>
+    public double MovingSpeedKmh { get; set; } = 5;
 }

@@ -137,6 +137,8 @@ internal sealed class R5NoxSensor : Rule<R5NoxSensor.RuleData>
     }
 
     public override bool Enabled => _o.Enabled;
+    /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
+    public override IReadOnlyList<string> DependsOn => ["R10"];
 
     protected override RuleData NewState() => new()
     {
@@ -310,4 +312,44 @@ internal sealed class R5NoxSensor : Rule<R5NoxSensor.RuleData>
         Lost => string.Create(CultureInfo.InvariantCulture, $"No downstream NOx reading for {State.LostWindow.Total} s of warm running under load within {_o.LostWindowMinutes} min ({(State.EverValid ? "the sensor read before" : "upstream read high")}, upstream {State.LastUpstream:F0} ppm): sensor unplugged or relocated."),
         _ => string.Create(CultureInfo.InvariantCulture, $"NOx reading pinned at {State.PinnedValue:F0} ppm (range limit) for {State.PinnedSeconds:F0} s while running."),
     };
+}
+
+/// <summary>R5: NOx sensor stuck, emulated or pinned.</summary>
+public sealed class NoxSensorOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Downstream standard deviation at or below which the sensor counts as stuck, ppm.</summary>
+    public double MaxStdDevPpm { get; set; } = 0.5;
+    /// <summary>Length of the stuck-sensor window, min (evaluated every half window).</summary>
+    public double StuckWindowMinutes { get; set; } = 10;
+    /// <summary>Torque must vary at least this much (standard deviation) in the window, %.</summary>
+    public double MinTorqueStdDevPercent { get; set; } = 5;
+    /// <summary>Speed must vary at least this much (standard deviation) in the window, km/h.</summary>
+    public double MinSpeedStdDevKmh { get; set; } = 2;
+    /// <summary>Or upstream NOx must vary at least this much (standard deviation) in the window, ppm (steady cruise still varies by tens of ppm).</summary>
+    public double MinUpstreamStdDevPpm { get; set; } = 10;
+    /// <summary>Or exhaust flow must vary at least this much (standard deviation) in the window, kg/h.</summary>
+    public double MinExhaustStdDevKgph { get; set; } = 20;
+    /// <summary>Averaged downstream at or above this multiple of upstream counts as "downstream at or above upstream".</summary>
+    public double DownstreamToUpstreamRatio { get; set; } = 1.0;
+    /// <summary>Upstream NOx above which the comparison is made, ppm.</summary>
+    public double MinUpstreamPpm { get; set; } = 100;
+    /// <summary>Averaging length for the comparison, s.</summary>
+    public int AverageSeconds { get; set; } = 30;
+    /// <summary>Gated seconds with downstream at or above upstream needed within the window, s.</summary>
+    public int AboveUpstreamSeconds { get; set; } = 300;
+    /// <summary>Window for the comparison, min.</summary>
+    public int AboveUpstreamWindowMinutes { get; set; } = 10;
+    /// <summary>A reading at or above this is pinned at the range limit, ppm (range ends at 3012.75).</summary>
+    public double PinnedHighPpm { get; set; } = 3000;
+    /// <summary>Consecutive running seconds pinned that raise the alert, s.</summary>
+    public double PinnedSeconds { get; set; } = 60;
+    /// <summary>A downstream reading below this (or not available, error, -200) is no reading: sensor lost, ppm.</summary>
+    public double LostReadingPpm { get; set; } = 0.5;
+    /// <summary>Seconds of warm running under load without a downstream reading (upstream above MinUpstreamPpm, or the sensor read before) that raise the alert, s.</summary>
+    public int LostSeconds { get; set; } = 600;
+    /// <summary>Window for the lost-reading seconds, min.</summary>
+    public int LostWindowMinutes { get; set; } = 20;
+    /// <summary>Net torque (actual - friction) at or above which the engine is under load, % of reference torque.</summary>
+    public double LostMinNetTorquePercent { get; set; } = 10;
 }

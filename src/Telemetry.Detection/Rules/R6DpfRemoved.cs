@@ -99,3 +99,19 @@ internal sealed class R6DpfRemoved : Rule<R6DpfRemoved.RuleData>
         ? "The OBD record no longer declares DPF monitoring support, which the vehicle reported before."
         : string.Create(CultureInfo.InvariantCulture, $"DPF pressure drop {State.PressureDropKpa:F2} kPa (below {_o.MaxPressureDropKpa:F1} kPa) at an exhaust flow of {State.ExhaustKgph:F0} kg/h for {State.Window.Total} s within {_o.WindowMinutes} min.");
 }
+
+/// <summary>R6: DPF removed.</summary>
+public sealed class DpfOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>DPF pressure drop below this, kPa ...</summary>
+    public double MaxPressureDropKpa { get; set; } = 0.5;
+    /// <summary>... while exhaust flow is above this, kg/h ...</summary>
+    public double MinExhaustFlowKgph { get; set; } = 300;
+    /// <summary>... for at least this many seconds within the window.</summary>
+    public int MinSeconds { get; set; } = 600;
+    /// <summary>Window, min.</summary>
+    public int WindowMinutes { get; set; } = 20;
+    /// <summary>Alert when the OBD DPF support bit is cleared after the vehicle once reported it.</summary>
+    public bool SupportBitCleared { get; set; } = true;
+}

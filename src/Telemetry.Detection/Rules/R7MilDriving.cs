@@ -87,3 +87,21 @@ internal sealed class R7MilDriving : Rule<R7MilDriving.RuleData>
     public override string Describe() =>
         string.Create(CultureInfo.InvariantCulture, $"Driven {State.Seconds / 60:F0} min and {State.Km:F1} km with the malfunction indicator lamp on (limits {_o.MaxSeconds / 60:F0} min or {_o.MaxKm:F0} km).");
 }
+
+/// <summary>R7: MIL-on driving.</summary>
+public sealed class MilOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Moving time with the MIL on that raises the alert, s.</summary>
+    public double MaxSeconds { get; set; } = 600;
+    /// <summary>Distance with the MIL on that raises the alert, km.</summary>
+    public double MaxKm { get; set; } = 10;
+    /// <summary>Speed above which the vehicle is moving, km/h.</summary>
+    public double MovingSpeedKmh { get; set; } = 1;
+    /// <summary>
+    /// 0 (default): the MIL state of the latest OBD record holds until the next record, however sparse
+    /// (field firmware may send one a day). A positive value makes a record older than this many
+    /// seconds no longer tell the MIL state (the behaviour of earlier releases, with 300).
+    /// </summary>
+    public double ObdMaxAgeSeconds { get; set; }
+}

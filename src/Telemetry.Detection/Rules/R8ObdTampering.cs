@@ -113,3 +113,13 @@ internal sealed class R8ObdTampering : Rule<R8ObdTampering.RuleData>
         ? string.Create(CultureInfo.InvariantCulture, $"{State.ClearedCodes} fault codes disappeared while readiness monitors were reset (bits 0x{State.ResetBits:X4} not complete): codes cleared.")
         : string.Create(CultureInfo.InvariantCulture, $"OBD {State.What} changed from \"{State.Before}\" to \"{State.After}\".");
 }
+
+/// <summary>R8: OBD tampering.</summary>
+public sealed class ObdTamperingOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Alert when the calibration ID or CVN changes.</summary>
+    public bool CalibrationChange { get; set; } = true;
+    /// <summary>Alert when fault codes disappear while readiness monitors are reset.</summary>
+    public bool DtcsClearedWithReadinessReset { get; set; } = true;
+}

@@ -18,7 +18,8 @@ internal sealed class RuleRegistry
     private readonly bool[] _publishes;
     private readonly Rule[] _obdRules;
 
-    private RuleRegistry(Rule[] all)
+    /// <summary>A registry of <paramref name="all"/> in this order; throws when an id repeats or a rule comes before a rule it reads.</summary>
+    internal RuleRegistry(Rule[] all)
     {
         All = all;
         var seen = new HashSet<string>(StringComparer.Ordinal);

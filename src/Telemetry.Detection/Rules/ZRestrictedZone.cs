@@ -43,3 +43,17 @@ internal sealed class ZRestrictedZone : Rule<ZRestrictedZone.RuleData>
 
     public override string Describe() => string.Create(CultureInfo.InvariantCulture, $"Driving in zone {State.Zone} during its restricted hours.");
 }
+
+/// <summary>Z: low-emission zones and restricted hours.</summary>
+public sealed class ZoneOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>Restricted hours are local time at this offset from UTC (China Standard Time: 8), h.</summary>
+    public double UtcOffsetHours { get; set; } = 8;
+    /// <summary>How often (sample time) the zone of a moving vehicle is looked up, s.</summary>
+    public double CheckIntervalSeconds { get; set; } = 10;
+    /// <summary>Open a Z episode when a vehicle drives in a zone during its restricted hours.</summary>
+    public bool AlertOnRestrictedHours { get; set; } = true;
+    /// <summary>Speed above which the vehicle is driving, km/h.</summary>
+    public double MovingSpeedKmh { get; set; } = 5;
+}
