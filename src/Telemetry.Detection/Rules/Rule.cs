@@ -152,9 +152,6 @@ internal abstract class Rule<TState>(string id, string name, FieldMask needs, Al
         State = state is TState t && Adopt((TState)t.Copy()) is { } adopted ? adopted : NewState();
     }
 
-    /// <summary>Sets the state directly (schema migration).</summary>
-    internal void Load(TState state) => State = state;
-
     /// <summary>The live state (tests, migration).</summary>
     internal TState Current => State;
 }
