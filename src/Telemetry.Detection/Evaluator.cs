@@ -147,7 +147,6 @@ internal sealed class Evaluator
             Gated = warm && s.ScrInletTempC >= _minScrInlet,
             GatedButScr = warm,
             ExhaustKgph = Physics.ExhaustFlowKgph(s.IntakeAirFlowKgph, s.FuelFlowLph, _fuelDensity),
-            BrakePowerKw = Physics.BrakePowerKw(s.EngineTorquePercent, s.FrictionTorquePercent, refTorque, s.EngineSpeedRpm),
             ReferenceTorqueNm = refTorque,
             Zone = CurrentZone,
             ScrEfficiencyLowSecond = long.MinValue,

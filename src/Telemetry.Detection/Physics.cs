@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Telemetry.Detection;
 
 /// <summary>The physics the rules use (RULES.md of this project, "Physics").</summary>
@@ -11,6 +13,7 @@ public static class Physics
     public static double NoxMassFlowGph(double noxPpm, double exhaustKgph, double factor) => factor * noxPpm * exhaustKgph;
 
     /// <summary>Engine power, kW = torque % / 100 x reference torque (N m) x rpm x 2 pi / 60 / 1000.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double EnginePowerKw(double torquePercent, double referenceTorqueNm, double rpm) =>
         torquePercent / 100.0 * referenceTorqueNm * rpm * 2 * Math.PI / 60.0 / 1000.0;
 
@@ -20,6 +23,7 @@ public static class Physics
     /// engine's output is the difference. Negative net power (engine braking, motoring) counts as 0.
     /// A missing friction torque counts as 0 (the unit does not report it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double BrakePowerKw(double actualTorquePercent, double frictionTorquePercent, double referenceTorqueNm, double rpm)
     {
         var net = actualTorquePercent - (double.IsNaN(frictionTorquePercent) ? 0 : frictionTorquePercent);

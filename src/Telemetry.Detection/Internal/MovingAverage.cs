@@ -25,7 +25,11 @@ internal sealed class MovingAverage
 
     public bool Full => _count == _values.Length;
     public int Count => _count;
-    public double Mean => _count == 0 ? double.NaN : _sum / _count;
+    public double Mean
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _count == 0 ? double.NaN : _sum / _count;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(long second, double value)

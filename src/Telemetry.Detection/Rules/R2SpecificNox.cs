@@ -77,7 +77,10 @@ internal sealed class R2SpecificNox : Rule<R2SpecificNox.RuleData>
             return default;
         var nox = s.NoxDownstreamPpm;
         var torque = s.EngineTorquePercent;
-        if (!(nox > 0) || !(torque >= _o.MinTorquePercent) || double.IsNaN(c.ExhaustKgph) || double.IsNaN(c.BrakePowerKw))
+        if (!(nox > 0) || !(torque >= _o.MinTorquePercent) || double.IsNaN(c.ExhaustKgph))
+            return default;
+        var power = Physics.BrakePowerKw(torque, s.FrictionTorquePercent, c.ReferenceTorqueNm, s.EngineSpeedRpm);
+        if (double.IsNaN(power))
             return default;
         var st = State;
         var sec = c.Second;
@@ -87,7 +90,7 @@ internal sealed class R2SpecificNox : Rule<R2SpecificNox.RuleData>
         if (st.CurrentStart == long.MinValue)
             st.CurrentStart = sec;
         st.CurrentMass += Physics.NoxMassFlowGph(nox, c.ExhaustKgph, _p.NoxMassFactor) / 3600.0;
-        st.CurrentWork += c.BrakePowerKw / 3600.0;
+        st.CurrentWork += power / 3600.0;
         if (st.CurrentWork >= _subWindowWork)
             CompleteSubWindow(st, sec);
         var result = st.Result;

@@ -29,6 +29,9 @@ internal sealed class R9PositionInvalid : Rule<R9PositionInvalid.RuleData>
 
     public override bool Enabled => _o.Enabled;
 
+    /// <summary>The episode starts when the fix was lost, not when the limit was reached.</summary>
+    public override long EpisodeStartSecond => State.Since;
+
     protected override RuleData NewState() => new();
 
     public override Verdict Evaluate(in Sample s, in SampleContext c, bool episodeOpen)
@@ -45,7 +48,7 @@ internal sealed class R9PositionInvalid : Rule<R9PositionInvalid.RuleData>
         if (st.Since == long.MinValue)
             st.Since = c.Second;
         st.Seconds += c.Dt;
-        return st.Seconds > _o.PositionInvalidSeconds ? Verdict.Hold(Severity, st.Since) : default;
+        return st.Seconds > _o.PositionInvalidSeconds ? Verdict.Hold(Severity) : default;
     }
 
     public override void Measure(ImmutableSortedDictionary<string, double>.Builder m) => m["positionInvalidSeconds"] = Math.Round(State.Seconds);

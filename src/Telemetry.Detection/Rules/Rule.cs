@@ -31,8 +31,6 @@ internal struct SampleContext
     public bool GatedButScr;
     /// <summary>Exhaust mass flow, kg/h, or NaN.</summary>
     public double ExhaustKgph;
-    /// <summary>Brake (net) power, kW: (actual - friction) torque x reference torque x speed; 0 when motoring; NaN when unknown.</summary>
-    public double BrakePowerKw;
     /// <summary>Reference torque of the vehicle, N m, or NaN when the registry does not know it.</summary>
     public double ReferenceTorqueNm;
     /// <summary>The zone the vehicle is in (looked up every few seconds), or null.</summary>
@@ -49,13 +47,24 @@ internal struct SampleContext
     public readonly bool EmissionGated => Gated || (GatedButScr && ScrTemperatureImplausible);
 }
 
-/// <summary>What a rule concluded about one sample or record: held or not, and at which severity.</summary>
-/// <param name="Held">The rule's condition holds.</param>
-/// <param name="Severity">Severity of the episode while it holds.</param>
-/// <param name="StartSecond">When an episode opens now, the second it started (earlier than now for conditions found after a delay), else long.MinValue.</param>
-internal readonly record struct Verdict(bool Held, AlertSeverity Severity, long StartSecond = long.MinValue)
+/// <summary>
+/// What a rule concluded about one sample or record: held or not, and at which severity. Four bytes,
+/// returned in a register (a larger verdict went through the stack on every rule call). When an
+/// episode opens, the episodes ask the rule for its start (<see cref="Rule.EpisodeStartSecond"/>).
+/// </summary>
+internal readonly struct Verdict
 {
-    public static Verdict Hold(AlertSeverity severity, long startSecond = long.MinValue) => new(true, severity, startSecond);
+    private readonly int _severityPlusOne;
+
+    private Verdict(int severityPlusOne) => _severityPlusOne = severityPlusOne;
+
+    /// <summary>The rule's condition holds.</summary>
+    public bool Held => _severityPlusOne != 0;
+
+    /// <summary>Severity of the episode while it holds.</summary>
+    public AlertSeverity Severity => (AlertSeverity)(_severityPlusOne - 1);
+
+    public static Verdict Hold(AlertSeverity severity) => new((int)severity + 1);
 }
 
 /// <summary>
@@ -97,6 +106,9 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     /// <summary>Ids of rules whose published results this rule reads; the registry checks they come first.</summary>
     public virtual IReadOnlyList<string> DependsOn => [];
     public ImmutableSortedDictionary<string, double> Thresholds { get; protected init; } = ImmutableSortedDictionary<string, double>.Empty;
+
+    /// <summary>When an episode opens now, the second its condition started (earlier than now for conditions found after a delay), else long.MinValue (now).</summary>
+    public virtual long EpisodeStartSecond => long.MinValue;
 
     /// <summary>Evaluates one sample. <paramref name="episodeOpen"/> tells whether this rule's episode is open (to restart per-episode statistics).</summary>
     public virtual Verdict Evaluate(in Sample s, in SampleContext c, bool episodeOpen) => default;

@@ -63,9 +63,10 @@ internal sealed class RuleRegistry
         for (var i = 0; i < rules.Length; i++)
         {
             var r = rules[i];
-            var v = r.Evaluate(s, c, episodes.IsOpen(r.Index));
+            var open = episodes.IsOpen(r.Index);
+            var v = r.Evaluate(s, c, open);
             if (v.Held)
-                episodes.Hold(r, c.Second, v.Severity, v.StartSecond);
+                episodes.Hold(r, c.Second, v.Severity, open ? long.MinValue : r.EpisodeStartSecond);
             if (publishes[i])
                 r.Publish(ref c, v);
         }
@@ -76,9 +77,10 @@ internal sealed class RuleRegistry
     {
         foreach (var r in _obdRules)
         {
-            var v = r.EvaluateObd(obd, second, engineRunning, episodes.IsOpen(r.Index));
+            var open = episodes.IsOpen(r.Index);
+            var v = r.EvaluateObd(obd, second, engineRunning, open);
             if (v.Held)
-                episodes.Hold(r, second, v.Severity, v.StartSecond);
+                episodes.Hold(r, second, v.Severity, open ? long.MinValue : r.EpisodeStartSecond);
         }
     }
 
