@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
+using Telemetry.Abstractions;
 using Telemetry.Detection.Rules;
 
 namespace Telemetry.Detection.Tests;
@@ -27,6 +28,29 @@ public sealed class RegistryTests
         var e = Assert.Throws<InvalidOperationException>(() => new RuleRegistry([new R4UreaTampering(o.R4, o.Episodes), new R3ScrEfficiency(o.R3)]));
         Assert.Contains("R4 reads the result of R3", e.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => new RuleRegistry([new R6DpfRemoved(o.R6), new R6DpfRemoved(o.R6)]));
+    }
+
+    [Fact]
+    public void Registry_OutOfTheUsualOrder_RunsEveryRuleThroughTheGeneralPath()
+    {
+        var o = new DetectionOptions();
+        var registry = new RuleRegistry([new R6DpfRemoved(o.R6), new R9PositionJump(o.R9), new R10ScrTemperature(o.R10)]);
+        var detector = new VehicleDetector(Drive.Vin, o, Drive.Vehicle());
+        var episodes = new Episodes(new Evaluator(detector, backfill: false), detector, registry.All);
+        var changes = new List<AlertChange>();
+        episodes.Attach(changes);
+        for (var s = 1; s <= 900; s++)
+        {
+            var sample = Drive.Warm(s) with { DpfPressureDropKpa = 0.1, Longitude = s == 700 ? 118.0 : 117.0 };
+            var c = new SampleContext
+            {
+                Second = Drive.At(s).Ticks / TimeSpan.TicksPerSecond, Minute = Drive.At(s).Ticks / TimeSpan.TicksPerMinute, Dt = 1,
+                Present = FieldMasks.Present(sample), Running = true, ExhaustKgph = 825, ReferenceTorqueNm = 2200, ScrEfficiencyLowSecond = long.MinValue,
+            };
+            registry.Evaluate(sample, ref c, episodes);
+        }
+        Assert.Contains(changes, x => x.Kind == AlertChangeKind.Opened && x.Alert.RuleId == "R6");
+        Assert.Contains(changes, x => x.Kind == AlertChangeKind.Opened && x.Alert.RuleId == "R9.jump");
     }
 
     [Fact]
