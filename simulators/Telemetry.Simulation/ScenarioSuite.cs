@@ -32,6 +32,10 @@ public sealed record Scenario
     public Delivery Delivery { get; init; } = Delivery.InOrder;
     /// <summary>Start of the drive, UTC; null uses the suite's start.</summary>
     public DateTime? StartUtc { get; init; }
+    /// <summary>Truck model parameters (ambient temperature, urea at start, ...); defaults when null.</summary>
+    public TruckModelOptions? ModelOptions { get; init; }
+    /// <summary>The terminal re-issues its stored data newest first (a stack), as some field firmware does.</summary>
+    public bool ReissueNewestFirst { get; init; }
     /// <summary>Zones GeoJSON for this scenario, or null for none.</summary>
     public string? ZonesGeoJson { get; init; }
     /// <summary>True for a clean cycle: any episode is a false alert.</summary>
@@ -83,6 +87,10 @@ public static class ScenarioSuite
             new() { Name = "clean-urban", Cycle = DriveCycle.Urban, DurationMinutes = 120 },
             new() { Name = "clean-highway", Cycle = DriveCycle.Highway, DurationMinutes = 150 },
             new() { Name = "clean-mixed-duplicated-reordered", Cycle = DriveCycle.Mixed, DurationMinutes = 120, Delivery = Delivery.DuplicatedAndReordered },
+            new() { Name = "clean-steady-cruise", Cycle = DriveCycle.SteadyCruise, DurationMinutes = 120 },
+            new() { Name = "clean-winter-cold-start", Cycle = DriveCycle.Urban, DurationMinutes = 90, ModelOptions = new() { AmbientC = -15 } },
+            new() { Name = "clean-urea-refill-stop", Cycle = DriveCycle.Urban, DurationMinutes = 90, ModelOptions = new() { InitialUreaPercent = 15.6 } },
+            new() { Name = "clean-dpf-regeneration", Cycle = DriveCycle.Highway, DurationMinutes = 90, ModelOptions = new() { RegenerationSootLoad = 1.0 } },
             F("r1-high-nox", DriveCycle.Highway, 70, Fault.HighNox, 20, 50, "R1", "R2", "R3"),
             F("r1-high-nox-duplicated-reordered", DriveCycle.Highway, 70, Fault.HighNox, 20, 50, "R1", "R2", "R3") with { Delivery = Delivery.DuplicatedAndReordered },
             F("r2-specific-nox", DriveCycle.Highway, 70, Fault.LowScrEfficiency, 20, 55, "R2", "R1", "R3"),
@@ -93,12 +101,36 @@ public static class ScenarioSuite
             F("r5-nox-sensor-stuck", DriveCycle.Highway, 70, Fault.NoxSensorStuck, 20, 50, "R5"),
             F("r5-nox-downstream-above-upstream", DriveCycle.Highway, 60, Fault.NoxDownstreamAboveUpstream, 20, 45, "R5", NoxConsequences),
             F("r5-nox-sensor-pinned", DriveCycle.Highway, 45, Fault.NoxSensorPinned, 20, 30, "R5", NoxConsequences),
+            F("r5-nox-sensor-stuck-steady-cruise", DriveCycle.SteadyCruise, 70, Fault.NoxSensorStuck, 20, 50, "R5"),
+            F("r5-nox-sensor-unplugged", DriveCycle.Highway, 60, Fault.NoxSensorRemoved, 20, 45, "R5"),
+            new()
+            {
+                // A raised SCR temperature sensor hides a bypassed SCR from the emission gate.
+                Name = "r10-scr-sensor-raised-with-high-nox",
+                Cycle = DriveCycle.Highway,
+                DurationMinutes = 80,
+                Faults = [new InjectedFault(Fault.ScrTempSensorRaised, 20, 70), new InjectedFault(Fault.HighNox, 20, 70)],
+                Expected = [new ExpectedEpisode("R10", 20, 70), new ExpectedEpisode("R1", 20, 70)],
+                Allowed = ["R2", "R3"],
+            },
             F("r6-dpf-removed", DriveCycle.Highway, 60, Fault.DpfRemoved, 20, 50, "R6"),
-            F("r6-dpf-support-bit-cleared", DriveCycle.Highway, 45, Fault.DpfSupportBitCleared, 20, 30, "R6"),
+            F("r6-dpf-support-bit-cleared", DriveCycle.Highway, 60, Fault.DpfSupportBitCleared, 20, 45, "R6"),
             F("r7-mil-on-driving", DriveCycle.Highway, 60, Fault.MilOnDriving, 20, 45, "R7"),
             F("r8-calibration-changed", DriveCycle.Urban, 45, Fault.CalibrationChanged, 20, 45, "R8"),
             F("r8-dtcs-cleared-readiness-reset", DriveCycle.Urban, 45, Fault.DtcsClearedWithReadinessReset, 20, 35, "R8"),
             F("r9-terminal-offline", DriveCycle.Highway, 60, Fault.TerminalOffline, 20, 30, "R9.offline"),
+            F("r9-terminal-offline-reissued-newest-first", DriveCycle.Highway, 60, Fault.TerminalOffline, 20, 30, "R9.offline") with { ReissueNewestFirst = true },
+            new()
+            {
+                // 25 min of high NOx stored while offline and re-issued newest first: the episode is still found.
+                Name = "r1-high-nox-while-offline-reissued-newest-first",
+                Cycle = DriveCycle.Highway,
+                DurationMinutes = 75,
+                Faults = [new InjectedFault(Fault.HighNox, 20, 55), new InjectedFault(Fault.TerminalOffline, 25, 50)],
+                Expected = [new ExpectedEpisode("R1", 20, 55), new ExpectedEpisode("R9.offline", 25, 50)],
+                Allowed = ["R2", "R3"],
+                ReissueNewestFirst = true,
+            },
             F("r9-position-invalid", DriveCycle.Urban, 60, Fault.PositionInvalid, 20, 40, "R9.position"),
             F("r9-position-jump", DriveCycle.Highway, 45, Fault.PositionJump, 20, 22, "R9.jump"),
             F("r9-clock-skew", DriveCycle.Highway, 45, Fault.ClockSkew, 20, 45, "R9.clock"),
@@ -157,7 +189,7 @@ public static class ScenarioSuite
 
     private static TruckModel Model(Scenario scenario, int seed, string vin, DateTime start)
     {
-        var model = new TruckModel(vin, seed, scenario.Cycle, start);
+        var model = new TruckModel(vin, seed, scenario.Cycle, start, scenario.ModelOptions);
         foreach (var f in scenario.Faults)
             model.Inject(f.Fault, start.AddMinutes(f.FromMinute), start.AddMinutes(f.ToMinute));
         return model;
@@ -171,7 +203,7 @@ public static class ScenarioSuite
         ushort serial = 0;
         var frame = new List<Sample>(options.SamplesPerFrame);
         var frameObd = new List<ObdSnapshot>();
-        var stored = new Queue<(Sample Sample, ObdSnapshot? Obd)>();
+        var stored = new List<(Sample Sample, ObdSnapshot? Obd)>();
         var sent = new List<TelemetryBatch>(3);
         TelemetryBatch? held = null;
 
@@ -214,7 +246,7 @@ public static class ScenarioSuite
             }
             if (model.IsSilent)
             {
-                stored.Enqueue((s, obd));
+                stored.Add((s, obd));
             }
             else
             {
@@ -234,7 +266,7 @@ public static class ScenarioSuite
                     frameObd.Clear();
                     // A reconnected terminal re-issues what it stored, two frames per real-time frame.
                     for (var k = 0; k < 2 && stored.Count > 0; k++)
-                        yield return new DeliverStep(Reissue(vin, stored, options.SamplesPerFrame, ref serial, now.AddSeconds(1)));
+                        yield return new DeliverStep(Reissue(vin, stored, scenario.ReissueNewestFirst, options.SamplesPerFrame, ref serial, now.AddSeconds(1)));
                 }
             }
             if (i % options.ClockTickSeconds == 0)
@@ -246,23 +278,26 @@ public static class ScenarioSuite
         if (frame.Count > 0)
             yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.RealTime, frame[0].TimeUtc, serial++, [.. frame], [.. frameObd], end.AddSeconds(1)));
         while (stored.Count > 0)
-            yield return new DeliverStep(Reissue(vin, stored, options.SamplesPerFrame, ref serial, end.AddSeconds(1)));
+            yield return new DeliverStep(Reissue(vin, stored, scenario.ReissueNewestFirst, options.SamplesPerFrame, ref serial, end.AddSeconds(1)));
         yield return new DeliverStep(new TelemetryBatch(vin, FrameKind.Logout, end, serial, [], [], end.AddSeconds(1)));
         for (var m = 1; m <= 30; m++)
             yield return new ClockStep(end.AddMinutes(m));
     }
 
-    private static TelemetryBatch Reissue(string vin, Queue<(Sample Sample, ObdSnapshot? Obd)> stored, int perFrame, ref ushort serial, DateTime received)
+    /// <summary>The next re-issue frame: the oldest stored samples, or the newest ones when the terminal keeps its store as a stack.</summary>
+    private static TelemetryBatch Reissue(string vin, List<(Sample Sample, ObdSnapshot? Obd)> stored, bool newestFirst, int perFrame, ref ushort serial, DateTime received)
     {
         var samples = ImmutableArray.CreateBuilder<Sample>(perFrame);
         var obd = ImmutableArray.CreateBuilder<ObdSnapshot>();
-        while (samples.Count < perFrame && stored.Count > 0)
+        var n = Math.Min(perFrame, stored.Count);
+        var from = newestFirst ? stored.Count - n : 0;
+        foreach (var (s, o) in stored.GetRange(from, n))
         {
-            var (s, o) = stored.Dequeue();
             samples.Add(s);
             if (o is not null)
                 obd.Add(o);
         }
+        stored.RemoveRange(from, n);
         var first = samples[0].TimeUtc;
         return new TelemetryBatch(vin, FrameKind.Reissue, first, serial++, samples.ToImmutable(), obd.ToImmutable(), received);
     }

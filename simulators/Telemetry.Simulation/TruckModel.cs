@@ -12,6 +12,8 @@ public enum DriveCycle
     Highway,
     /// <summary>Urban and highway blocks alternating.</summary>
     Mixed,
+    /// <summary>Expressway at a steady 80 km/h on flat road: torque and speed barely vary.</summary>
+    SteadyCruise,
 }
 
 /// <summary>Faults the model can inject, each one making one or more rules fire.</summary>
@@ -58,6 +60,10 @@ public enum Fault
     RemovalAlarm,
     /// <summary>Frames arrive corrupted (check code fails) during the fault (R9 check code).</summary>
     CheckCodeFailures,
+    /// <summary>SCR inlet sensor raised out of the exhaust stream: it reads far below the real temperature (R10).</summary>
+    ScrTempSensorRaised,
+    /// <summary>Downstream NOx sensor unplugged: it reads -200 (not ready) while the engine works (R5).</summary>
+    NoxSensorRemoved,
 }
 
 /// <summary>Parameters of the simulated truck.</summary>
@@ -78,8 +84,19 @@ public sealed class TruckModelOptions
     public double UreaTankL { get; set; } = 80;
     /// <summary>Urea use as a share of fuel volume (3-8 % on China VI SCR engines).</summary>
     public double UreaShareOfFuel { get; set; } = 0.05;
-    /// <summary>Seconds between OBD records.</summary>
-    public int ObdIntervalSeconds { get; set; } = 30;
+    /// <summary>
+    /// Seconds between OBD records after the one at key-on. Field firmware sends one record when OBD data
+    /// becomes available and then rarely (once a day is legal): OBD state is last-known state.
+    /// </summary>
+    public int ObdIntervalSeconds { get; set; } = 1800;
+    /// <summary>Seconds with the ignition on and the engine not yet running at the start (the MIL bulb check lights then).</summary>
+    public int KeyOnSeconds { get; set; } = 5;
+    /// <summary>Urea level at start, %; NaN picks 40-90 from the seed.</summary>
+    public double InitialUreaPercent { get; set; } = double.NaN;
+    /// <summary>Below this urea level the driver refills at the next stop (a 4 min stop, tank to 90 %), %.</summary>
+    public double RefillBelowPercent { get; set; } = 15;
+    /// <summary>DPF soot load (relative) at which an active regeneration starts (20 min, SCR inlet 500-600 deg C).</summary>
+    public double RegenerationSootLoad { get; set; } = 1.3;
 }
 
 /// <summary>
@@ -120,7 +137,10 @@ public sealed class TruckModel
     private double _lon;
     private double _lat;
     private double _heading;
-    private double _soot = 1.0;
+    private double _soot;
+    private double _regenLeft;
+    private double _refillLeft;
+    private double _sloshPhase;
     private double _frozenLevel = double.NaN;
     private double _risingExtra;
     private double _stuckValue = double.NaN;
@@ -140,13 +160,14 @@ public sealed class TruckModel
         _coolant = ambient;
         _scrIn = ambient;
         _scrOut = ambient;
-        _ureaL = _o.UreaTankL * (0.4 + (_rng.NextDouble() * 0.5));
+        _ureaL = _o.UreaTankL * (double.IsNaN(_o.InitialUreaPercent) ? 0.4 + (_rng.NextDouble() * 0.5) : _o.InitialUreaPercent / 100);
+        _soot = 1.0 + (_rng.NextDouble() * 0.3);
         _fuelLevel = 50 + (_rng.NextDouble() * 45);
         _odometer = 20_000 + (_rng.NextDouble() * 280_000);
         _lon = _o.OriginLongitude + ((_rng.NextDouble() - 0.5) * 0.1);
         _lat = _o.OriginLatitude + ((_rng.NextDouble() - 0.5) * 0.1);
         _heading = _rng.NextDouble() * 2 * Math.PI;
-        _highwayBlock = cycle == DriveCycle.Highway;
+        _highwayBlock = cycle is DriveCycle.Highway or DriveCycle.SteadyCruise;
         _blockLeft = 600;
         _phase = 0;
         _phaseLeft = 45 + _rng.Next(30);
@@ -204,6 +225,9 @@ public sealed class TruckModel
             }
         }
 
+        if (elapsed <= _o.KeyOnSeconds)
+            return KeyOn();
+
         DriveCycleStep(elapsed);
 
         // Speed dynamics of a loaded truck.
@@ -231,16 +255,21 @@ public sealed class TruckModel
 
         // Road load: inertia, rolling resistance, aerodynamic drag, grade; 8 % driveline loss, 3 kW accessories.
         // Grade: a mean-reverting random walk (typical +-0.5 %, at most 3 %).
-        _grade = Math.Clamp(_grade - (_grade / 300) + Noise(0.0003), -0.03, 0.03);
+        _grade = _cycle == DriveCycle.SteadyCruise ? 0 : Math.Clamp(_grade - (_grade / 300) + Noise(0.0003), -0.03, 0.03);
         var force = (_o.MassKg * dv) + (_o.MassKg * Gravity * 0.006) + (0.5 * 1.2 * 6.0 * _v * _v) + (_o.MassKg * Gravity * _grade);
         var wheelKw = _v < 0.5 ? 0 : force * _v / 1000.0;
-        var engineKw = Math.Max(0, wheelKw / 0.92) + 3;
+        // Braking or descending with the throttle closed: the ECU cuts fuel and the engine is motored (engine braking).
+        var motoring = wheelKw < -10;
+        var engineKw = motoring ? 0 : Math.Max(0, wheelKw / 0.92) + 3;
         var maxKw = Math.PI * 2 * rpm / 60 * _o.ReferenceTorqueNm / 1000;
         engineKw = Math.Min(engineKw, maxKw);
+        // Net (brake) torque; the ECU reports actual (indicated) torque = net + friction, and friction separately.
         var torquePct = Math.Clamp(engineKw * 1000 / (2 * Math.PI * rpm / 60) / _o.ReferenceTorqueNm * 100, 0, 100);
+        var frictionPct = Math.Round(8 + (rpm * 0.003));
+        var actualPct = motoring ? 0 : Math.Min(125, Math.Round(torquePct + frictionPct + Noise(0.5)));
         var load = torquePct / 100;
 
-        var fuelLph = (engineKw + 6) * 0.21 / FuelDensity * (1 + Noise(0.01));
+        var fuelLph = motoring ? 0 : (engineKw + 6) * 0.21 / FuelDensity * (1 + Noise(0.01));
         var airKgph = rpm / 60 * 0.0055 * 1.2 * (1 + (2 * load)) * 3600 * (1 + Noise(0.01));
 
         // Coolant warms with the heat of the fuel burned, up to the thermostat.
@@ -249,13 +278,22 @@ public sealed class TruckModel
         else
             _coolant = 86 + (3 * Math.Sin(elapsed / 300)) + Noise(0.2);
 
-        // Exhaust temperature follows load; the SCR lags it.
+        // Exhaust temperature follows load; the SCR lags it. An active DPF regeneration (post-injection)
+        // heats the exhaust to 500-600 deg C for about 20 min and burns the soot off.
         var exhaustTarget = 150 + (450 * load) + ((rpm - 650) * 0.03);
+        if (_regenLeft <= 0 && _soot >= _o.RegenerationSootLoad && _v > 10)
+            _regenLeft = 1200;
+        if (_regenLeft > 0)
+        {
+            _regenLeft--;
+            exhaustTarget = Math.Max(exhaustTarget, 560);
+            _soot = Math.Max(0.9, _soot - 0.0004);
+        }
         _scrIn += (exhaustTarget - _scrIn) / 100;
         _scrOut += (_scrIn - 10 - _scrOut) / 60;
 
         // Engine-out NOx by load.
-        var up = (180 + (1000 * load)) * (_coolant < 60 ? 1.2 : 1.0) * (1 + Noise(0.03));
+        var up = motoring ? 5 + Math.Abs(Noise(2)) : (180 + (1000 * load)) * (_coolant < 60 ? 1.2 : 1.0) * (1 + Noise(0.03));
         if (Active(Fault.HighNox))
             up *= 1.6;
 
@@ -278,6 +316,8 @@ public sealed class TruckModel
             down = (up * 1.08) + Noise(2);
         if (Active(Fault.NoxSensorPinned))
             down = 3012.75;
+        if (Active(Fault.NoxSensorRemoved))
+            down = -200;
 
         // Sensors report -200 ppm until they are warm (dew-point protection).
         if (elapsed < 90 || _scrIn < 100)
@@ -286,12 +326,22 @@ public sealed class TruckModel
             down = -200;
         }
 
-        // Urea: consumed when dosing; the level sensor reads in 0.4 % steps.
+        // Urea: consumed when dosing; refilled at a stop when low; the level sensor reads in 0.4 % steps
+        // and the liquid sloshes by 1-2 % while the truck moves.
         if (dosing)
             _ureaL = Math.Max(0, _ureaL - (fuelLph * _o.UreaShareOfFuel / 3600));
+        if (_refillLeft > 0)
+        {
+            _refillLeft--;
+            if (_refillLeft is > 60 and < 180)
+                _ureaL = Math.Min(_o.UreaTankL * 0.9, _ureaL + (_o.UreaTankL * 0.9 / 100));
+        }
         if (Active(Fault.UreaEmpty))
             _ureaL = 0;
-        var level = Math.Floor(_ureaL / _o.UreaTankL * 100 / 0.4) * 0.4;
+        var truePercent = _ureaL / _o.UreaTankL * 100;
+        _sloshPhase += (Math.Abs(dv) * 0.8) + (_v > 0.5 ? 0.15 : 0);
+        var slosh = _v > 0.5 ? Math.Min(1.5, truePercent * 0.1) * Math.Sin(_sloshPhase) : 0;
+        var level = Math.Max(0, Math.Floor((truePercent + slosh + (truePercent > 0 ? Noise(0.2) : 0)) / 0.4) * 0.4);
         if (Active(Fault.UreaLevelFrozen))
             level = double.IsNaN(_frozenLevel) ? _frozenLevel = level : _frozenLevel;
         if (Active(Fault.UreaLevelRising))
@@ -303,8 +353,8 @@ public sealed class TruckModel
 
         // DPF pressure drop grows with exhaust flow and soot.
         var exhaustKgph = airKgph + (fuelLph * FuelDensity);
-        _soot = Math.Min(1.3, _soot + 0.00001);
         var dp = 0.3 + (exhaustKgph * 0.009 * _soot) + Noise(0.1);
+        _soot += 0.00003;
         if (Active(Fault.DpfRemoved))
             dp = 0.1 + Math.Abs(Noise(0.05));
 
@@ -333,16 +383,16 @@ public sealed class TruckModel
             TimeUtc = NowUtc + TerminalClockOffset,
             SpeedKmh = Round(speedKmh, 1.0 / 256),
             BarometricPressureKpa = Round(100.5 + Noise(0.2), 0.5),
-            EngineTorquePercent = Math.Round(torquePct),
-            FrictionTorquePercent = Math.Round(8 + (rpm * 0.003)),
+            EngineTorquePercent = actualPct,
+            FrictionTorquePercent = frictionPct,
             EngineSpeedRpm = Round(rpm, 0.125),
             FuelFlowLph = Round(fuelLph, 0.05),
             NoxUpstreamPpm = Round(up, 0.05),
             NoxDownstreamPpm = Round(down, 0.05),
             ReagentLevelPercent = Round(level, 0.4),
             IntakeAirFlowKgph = Round(airKgph, 0.05),
-            ScrInletTempC = Round(_scrIn, 0.03125),
-            ScrOutletTempC = Round(_scrOut, 0.03125),
+            ScrInletTempC = Round((Active(Fault.ScrTempSensorRaised) ? 110 + (0.15 * _scrIn) : _scrIn) + Noise(1.0), 0.03125),
+            ScrOutletTempC = Round(_scrOut + Noise(1.0), 0.03125),
             DpfPressureDropKpa = Round(Math.Max(0, dp), 0.1),
             CoolantTempC = Math.Round(_coolant),
             FuelLevelPercent = Round(_fuelLevel, 0.4),
@@ -363,6 +413,36 @@ public sealed class TruckModel
         };
         if (Active(Fault.InvalidFields))
             s = BlankFields(s);
+        _last = s;
+        return s;
+    }
+
+    /// <summary>Ignition on, engine not yet running: zero engine speed, NOx sensors not ready.</summary>
+    private Sample KeyOn()
+    {
+        var s = new Sample
+        {
+            TimeUtc = NowUtc + TerminalClockOffset,
+            SpeedKmh = 0,
+            BarometricPressureKpa = Round(100.5 + Noise(0.2), 0.5),
+            EngineTorquePercent = 0,
+            FrictionTorquePercent = 0,
+            EngineSpeedRpm = 0,
+            FuelFlowLph = 0,
+            NoxUpstreamPpm = -200,
+            NoxDownstreamPpm = -200,
+            ReagentLevelPercent = Math.Floor(_ureaL / _o.UreaTankL * 100 / 0.4) * 0.4,
+            IntakeAirFlowKgph = 0,
+            ScrInletTempC = Round(_scrIn, 0.03125),
+            ScrOutletTempC = Round(_scrOut, 0.03125),
+            DpfPressureDropKpa = 0,
+            CoolantTempC = Math.Round(_coolant),
+            FuelLevelPercent = Round(_fuelLevel, 0.4),
+            PositionStatus = 0,
+            Longitude = Math.Round(_lon, 6),
+            Latitude = Math.Round(_lat, 6),
+            OdometerKm = Round(_odometer, 0.1),
+        };
         _last = s;
         return s;
     }
@@ -389,6 +469,11 @@ public sealed class TruckModel
             mil = true;
             dtcs = [0x00B3E101u];
         }
+        else if ((NowUtc - _startUtc).TotalSeconds <= _o.KeyOnSeconds)
+        {
+            // The bulb check: the lamp lights at key-on with no fault behind it.
+            mil = true;
+        }
         var recal = _faults.Any(f => f.Fault == Fault.CalibrationChanged && NowUtc >= f.From);
         return new ObdSnapshot
         {
@@ -406,7 +491,14 @@ public sealed class TruckModel
     }
 
     /// <summary>True when an OBD record is due at this step.</summary>
-    public bool ObdDue => ((long)(NowUtc - _startUtc).TotalSeconds) % Math.Max(1, _o.ObdIntervalSeconds) == 0;
+    public bool ObdDue
+    {
+        get
+        {
+            var elapsed = (long)(NowUtc - _startUtc).TotalSeconds;
+            return elapsed == Math.Max(1, _o.KeyOnSeconds - 2) || elapsed % Math.Max(1, _o.ObdIntervalSeconds) == 0;
+        }
+    }
 
     private void DriveCycleStep(double elapsed)
     {
@@ -420,6 +512,19 @@ public sealed class TruckModel
             }
         }
         _phaseLeft--;
+        // Low on urea: the next stop becomes a 4 min refill stop.
+        if (_refillLeft <= 0 && _v < 0.5 && _ureaL / _o.UreaTankL * 100 < _o.RefillBelowPercent && elapsed > 120)
+            _refillLeft = 240;
+        if (_refillLeft > 0)
+        {
+            _target = 0;
+            return;
+        }
+        if (_cycle == DriveCycle.SteadyCruise)
+        {
+            _target = elapsed > 60 ? 80 / 3.6 : 0;
+            return;
+        }
         var highway = _highwayBlock && elapsed > 120;
         if (highway)
         {

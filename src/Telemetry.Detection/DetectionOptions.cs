@@ -1,9 +1,10 @@
+using Telemetry.Detection.Rules;
+
 namespace Telemetry.Detection;
 
 /// <summary>
-/// Every threshold of the detection rules (DOMAIN.md "Rules"), bound from configuration section
-/// <see cref="Section"/>. Defaults are the DOMAIN.md defaults; where DOMAIN.md leaves a value open
-/// (a window length, an update rate) the default is stated in the README of this project.
+/// Every threshold of the detection rules, bound from configuration section <see cref="Section"/>.
+/// Each rule, its thresholds, their defaults and units are described in RULES.md of this project.
 /// </summary>
 public sealed class DetectionOptions
 {
@@ -48,6 +49,9 @@ public sealed class DetectionOptions
 
     /// <summary>R9 data quality.</summary>
     public DataQualityOptions R9 { get; set; } = new();
+
+    /// <summary>R10 SCR temperature implausible.</summary>
+    public ScrTemperatureOptions R10 { get; set; } = new();
 
     /// <summary>Z zones.</summary>
     public ZoneOptions Zones { get; set; } = new();
@@ -113,6 +117,9 @@ public sealed class DetectionOptions
         Positive(R4.MinFuelBurnedL, "R4:MinFuelBurnedL");
         Positive(R4.RisePercent, "R4:RisePercent");
         Positive(R4.RefillStopSeconds, "R4:RefillStopSeconds");
+        if (R4.RiseAverageSeconds is < 1 or > 3600)
+            errors.Add($"{Section}:R4:RiseAverageSeconds must be between 1 and 3600 (it is {R4.RiseAverageSeconds}).");
+        NonNegative(R4.RiseSustainSeconds, "R4:RiseSustainSeconds");
         NonNegative(R4.EmptyLevelPercent, "R4:EmptyLevelPercent");
         Positive(R4.EmptyMinSeconds, "R4:EmptyMinSeconds");
         NonNegative(R4.MovingSpeedKmh, "R4:MovingSpeedKmh");
@@ -126,6 +133,13 @@ public sealed class DetectionOptions
         WindowChecks(R5.AverageSeconds, R5.AboveUpstreamSeconds, R5.AboveUpstreamWindowMinutes, "R5");
         Positive(R5.PinnedHighPpm, "R5:PinnedHighPpm");
         Positive(R5.PinnedSeconds, "R5:PinnedSeconds");
+        NonNegative(R5.MinUpstreamStdDevPpm, "R5:MinUpstreamStdDevPpm");
+        NonNegative(R5.MinExhaustStdDevKgph, "R5:MinExhaustStdDevKgph");
+        if (R5.LostSeconds < 1 || R5.LostWindowMinutes * 60 < R5.LostSeconds)
+            errors.Add($"{Section}:R5:LostSeconds ({R5.LostSeconds}) must be at least 1 and fit in R5:LostWindowMinutes ({R5.LostWindowMinutes}).");
+
+        if (R10.MinLoadSeconds < 1 || R10.WindowMinutes * 60 < R10.MinLoadSeconds)
+            errors.Add($"{Section}:R10:MinLoadSeconds ({R10.MinLoadSeconds}) must be at least 1 and fit in R10:WindowMinutes ({R10.WindowMinutes}).");
 
         NonNegative(R6.MaxPressureDropKpa, "R6:MaxPressureDropKpa");
         NonNegative(R6.MinExhaustFlowKgph, "R6:MinExhaustFlowKgph");
@@ -135,7 +149,7 @@ public sealed class DetectionOptions
         Positive(R7.MaxSeconds, "R7:MaxSeconds");
         Positive(R7.MaxKm, "R7:MaxKm");
         NonNegative(R7.MovingSpeedKmh, "R7:MovingSpeedKmh");
-        Positive(R7.ObdMaxAgeSeconds, "R7:ObdMaxAgeSeconds");
+        NonNegative(R7.ObdMaxAgeSeconds, "R7:ObdMaxAgeSeconds");
 
         Positive(R9.ExpectedCadenceSeconds, "R9:ExpectedCadenceSeconds");
         Positive(R9.OfflineCadenceFactor, "R9:OfflineCadenceFactor");
@@ -168,7 +182,7 @@ public sealed class DetectionOptions
     }
 }
 
-/// <summary>Validity gate for emission rules (DOMAIN.md): warm engine, warm SCR, settled after start.</summary>
+/// <summary>Validity gate for emission rules: warm engine, warm SCR, settled after start.</summary>
 public sealed class GateOptions
 {
     /// <summary>Engine speed at or above which the engine counts as running, rpm.</summary>
@@ -216,185 +230,3 @@ public sealed class PhysicsOptions
     public double NoxMassFactor { get; set; } = 0.001586;
 }
 
-/// <summary>R1: 30 s moving average of downstream NOx above the threshold for enough gated time within a window.</summary>
-public sealed class NoxConcentrationOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Downstream NOx threshold for the moving average, ppm.</summary>
-    public double ThresholdPpm { get; set; } = 500;
-    /// <summary>Moving-average length, s.</summary>
-    public int AverageSeconds { get; set; } = 30;
-    /// <summary>Gated seconds above the threshold needed within the window, s.</summary>
-    public int MinExceedSeconds { get; set; } = 300;
-    /// <summary>Window over which exceeding seconds are counted, min.</summary>
-    public int WindowMinutes { get; set; } = 30;
-}
-
-/// <summary>R2: specific NOx over work-based windows.</summary>
-public sealed class SpecificNoxOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Engine work of one window, kWh.</summary>
-    public double WindowWorkKWh { get; set; } = 10;
-    /// <summary>The window moves in steps of WindowWorkKWh / SubWindows.</summary>
-    public int SubWindows { get; set; } = 10;
-    /// <summary>Window result above which the episode is a warning (OBD threshold), mg/kWh.</summary>
-    public double AlertMgPerKWh { get; set; } = 1200;
-    /// <summary>Window result above which an advisory episode opens (in-use conformity), mg/kWh.</summary>
-    public double AdvisoryMgPerKWh { get; set; } = 690;
-    /// <summary>Seconds with torque below this are left out of windows (idle and motoring), % of reference torque.</summary>
-    public double MinTorquePercent { get; set; } = 10;
-    /// <summary>A window that takes longer than this to fill is discarded, min.</summary>
-    public double MaxWindowMinutes { get; set; } = 60;
-}
-
-/// <summary>R3: low SCR conversion efficiency.</summary>
-public sealed class ScrEfficiencyOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Efficiency (1 - downstream/upstream) below which the SCR counts as not working.</summary>
-    public double MinEfficiency { get; set; } = 0.5;
-    /// <summary>Upstream NOx above which efficiency is judged, ppm.</summary>
-    public double MinUpstreamPpm { get; set; } = 100;
-    /// <summary>SCR inlet temperature range in which efficiency is judged, deg C.</summary>
-    public double MinScrInletC { get; set; } = 250;
-    public double MaxScrInletC { get; set; } = 450;
-    /// <summary>Averaging length for upstream and downstream NOx, s.</summary>
-    public int AverageSeconds { get; set; } = 30;
-    /// <summary>Gated seconds of low efficiency needed within the window, s.</summary>
-    public int MinSeconds { get; set; } = 600;
-    /// <summary>Window, min.</summary>
-    public int WindowMinutes { get; set; } = 30;
-}
-
-/// <summary>R4: urea tampering.</summary>
-public sealed class UreaOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>A level change smaller than this counts as unchanged, %.</summary>
-    public double UnchangedLevelPercent { get; set; } = 0.4;
-    /// <summary>Fuel burned with an unchanged level (while R3 holds) that raises the alert, L.</summary>
-    public double MinFuelBurnedL { get; set; } = 50;
-    /// <summary>Rise of the level while driving (no stop long enough to refill) that raises the alert, %.</summary>
-    public double RisePercent { get; set; } = 2.0;
-    /// <summary>A stop at least this long may be a refill and resets the rise tracking, s.</summary>
-    public double RefillStopSeconds { get; set; } = 60;
-    /// <summary>A level at or below this while driving counts as empty, %.</summary>
-    public double EmptyLevelPercent { get; set; }
-    /// <summary>Driving seconds with an empty tank that raise the alert, s.</summary>
-    public double EmptyMinSeconds { get; set; } = 60;
-    /// <summary>Speed above which the vehicle is driving, km/h.</summary>
-    public double MovingSpeedKmh { get; set; } = 5;
-}
-
-/// <summary>R5: NOx sensor stuck, emulated or pinned.</summary>
-public sealed class NoxSensorOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Downstream standard deviation at or below which the sensor counts as stuck, ppm.</summary>
-    public double MaxStdDevPpm { get; set; } = 0.5;
-    /// <summary>Length of the stuck-sensor window, min (evaluated every half window).</summary>
-    public double StuckWindowMinutes { get; set; } = 10;
-    /// <summary>Torque must vary at least this much (standard deviation) in the window, %.</summary>
-    public double MinTorqueStdDevPercent { get; set; } = 5;
-    /// <summary>Speed must vary at least this much (standard deviation) in the window, km/h.</summary>
-    public double MinSpeedStdDevKmh { get; set; } = 2;
-    /// <summary>Averaged downstream at or above this multiple of upstream counts as "downstream at or above upstream".</summary>
-    public double DownstreamToUpstreamRatio { get; set; } = 1.0;
-    /// <summary>Upstream NOx above which the comparison is made, ppm.</summary>
-    public double MinUpstreamPpm { get; set; } = 100;
-    /// <summary>Averaging length for the comparison, s.</summary>
-    public int AverageSeconds { get; set; } = 30;
-    /// <summary>Gated seconds with downstream at or above upstream needed within the window, s.</summary>
-    public int AboveUpstreamSeconds { get; set; } = 300;
-    /// <summary>Window for the comparison, min.</summary>
-    public int AboveUpstreamWindowMinutes { get; set; } = 10;
-    /// <summary>A reading at or above this is pinned at the range limit, ppm (range ends at 3012.75).</summary>
-    public double PinnedHighPpm { get; set; } = 3000;
-    /// <summary>Consecutive running seconds pinned that raise the alert, s.</summary>
-    public double PinnedSeconds { get; set; } = 60;
-}
-
-/// <summary>R6: DPF removed.</summary>
-public sealed class DpfOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>DPF pressure drop below this, kPa ...</summary>
-    public double MaxPressureDropKpa { get; set; } = 0.5;
-    /// <summary>... while exhaust flow is above this, kg/h ...</summary>
-    public double MinExhaustFlowKgph { get; set; } = 300;
-    /// <summary>... for at least this many seconds within the window.</summary>
-    public int MinSeconds { get; set; } = 600;
-    /// <summary>Window, min.</summary>
-    public int WindowMinutes { get; set; } = 20;
-    /// <summary>Alert when the OBD DPF support bit is cleared after the vehicle once reported it.</summary>
-    public bool SupportBitCleared { get; set; } = true;
-}
-
-/// <summary>R7: MIL-on driving.</summary>
-public sealed class MilOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Moving time with the MIL on that raises the alert, s.</summary>
-    public double MaxSeconds { get; set; } = 600;
-    /// <summary>Distance with the MIL on that raises the alert, km.</summary>
-    public double MaxKm { get; set; } = 10;
-    /// <summary>Speed above which the vehicle is moving, km/h.</summary>
-    public double MovingSpeedKmh { get; set; } = 1;
-    /// <summary>An OBD record older than this no longer tells the MIL state, s.</summary>
-    public double ObdMaxAgeSeconds { get; set; } = 300;
-}
-
-/// <summary>R8: OBD tampering.</summary>
-public sealed class ObdTamperingOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Alert when the calibration ID or CVN changes.</summary>
-    public bool CalibrationChange { get; set; } = true;
-    /// <summary>Alert when fault codes disappear while readiness monitors are reset.</summary>
-    public bool DtcsClearedWithReadinessReset { get; set; } = true;
-}
-
-/// <summary>R9: data quality.</summary>
-public sealed class DataQualityOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Expected frame cadence before the vehicle's own cadence is known, s.</summary>
-    public double ExpectedCadenceSeconds { get; set; } = 10;
-    /// <summary>Silence longer than this multiple of the cadence, while the engine was last running, is offline.</summary>
-    public double OfflineCadenceFactor { get; set; } = 3;
-    /// <summary>Silence shorter than this is never offline (keeps 1 Hz terminals from alerting on a network blip), s.</summary>
-    public double OfflineMinSilenceSeconds { get; set; } = 30;
-    /// <summary>Running seconds with an invalid position that raise the alert, s.</summary>
-    public double PositionInvalidSeconds { get; set; } = 600;
-    /// <summary>Implied speed between consecutive fixes above which the position jumped, km/h.</summary>
-    public double MaxImpliedSpeedKmh { get; set; } = 150;
-    /// <summary>Jumps shorter than this are GPS noise, km.</summary>
-    public double MinJumpKm { get; set; } = 1;
-    /// <summary>Difference between sample time and arrival time of real-time data above which the clock is skewed, s.</summary>
-    public double MaxClockSkewSeconds { get; set; } = 60;
-    /// <summary>Share of invalid fields (among those the terminal normally reports) above which data quality alerts.</summary>
-    public double MaxInvalidFieldFraction { get; set; } = 0.2;
-    /// <summary>Window for the invalid-field share, s.</summary>
-    public double InvalidFieldWindowSeconds { get; set; } = 300;
-    /// <summary>Check-code failures within the window that raise the alert.</summary>
-    public int MinCheckCodeFailures { get; set; } = 3;
-    /// <summary>Window for check-code failures, min.</summary>
-    public double CheckCodeWindowMinutes { get; set; } = 10;
-    /// <summary>Any terminal removal alarm (0x06) raises an alert.</summary>
-    public bool RemovalAlarm { get; set; } = true;
-}
-
-/// <summary>Z: low-emission zones and restricted hours.</summary>
-public sealed class ZoneOptions
-{
-    public bool Enabled { get; set; } = true;
-    /// <summary>Restricted hours are local time at this offset from UTC (China Standard Time: 8), h.</summary>
-    public double UtcOffsetHours { get; set; } = 8;
-    /// <summary>How often (sample time) the zone of a moving vehicle is looked up, s.</summary>
-    public double CheckIntervalSeconds { get; set; } = 10;
-    /// <summary>Open a Z episode when a vehicle drives in a zone during its restricted hours.</summary>
-    public bool AlertOnRestrictedHours { get; set; } = true;
-    /// <summary>Speed above which the vehicle is driving, km/h.</summary>
-    public double MovingSpeedKmh { get; set; } = 5;
-}

@@ -19,8 +19,6 @@ internal sealed class Evaluator
 
     private readonly VehicleDetector _owner;
     private readonly DetectionOptions _options;
-    private readonly long _hysteresis;
-    private readonly long _updateInterval;
     private readonly double _minRpm;
     private readonly double _minCoolant;
     private readonly double _minScrInlet;
@@ -28,11 +26,6 @@ internal sealed class Evaluator
     private readonly double _engineOffGap;
     private readonly double _fuelDensity;
     private readonly double _zoneCheckInterval;
-    private readonly Slot[] _slots;
-    private int _openCount;
-    // No open episode can expire before this second (a lower bound: CloseExpired skips the scan until then).
-    private long _nextExpiry = long.MinValue;
-    private List<AlertChange>? _sink;
 
     private Sample[]? _evidence;
     private int _evidenceNext;
@@ -48,8 +41,6 @@ internal sealed class Evaluator
         _owner = owner;
         _options = owner.Options;
         IsBackfill = backfill;
-        _hysteresis = (long)Math.Ceiling(_options.Episodes.HysteresisSeconds);
-        _updateInterval = (long)Math.Ceiling(_options.Episodes.UpdateIntervalSeconds);
         var gate = _options.Gate;
         _minRpm = gate.MinEngineSpeedRpm;
         _minCoolant = gate.MinCoolantC;
@@ -58,14 +49,13 @@ internal sealed class Evaluator
         _engineOffGap = gate.EngineOffGapSeconds;
         _fuelDensity = _options.Physics.FuelDensityKgPerL;
         _zoneCheckInterval = _options.Zones.CheckIntervalSeconds;
-        Rules = RuleSet.Create(_options);
-        _slots = new Slot[Rules.All.Length];
-        for (var i = 0; i < _slots.Length; i++)
-            _slots[i] = new Slot();
+        Rules = RuleRegistry.Create(_options);
+        Episodes = new Episodes(this, owner, Rules.All);
     }
 
     public bool IsBackfill { get; }
-    public RuleSet Rules { get; }
+    public RuleRegistry Rules { get; }
+    public Episodes Episodes { get; }
 
     /// <summary>Newest sample second evaluated, or long.MinValue.</summary>
     public long LastSecond { get; private set; } = long.MinValue;
@@ -77,9 +67,9 @@ internal sealed class Evaluator
     public FieldMask EverPresent { get; set; }
     public GeoFix? LastFix { get; private set; }
     public ZoneHit? CurrentZone { get; private set; }
-    public int OpenCount => _openCount;
+    public int OpenCount => Episodes.OpenCount;
 
-    public void Attach(List<AlertChange> sink) => _sink = sink;
+    public void Attach(List<AlertChange> sink) => Episodes.Attach(sink);
 
     /// <summary>Fields reported within the last ten minutes of sample time.</summary>
     public FieldMask RecentFields
@@ -95,11 +85,18 @@ internal sealed class Evaluator
 
     public long LastObdSecond => _lastObdSecond;
 
-    public bool ObdRecent(long second) => _lastObdSecond != long.MinValue && second - _lastObdSecond <= MaskMinutes * 60;
+    /// <summary>An OBD record came at some time: OBD state is last-known state, valid until the next record.</summary>
+    public bool ObdKnown => _lastObdSecond != long.MinValue;
 
-    public bool IsOpen(int ruleIndex) => _slots[ruleIndex].Alert is not null;
+    public bool IsOpen(int ruleIndex) => Episodes.IsOpen(ruleIndex);
 
-    public Alert? OpenAlert(int ruleIndex) => _slots[ruleIndex].Alert;
+    public Alert? OpenAlert(int ruleIndex) => Episodes.OpenAlert(ruleIndex);
+
+    public void Hold(Rule rule, long second, AlertSeverity severity, long startSecond = long.MinValue) => Episodes.Hold(rule, second, severity, startSecond);
+
+    public void CloseExpired(long second) => Episodes.CloseExpired(second);
+
+    public void CloseAll() => Episodes.CloseAll();
 
     /// <summary>Evaluates one sample; its second must be newer than <see cref="LastSecond"/>.</summary>
     public void OnSample(in Sample s, long second)
@@ -124,11 +121,8 @@ internal sealed class Evaluator
         LastRunning = running;
         LastSecond = second;
 
-        var gated = rpmKnown && running &&
-                    s.CoolantTempC >= _minCoolant &&
-                    s.ScrInletTempC >= _minScrInlet &&
-                    second - EngineStartSecond >= _minSinceStart;
-        var exhaust = Physics.ExhaustFlowKgph(s.IntakeAirFlowKgph, s.FuelFlowLph, _fuelDensity);
+        var sinceStart = running ? second - EngineStartSecond : 0;
+        var warm = rpmKnown && running && s.CoolantTempC >= _minCoolant && sinceStart >= _minSinceStart;
         var refTorque = _owner.Vehicle?.ReferenceTorqueNm is { } rt && rt > 0 ? rt : double.NaN;
 
         if ((present & FieldMask.Position) != 0)
@@ -147,174 +141,31 @@ internal sealed class Evaluator
             Minute = minute,
             Dt = dt,
             Present = present,
+            EverPresent = EverPresent,
             Running = running,
-            Gated = gated,
-            ExhaustKgph = exhaust,
+            SecondsSinceStart = sinceStart,
+            Gated = warm && s.ScrInletTempC >= _minScrInlet,
+            GatedButScr = warm,
+            ExhaustKgph = Physics.ExhaustFlowKgph(s.IntakeAirFlowKgph, s.FuelFlowLph, _fuelDensity),
             ReferenceTorqueNm = refTorque,
+            Zone = CurrentZone,
+            ScrEfficiencyLowSecond = long.MinValue,
         };
-        Rules.OnSample(s, c, this);
+        Rules.Evaluate(s, ref c, Episodes);
 
-        if (_openCount > 0 && second >= _nextExpiry)
-            CloseExpired(second);
+        if (Episodes.OpenCount > 0)
+            Episodes.CloseExpired(second);
     }
 
     /// <summary>Evaluates one OBD record (its time not older than the previous record's).</summary>
     public void OnObd(ObdSnapshot obd, long second)
     {
         _lastObdSecond = Math.Max(_lastObdSecond, second);
-        foreach (var r in Rules.All)
-        {
-            if (r.Enabled)
-                r.OnObd(obd, second, this);
-        }
+        Rules.EvaluateObd(obd, second, LastRunning && LastSecond != long.MinValue && second - LastSecond <= _engineOffGap, Episodes);
     }
 
-    /// <summary>
-    /// Records that <paramref name="rule"/>'s condition holds at <paramref name="second"/>: opens an
-    /// episode (starting at <paramref name="startSecond"/>, or now), or extends the open one.
-    /// </summary>
-    public void Hold(Rule rule, long second, AlertSeverity severity, long startSecond = long.MinValue)
-    {
-        var slot = _slots[rule.Index];
-        if (slot.Alert is null)
-        {
-            var start = startSecond == long.MinValue ? second : Math.Min(startSecond, second);
-            if (IsBackfill && _owner.Ledger.Covers(rule.Index, start, second, _hysteresis))
-                return;
-            // The rule restarted its per-episode statistics itself, before adding the value that
-            // opens the episode (OnEpisodeOpened); resetting here would report them as zero.
-            slot.Severity = severity;
-            slot.LastHeld = second;
-            slot.LastEmitted = second;
-            slot.Alert = Build(rule, slot, start, second, revision: 0, previous: null);
-            _openCount++;
-            _nextExpiry = Math.Min(_nextExpiry, second + _hysteresis);
-            _owner.Ledger.Opened(rule.Index, start);
-            Emit(new AlertChange(AlertChangeKind.Opened, slot.Alert));
-            return;
-        }
-
-        if (second > slot.LastHeld)
-            slot.LastHeld = second;
-        var raised = severity > slot.Severity;
-        if (raised)
-            slot.Severity = severity;
-        if (raised || second - slot.LastEmitted >= _updateInterval)
-        {
-            slot.LastEmitted = second;
-            var a = slot.Alert;
-            slot.Alert = Build(rule, slot, Time.ToSecond(a.StartUtc), slot.LastHeld, a.Revision + 1, previous: a);
-            Emit(new AlertChange(AlertChangeKind.Updated, slot.Alert));
-        }
-    }
-
-    /// <summary>Closes every open episode whose condition has not held for the hysteresis period before <paramref name="second"/>.</summary>
-    public void CloseExpired(long second)
-    {
-        if (_openCount == 0 || second < _nextExpiry)
-            return;
-        var next = long.MaxValue;
-        for (var i = 0; i < _slots.Length; i++)
-        {
-            var slot = _slots[i];
-            if (slot.Alert is null)
-                continue;
-            if (second - slot.LastHeld >= _hysteresis)
-                Close(i);
-            else
-                next = Math.Min(next, slot.LastHeld + _hysteresis);
-        }
-        _nextExpiry = next;
-    }
-
-    /// <summary>Closes every open episode at its last held time plus hysteresis (end of a backfill).</summary>
-    public void CloseAll()
-    {
-        for (var i = 0; i < _slots.Length; i++)
-        {
-            if (_slots[i].Alert is not null)
-                Close(i);
-        }
-    }
-
-    private void Close(int index)
-    {
-        var slot = _slots[index];
-        var a = slot.Alert!;
-        var rule = Rules.All[index];
-        var end = slot.LastHeld + _hysteresis;
-        var closed = a with
-        {
-            Status = AlertStatus.Closed,
-            LastHeldUtc = Time.FromSecond(slot.LastHeld),
-            EndUtc = Time.FromSecond(end),
-            Revision = a.Revision + 1,
-        };
-        slot.Alert = null;
-        _openCount--;
-        _owner.Ledger.Closed(rule.Index, Time.ToSecond(a.StartUtc), end);
-        if (IsBackfill)
-        {
-            // A backfilled episode is reported once it is complete.
-            Emit(new AlertChange(AlertChangeKind.Opened, a with { LastHeldUtc = Time.FromSecond(slot.LastHeld) }), final: true);
-        }
-        Emit(new AlertChange(AlertChangeKind.Closed, closed), final: true);
-    }
-
-    /// <summary>Reports a change; a backfill timeline reports an episode only once it is complete (<paramref name="final"/>).</summary>
-    private void Emit(AlertChange change, bool final = false)
-    {
-        if (IsBackfill && !final)
-            return;
-        _sink?.Add(change);
-    }
-
-    /// <summary>
-    /// Builds the open alert of an episode: a new one (with evidence) when <paramref name="previous"/> is null,
-    /// else its update, which keeps the id, evidence, and the first position and zone of the episode.
-    /// </summary>
-    private Alert Build(Rule rule, Slot slot, long start, long lastHeld, int revision, Alert? previous)
-    {
-        var measured = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
-        rule.Measure(measured);
-        var zone = CurrentZone;
-        var severity = slot.Severity;
-        if (zone is { Restricted: true } && rule.Id != RuleSet.ZoneRuleId && severity < AlertSeverity.Critical)
-            severity++;
-        var vehicle = _owner.Vehicle;
-        var summary = rule.Describe();
-        if (zone is { } z && rule.Id != RuleSet.ZoneRuleId)
-        {
-            summary = z.Restricted
-                ? string.Create(CultureInfo.InvariantCulture, $"{summary} Inside zone {z.Name}{(z.HasRestrictedHours ? " during its restricted hours" : "")}.")
-                : string.Create(CultureInfo.InvariantCulture, $"{summary} Inside zone {z.Name}.");
-        }
-        var startUtc = Time.FromSecond(start);
-        return new Alert
-        {
-            // The id depends only on VIN, rule and start: an update keeps the string it already has.
-            Id = previous?.Id ?? Alert.MakeId(_owner.Vin, rule.Id, startUtc),
-            RuleId = rule.Id,
-            RuleName = rule.Name,
-            Severity = severity,
-            Status = AlertStatus.Open,
-            Vin = _owner.Vin,
-            Fleet = vehicle?.Fleet,
-            Region = vehicle?.Region,
-            Zone = previous is null ? zone?.Name : previous.Zone ?? zone?.Name,
-            StartUtc = startUtc,
-            LastHeldUtc = Time.FromSecond(lastHeld),
-            EndUtc = null,
-            Thresholds = rule.Thresholds,
-            Measured = measured.ToImmutable(),
-            Position = previous is null ? LastFix : previous.Position ?? LastFix,
-            Evidence = previous is null ? Evidence() : previous.Evidence,
-            Summary = summary,
-            Revision = revision,
-        };
-    }
-
-    private ImmutableArray<Sample> Evidence()
+    /// <summary>The samples kept as evidence, oldest first.</summary>
+    public ImmutableArray<Sample> Evidence()
     {
         if (_evidence is null || _evidenceCount == 0)
             return [];
@@ -358,15 +209,11 @@ internal sealed class Evaluator
 
     public EvaluatorState Capture()
     {
-        var bag = new StateBag();
+        var states = new List<RuleStateEntry>();
         foreach (var r in Rules.All)
-            r.Save(bag);
-        var episodes = new List<EpisodeState>();
-        for (var i = 0; i < _slots.Length; i++)
         {
-            var s = _slots[i];
-            if (s.Alert is not null)
-                episodes.Add(new EpisodeState(Rules.All[i].Id, s.Alert, s.LastHeld, s.LastEmitted, s.Severity));
+            if (r.CaptureState() is { } st)
+                states.Add(new RuleStateEntry(r.Id, st));
         }
         return new EvaluatorState
         {
@@ -377,13 +224,14 @@ internal sealed class Evaluator
             EverPresent = (int)EverPresent,
             LastFix = LastFix,
             LastObdSecond = _lastObdSecond,
-            RuleNumbers = [.. bag.Numbers],
-            RuleTexts = [.. bag.Texts],
-            Episodes = [.. episodes],
+            Episodes = Episodes.Capture(),
+            RuleStates = [.. states],
+            MaskMinute = _maskMinute,
+            MinuteMasks = [.. _minuteMasks.Select(m => (int)m)],
         };
     }
 
-    public void Restore(EvaluatorState state)
+    public void Restore(EvaluatorState state, int schemaVersion)
     {
         LastSecond = state.LastSecond;
         LastRunning = state.LastRunning;
@@ -392,34 +240,21 @@ internal sealed class Evaluator
         EverPresent = (FieldMask)state.EverPresent;
         LastFix = state.LastFix;
         _lastObdSecond = state.LastObdSecond;
-        var bag = new StateBag();
-        bag.Numbers.AddRange(state.RuleNumbers);
-        bag.Texts.AddRange(state.RuleTexts);
-        foreach (var r in Rules.All)
-            r.Load(bag);
-        _openCount = 0;
-        _nextExpiry = long.MinValue;
-        foreach (var slot in _slots)
-            slot.Alert = null;
-        foreach (var e in state.Episodes)
+        if (schemaVersion < 2)
         {
-            var rule = Rules.Find(e.RuleId);
-            if (rule is null)
-                continue;
-            var slot = _slots[rule.Index];
-            slot.Alert = e.Alert;
-            slot.LastHeld = e.LastHeldSecond;
-            slot.LastEmitted = e.LastEmittedSecond;
-            slot.Severity = e.Severity;
-            _openCount++;
+            StateMigration.LoadV1Rules(Rules, state.RuleNumbers, state.RuleTexts);
         }
-    }
-
-    private sealed class Slot
-    {
-        public Alert? Alert;
-        public long LastHeld;
-        public long LastEmitted;
-        public AlertSeverity Severity;
+        else
+        {
+            foreach (var r in Rules.All)
+                r.RestoreState(Array.Find(state.RuleStates ?? [], e => e.RuleId == r.Id)?.State);
+        }
+        Episodes.Restore(state.Episodes);
+        if (state.MinuteMasks is { Length: MaskMinutes } masks)
+        {
+            for (var i = 0; i < MaskMinutes; i++)
+                _minuteMasks[i] = (FieldMask)masks[i];
+            _maskMinute = state.MaskMinute;
+        }
     }
 }

@@ -4,7 +4,7 @@ using Telemetry.Abstractions;
 
 namespace Telemetry.Detection;
 
-/// <summary>The inputs a rule needs: sample fields (canonical names of DOMAIN.md) plus OBD records and reference data.</summary>
+/// <summary>The inputs a rule needs: sample fields (canonical names, listed in RULES.md of this project) plus OBD records and reference data.</summary>
 [Flags]
 public enum FieldMask
 {

@@ -21,6 +21,8 @@ public sealed class VehicleDetector
     private readonly CoveredRanges _covered;
     private readonly long _retentionSeconds;
     private readonly List<Sample> _late = [];
+    // Late samples waiting to be evaluated in time order once their backlog is complete.
+    private readonly List<Sample> _pending = [];
     private Evaluator _live;
     private Evaluator? _backfill;
     private DateTime _lastArrival;
@@ -89,7 +91,7 @@ public sealed class VehicleDetector
     {
         get
         {
-            if (_backfill is not null || (_live.LastRunning && !_loggedOut))
+            if (_backfill is not null || _pending.Count > 0 || (_live.LastRunning && !_loggedOut))
                 return true;
             foreach (var r in _live.Rules.All)
             {
@@ -182,7 +184,9 @@ public sealed class VehicleDetector
                 newest = second;
             if (second > _live.LastSecond)
             {
-                while (obdIndex < obd.Length && Time.ToSecond(obd[obdIndex].TimeUtc) <= second)
+                // OBD records of earlier seconds first; a record of this second after its sample, so that
+                // the record is judged with the engine state of its own second.
+                while (obdIndex < obd.Length && Time.ToSecond(obd[obdIndex].TimeUtc) < second)
                     LiveObd(obd[obdIndex++]);
                 _live.OnSample(s, second);
                 _lastSpeed = s.SpeedKmh;
@@ -199,6 +203,8 @@ public sealed class VehicleDetector
 
         if (_late.Count > 0)
             ProcessLate(changes, arrival);
+        if (late > 0 || reissue)
+            CloseBackfilledOffline();
 
         switch (batch.Kind)
         {
@@ -261,8 +267,11 @@ public sealed class VehicleDetector
             }
             _live.CloseExpired(estimated);
         }
-        if (_backfill is not null && (nowUtc - _backfillArrival).TotalSeconds >= Options.Dedup.BackfillIdleSeconds)
+        if ((_backfill is not null || _pending.Count > 0) && (nowUtc - _backfillArrival).TotalSeconds >= Options.Dedup.BackfillIdleSeconds)
+        {
+            RunBackfill(changes);
             FlushBackfill(changes);
+        }
     }
 
     /// <summary>
@@ -299,7 +308,7 @@ public sealed class VehicleDetector
         {
             var last = _live.LastSecond;
             var available = _live.RecentFields;
-            if (_live.ObdRecent(last))
+            if (_live.ObdKnown)
                 available |= FieldMask.Obd;
             if (Vehicle?.ReferenceTorqueNm is > 0)
                 available |= FieldMask.ReferenceTorque;
@@ -312,7 +321,7 @@ public sealed class VehicleDetector
                     note = "disabled in configuration";
                 else if (last == long.MinValue)
                     note = "no data yet";
-                else if (r.Id == RuleSet.ZoneRuleId && Zones is null)
+                else if (r.Id == RuleRegistry.ZoneRuleId && Zones is null)
                     note = "no zones configured";
                 var active = r.Enabled && last != long.MinValue && missing == FieldMask.None && note is null;
                 result.Add(new RuleStatus(r.Id, r.Name, active, FieldMasks.Names(missing), _live.IsOpen(r.Index), note));
@@ -324,12 +333,15 @@ public sealed class VehicleDetector
     /// <summary>Snapshot of the state to persist (dedup memory, open episodes, rule windows, offline facts).</summary>
     public DetectorState Capture() => new()
     {
+        Version = DetectorState.CurrentVersion,
         Vin = Vin,
         Covered = _covered.Export(),
         ForgottenBefore = _covered.ForgottenBefore,
         Live = _live.Capture(),
         Backfill = _backfill?.Capture(),
         Ledger = Ledger.Export(),
+        LedgerRules = [.. _live.Rules.All.Select(r => r.Id)],
+        PendingLate = [.. _pending],
         LastArrivalUtc = _lastArrival,
         BackfillArrivalUtc = _backfillArrival,
         LoggedOut = _loggedOut,
@@ -345,14 +357,17 @@ public sealed class VehicleDetector
         _covered.Import(state.Covered, state.ForgottenBefore);
         _live = new Evaluator(this, backfill: false);
         if (state.Live is not null)
-            _live.Restore(state.Live);
+            _live.Restore(state.Live, state.Version);
         _backfill = null;
         if (state.Backfill is not null)
         {
             _backfill = new Evaluator(this, backfill: true);
-            _backfill.Restore(state.Backfill);
+            _backfill.Restore(state.Backfill, state.Version);
         }
-        Ledger.Import(state.Ledger);
+        var ids = state.Version < 2 || state.LedgerRules is not { Length: > 0 } ? StateMigration.V1Order : state.LedgerRules;
+        Ledger.Import(state.Ledger, [.. ids.Select(id => _live.Rules.Find(id)?.Index ?? -1)]);
+        _pending.Clear();
+        _pending.AddRange(state.PendingLate ?? []);
         _lastArrival = state.LastArrivalUtc;
         _backfillArrival = state.BackfillArrivalUtc;
         _loggedOut = state.LoggedOut;
@@ -371,24 +386,54 @@ public sealed class VehicleDetector
             _live.OnObd(obd, second);
     }
 
+    /// <summary>
+    /// Late samples wait until their backlog is complete (no late data for
+    /// <c>Dedup:BackfillIdleSeconds</c> of arrival time) and are then evaluated in time order, so a
+    /// backlog re-issued newest first gives the episodes of the same backlog in time order. A very
+    /// long backlog is evaluated in parts of <see cref="MaxPendingLate"/> samples.
+    /// </summary>
     private void ProcessLate(List<AlertChange> changes, DateTime arrival)
     {
-        if (_late.Count > 1)
-            _late.Sort(static (a, b) => a.TimeUtc.CompareTo(b.TimeUtc));
-        foreach (var s in _late)
+        _pending.AddRange(_late);
+        _late.Clear();
+        _backfillArrival = arrival;
+        if (_pending.Count >= MaxPendingLate)
+            RunBackfill(changes);
+    }
+
+    /// <summary>Late samples held for time-order evaluation at most (six hours of 1 Hz data).</summary>
+    internal const int MaxPendingLate = 21_600;
+
+    private void RunBackfill(List<AlertChange> changes)
+    {
+        if (_pending.Count == 0)
+            return;
+        if (_pending.Count > 1)
+            _pending.Sort(static (a, b) => a.TimeUtc.CompareTo(b.TimeUtc));
+        foreach (var s in _pending)
         {
             var second = Time.ToSecond(s.TimeUtc);
             if (_backfill is not null && second <= _backfill.LastSecond)
                 FlushBackfill(changes);
-            if (_backfill is null)
-            {
-                _backfill = new Evaluator(this, backfill: true) { EverPresent = _live.EverPresent };
-            }
+            _backfill ??= new Evaluator(this, backfill: true) { EverPresent = _live.EverPresent };
             _backfill.Attach(changes);
             _backfill.OnSample(s, second);
         }
-        _late.Clear();
-        _backfillArrival = arrival;
+        _pending.Clear();
+    }
+
+    /// <summary>
+    /// An offline episode whose gap re-issued data has now filled completely was a gap in delivery,
+    /// not a silent terminal: it closes as back-filled, with low severity.
+    /// </summary>
+    private void CloseBackfilledOffline()
+    {
+        var offline = _live.Rules.Offline;
+        if (_live.OpenAlert(offline.Index) is not { } a)
+            return;
+        var start = Time.ToSecond(a.StartUtc);
+        if (_live.LastSecond > start && _covered.CoversAll(start, _live.LastSecond))
+            _live.Episodes.CloseBackfilled(offline.Index, AlertSeverity.Advisory);
     }
 
     private void FlushBackfill(List<AlertChange> changes)

@@ -23,7 +23,7 @@ public interface IZoneIndex
 /// <summary>
 /// Zones loaded from a GeoJSON FeatureCollection of Polygon/MultiPolygon features with properties
 /// <c>name</c> (string) and optional <c>restrictedHours</c> (<c>"07:00-22:00"</c>, or several
-/// separated by commas; a range may wrap midnight) in local time at <see cref="ZoneOptions.UtcOffsetHours"/>.
+/// separated by commas; a range may wrap midnight) in local time at <see cref="Rules.ZoneOptions.UtcOffsetHours"/>.
 /// Immutable; to change zones build a new index and swap the reference.
 /// </summary>
 public sealed class ZoneIndex : IZoneIndex

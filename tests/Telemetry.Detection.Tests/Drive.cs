@@ -21,6 +21,13 @@ internal sealed class Drive
     public List<Sample> Accepted { get; } = [];
     public int Second { get; private set; }
 
+    /// <summary>Continues a trace at <paramref name="second"/> (a detector restored from state saved at that second).</summary>
+    public Drive ContinueAt(int second)
+    {
+        Second = second;
+        return this;
+    }
+
     public static VehicleInfo Vehicle(double? torque = 2200) =>
         new() { Vin = Vin, Fleet = "FLEET-A", Region = "Jinan", EngineModel = "D11", ReferenceTorqueNm = torque, EmissionStage = "China VI" };
 

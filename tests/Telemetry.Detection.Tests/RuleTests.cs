@@ -4,13 +4,14 @@ namespace Telemetry.Detection.Tests;
 
 public sealed class RuleTests
 {
-    // Warm sample: 129 kW, 825 kg/h exhaust, so specific NOx is about 10.14 mg/kWh per ppm downstream.
+    // Warm sample: 40 % actual and 10 % friction torque of 2200 N m at 1400 rpm = 96.8 kW of brake power,
+    // 825 kg/h exhaust, so specific NOx is about 13.5 mg/kWh per ppm downstream.
     private static Func<int, Sample> Down(double ppm) => s => Drive.Warm(s) with { NoxDownstreamPpm = ppm };
 
     [Fact]
     public void R2_AboveObdThreshold_OpensWarningWithWindowMeasured()
     {
-        var d = new Drive().Run(1800, Down(150));
+        var d = new Drive().Run(1800, Down(110));
         Assert.Equal(1, d.Opened("R2"));
         var a = d.First("R2");
         Assert.Equal(AlertSeverity.Warning, a.Severity);
@@ -22,7 +23,7 @@ public sealed class RuleTests
     [Fact]
     public void R2_BetweenInUseAndObdThresholds_OpensAdvisory()
     {
-        var d = new Drive().Run(1800, Down(90));
+        var d = new Drive().Run(1800, Down(65));
         Assert.Equal(1, d.Opened("R2"));
         Assert.Equal(AlertSeverity.Advisory, d.First("R2").Severity);
     }
@@ -30,8 +31,30 @@ public sealed class RuleTests
     [Fact]
     public void R2_BelowInUseThreshold_NoEpisode()
     {
-        var d = new Drive().Run(1800, Down(60));
+        var d = new Drive().Run(1800, Down(45));
         Assert.Equal(0, d.Opened("R2"));
+    }
+
+    [Fact]
+    public void R2_WorkIsActualMinusFrictionTorque()
+    {
+        // 60 ppm is about 608 mg/kWh of indicated work (below 690) but 811 mg/kWh of brake work.
+        var d = new Drive().Run(1800, Down(60));
+        Assert.Equal(1, d.Opened("R2"));
+        var a = d.First("R2");
+        Assert.Equal(AlertSeverity.Advisory, a.Severity);
+        Assert.InRange(a.Measured["windowMgPerKWh"], 760, 860);
+    }
+
+    [Fact]
+    public void R2_EngineBrakingSecondsAddNoWork()
+    {
+        // Every third second the engine is motored (actual torque 12 %, friction 15 %): no work, and its NOx still counts.
+        static Sample Trace(int s) => s % 3 == 0 ? Drive.Warm(s) with { EngineTorquePercent = 12, FrictionTorquePercent = 15, NoxDownstreamPpm = 45 } : Drive.Warm(s) with { NoxDownstreamPpm = 45 };
+        var d = new Drive().Run(2400, Trace);
+        Assert.Equal(1, d.Opened("R2"));
+        // Two thirds of the seconds do work: about 608 x 3 / 2 = 912 mg/kWh.
+        Assert.InRange(d.First("R2").Measured["windowMgPerKWh"], 860, 960);
     }
 
     [Fact]
@@ -218,7 +241,8 @@ public sealed class RuleTests
     public void R7_MilOnMovingMoreThanTenMinutes_Opens_LessDoesNot()
     {
         static Sample Slow(int s) => Drive.Warm(s) with { SpeedKmh = 30, OdometerKm = 1000 + (s * 30 / 3600.0) };
-        static ObdSnapshot? Mil(int s) => s % 30 == 0 || s == 1 ? Drive.Obd(s, mil: true) : null;
+        // A MIL commanded by a fault comes with its fault code.
+        static ObdSnapshot? Mil(int s) => s % 30 == 0 || s == 1 ? Drive.Obd(s, mil: true, dtcs: [0x00B3E101u]) : null;
         var d = new Drive().Run(700, Slow, Mil);
         Assert.Equal(1, d.Opened("R7"));
         Assert.InRange((d.First("R7").StartUtc - Drive.At(0)).TotalSeconds, 600, 615);
@@ -229,7 +253,7 @@ public sealed class RuleTests
     public void R7_MilOnMoreThanTenKilometres_Opens()
     {
         // 90 km/h: 10 km after 400 s, well before 10 minutes.
-        var d = new Drive().Run(500, s => Drive.Warm(s) with { SpeedKmh = 90, OdometerKm = 1000 + (s * 90 / 3600.0) }, s => s % 30 == 1 ? Drive.Obd(s, mil: true) : null);
+        var d = new Drive().Run(500, s => Drive.Warm(s) with { SpeedKmh = 90, OdometerKm = 1000 + (s * 90 / 3600.0) }, s => s % 30 == 1 ? Drive.Obd(s, mil: true, dtcs: [0x00B3E101u]) : null);
         Assert.Equal(1, d.Opened("R7"));
         Assert.InRange((d.First("R7").StartUtc - Drive.At(0)).TotalSeconds, 395, 420);
     }

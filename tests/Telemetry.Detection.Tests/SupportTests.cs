@@ -160,9 +160,71 @@ public sealed class SupportTests
         Assert.Equal(0, report.Overall.FalseAlertsOnCleanCycles);
         Assert.Equal(report.Overall.Injected, report.Overall.Detected);
         Assert.Contains(report.Rules, r => r.RuleId == "R1" && r.Detected >= 1);
-        foreach (var rule in new[] { "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9.offline", "Z" })
+        foreach (var rule in new[] { "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9.offline", "R10", "Z" })
             Assert.Contains(report.Rules, r => r.RuleId == rule && r.Injected > 0 && r.Missed == 0);
         var json = report.ToJson();
         Assert.Equal(report.Overall.Detected, ScenarioReport.FromJson(json)!.Overall.Detected);
+    }
+
+    [Fact]
+    public void TruckModel_ReportsActualAndFrictionTorque_MotorsOnDescents()
+    {
+        var start = new DateTime(2025, 6, 2, 0, 0, 0, DateTimeKind.Utc);
+        var m = new TruckModel("LSIM0000000000001", 4, DriveCycle.Urban, start);
+        var samples = Enumerable.Range(0, 3600).Select(_ => m.Step()).ToList();
+        var firing = samples.Where(s => s.FuelFlowLph > 0 && s.EngineSpeedRpm > 500).ToList();
+        // Actual (indicated) torque includes friction: it is never below the friction torque while fuel burns.
+        Assert.All(firing, s => Assert.True(s.EngineTorquePercent >= s.FrictionTorquePercent - 1));
+        Assert.All(firing, s => Assert.InRange(s.FrictionTorquePercent, 8, 16));
+        // Decelerations cut fuel: the engine is motored (actual torque 0, engine-out NOx near 0).
+        var motored = samples.Where(s => s.EngineSpeedRpm > 500 && s.FuelFlowLph == 0).ToList();
+        Assert.NotEmpty(motored);
+        Assert.All(motored, s => Assert.Equal(0, s.EngineTorquePercent));
+        Assert.All(motored.Where(s => s.NoxUpstreamPpm > 0), s => Assert.True(s.NoxUpstreamPpm < 30));
+    }
+
+    [Fact]
+    public void TruckModel_SparseObd_BulbCheckAtKeyOn_ColdStartNoxNotReady()
+    {
+        var start = new DateTime(2025, 6, 2, 0, 0, 0, DateTimeKind.Utc);
+        var m = new TruckModel("LSIM0000000000001", 5, DriveCycle.Urban, start, new TruckModelOptions { AmbientC = -15 });
+        var obd = new List<(int Second, bool Mil, double Rpm)>();
+        var samples = new List<Sample>();
+        for (var i = 1; i <= 7200; i++)
+        {
+            var s = m.Step();
+            samples.Add(s);
+            if (m.ObdDue)
+                obd.Add((i, m.CurrentObd().MilOn == true, s.EngineSpeedRpm));
+        }
+        // One record at key-on (engine off, the bulb check lights the MIL), then one each half hour.
+        Assert.Equal([3, 1800, 3600, 5400, 7200], obd.Select(o => o.Second));
+        Assert.True(obd[0].Mil);
+        Assert.Equal(0, obd[0].Rpm);
+        Assert.All(obd.Skip(1), o => Assert.False(o.Mil));
+        // Winter start: NOx sensors not ready (-200) for the first minutes, coolant from -15 deg C.
+        Assert.All(samples.Take(89), s => Assert.Equal(-200, s.NoxDownstreamPpm));
+        Assert.True(samples[10].CoolantTempC <= -14);
+    }
+
+    [Fact]
+    public void TruckModel_RefillsUreaAtAStop_RegeneratesTheDpf_TankSloshes()
+    {
+        var start = new DateTime(2025, 6, 2, 0, 0, 0, DateTimeKind.Utc);
+        var low = new TruckModel("LSIM0000000000001", 6, DriveCycle.Urban, start, new TruckModelOptions { InitialUreaPercent = 15.2 });
+        var levels = Enumerable.Range(0, 5400).Select(_ => low.Step()).ToList();
+        Assert.True(levels[^1].ReagentLevelPercent > 80);
+        // The level rose only while the truck stood still.
+        var rises = levels.Zip(levels.Skip(1)).Where(p => p.Second.ReagentLevelPercent - p.First.ReagentLevelPercent > 3).ToList();
+        Assert.All(rises, p => Assert.Equal(0, p.Second.SpeedKmh));
+
+        var regen = new TruckModel("LSIM0000000000002", 6, DriveCycle.Highway, start, new TruckModelOptions { RegenerationSootLoad = 1.0 });
+        var trace = Enumerable.Range(0, 5400).Select(_ => regen.Step()).ToList();
+        Assert.Contains(trace, s => s.ScrInletTempC > 500);
+
+        var cruise = new TruckModel("LSIM0000000000003", 6, DriveCycle.Highway, start);
+        var moving = Enumerable.Range(0, 3600).Select(_ => cruise.Step()).Skip(600).Where(s => s.SpeedKmh > 20).Select(s => s.ReagentLevelPercent).ToList();
+        // The level read while driving spreads over more than two 0.4 % steps (slosh and noise).
+        Assert.True(moving.Max() - moving.Min() >= 1.2);
     }
 }

@@ -89,6 +89,17 @@ internal sealed class CoveredRanges(int maxRanges)
         return true;
     }
 
+    /// <summary>True when every second from <paramref name="from"/> to <paramref name="to"/> (inclusive) is covered.</summary>
+    public bool CoversAll(long from, long to)
+    {
+        for (var i = 0; i < _count; i++)
+        {
+            if (_starts[i] <= from && _ends[i] >= to)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>Forgets ranges that end before <paramref name="horizon"/> and enforces the range limit.</summary>
     public void Prune(long horizon)
     {

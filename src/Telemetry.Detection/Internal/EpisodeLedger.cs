@@ -75,14 +75,16 @@ internal sealed class EpisodeLedger(int rules, int perRule = 8)
         return [.. result];
     }
 
-    public void Import(long[]? triples)
+    /// <summary>Loads exported triples; <paramref name="indexMap"/> maps a saved rule index to the current one (-1: rule gone).</summary>
+    public void Import(long[]? triples, int[] indexMap)
     {
         Array.Clear(_byRule);
         if (triples is null)
             return;
         for (var i = 0; i + 2 < triples.Length; i += 3)
         {
-            var r = (int)triples[i];
+            var saved = (int)triples[i];
+            var r = saved >= 0 && saved < indexMap.Length ? indexMap[saved] : -1;
             if (r < 0 || r >= _byRule.Length)
                 continue;
             (_byRule[r] ??= []).Add((triples[i + 1], triples[i + 2]));

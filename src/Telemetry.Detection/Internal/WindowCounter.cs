@@ -5,16 +5,22 @@ namespace Telemetry.Detection.Internal;
 /// <summary>
 /// Counts seconds in a sliding window of whole minutes (minute buckets): compact (one ushort per
 /// minute) and tolerant of gaps. The window is the current minute plus the previous
-/// <c>minutes - 1</c>.
+/// <c>minutes - 1</c>. Part of rule state: serializable and copyable.
 /// </summary>
-internal sealed class WindowCounter(int minutes)
+[GenerateSerializer]
+internal sealed class WindowCounter
 {
-    private readonly ushort[] _buckets = new ushort[minutes];
-    private long _minute = long.MinValue;
-    private int _index;
-    private int _total;
+    [Id(0)] private ushort[] _buckets;
+    [Id(1)] private long _minute = long.MinValue;
+    [Id(2)] private int _index;
+    [Id(3)] private int _total;
+
+    public WindowCounter(int minutes) => _buckets = new ushort[Math.Max(1, minutes)];
 
     public int Total => _total;
+
+    /// <summary>Window length, min.</summary>
+    public int Minutes => _buckets.Length;
 
     /// <summary>Moves the window to <paramref name="minute"/> (Unix minutes; sample seconds / 60).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -65,18 +71,21 @@ internal sealed class WindowCounter(int minutes)
         _minute = long.MinValue;
     }
 
-    public void Save(List<double> into)
+    public WindowCounter Copy()
     {
-        into.Add(_minute == long.MinValue ? double.NaN : _minute);
-        foreach (var b in _buckets)
-            into.Add(b);
+        var c = (WindowCounter)MemberwiseClone();
+        c._buckets = (ushort[])_buckets.Clone();
+        return c;
     }
 
-    public int Load(ReadOnlySpan<double> from)
+    /// <summary>This window when its length is <paramref name="minutes"/>, else a new empty one (the setting changed since it was saved).</summary>
+    public WindowCounter Fit(int minutes) => _buckets is { } b && b.Length == minutes ? this : new WindowCounter(minutes);
+
+    /// <summary>Loads the layout of the first state schema: the minute (NaN when unset) then one count per bucket.</summary>
+    public void LoadV1(ReadOnlySpan<double> from)
     {
-        var need = 1 + _buckets.Length;
-        if (from.Length < need)
-            return from.Length;
+        if (from.Length != 1 + _buckets.Length)
+            return;
         _minute = double.IsNaN(from[0]) ? long.MinValue : (long)from[0];
         _index = _minute == long.MinValue ? 0 : (int)(_minute % _buckets.Length);
         _total = 0;
@@ -85,6 +94,5 @@ internal sealed class WindowCounter(int minutes)
             _buckets[i] = (ushort)from[1 + i];
             _total += _buckets[i];
         }
-        return need;
     }
 }

@@ -3,29 +3,89 @@ using Telemetry.Abstractions;
 
 namespace Telemetry.Detection.Rules;
 
-/// <summary>What the evaluator knows about the current sample, computed once for all rules.</summary>
-internal readonly struct SampleContext
+/// <summary>
+/// What the timeline knows about the current sample, computed once for all rules, plus the results
+/// that earlier rules publish for later ones (see <see cref="Rule.Publish"/>).
+/// </summary>
+internal struct SampleContext
 {
-    public required long Second { get; init; }
+    public long Second;
     /// <summary>Sample minute (Second / 60), for minute-bucket windows.</summary>
-    public required long Minute { get; init; }
+    public long Minute;
     /// <summary>Seconds since the previous sample of this timeline, at most 10 (1 for the first).</summary>
-    public required double Dt { get; init; }
-    public required FieldMask Present { get; init; }
+    public double Dt;
+    public FieldMask Present;
+    /// <summary>Fields this vehicle ever reported (a field missing from the start is not "invalid").</summary>
+    public FieldMask EverPresent;
     /// <summary>Engine speed at or above the running threshold.</summary>
-    public required bool Running { get; init; }
+    public bool Running;
+    /// <summary>Seconds since the engine started (0 when not running).</summary>
+    public double SecondsSinceStart;
     /// <summary>The emission validity gate holds (running, warm coolant, warm SCR, settled after start).</summary>
-    public required bool Gated { get; init; }
+    public bool Gated;
+    /// <summary>
+    /// The gate holds except for the SCR inlet temperature: a warm, settled, running engine. R10 finds
+    /// SCR temperature readings that exhaust energy contradicts; the emission rules then count these
+    /// seconds too, so a raised sensor does not hide a truck from R1-R3.
+    /// </summary>
+    public bool GatedButScr;
     /// <summary>Exhaust mass flow, kg/h, or NaN.</summary>
-    public required double ExhaustKgph { get; init; }
+    public double ExhaustKgph;
     /// <summary>Reference torque of the vehicle, N m, or NaN when the registry does not know it.</summary>
-    public required double ReferenceTorqueNm { get; init; }
+    public double ReferenceTorqueNm;
+    /// <summary>The zone the vehicle is in (looked up every few seconds), or null.</summary>
+    public ZoneHit? Zone;
+
+    // ---- results published by earlier rules of the registry ----
+
+    /// <summary>R10 holds: the SCR inlet reading is implausibly low for the exhaust energy (published by R10, read by the emission rules).</summary>
+    public bool ScrTemperatureImplausible;
+    /// <summary>Last second R3 found a low SCR efficiency, or long.MinValue (published by R3, read by R4).</summary>
+    public long ScrEfficiencyLowSecond;
+
+    /// <summary>Emission gate: the usual gate, or a warm settled engine whose SCR reading R10 does not believe.</summary>
+    public readonly bool EmissionGated => Gated || (GatedButScr && ScrTemperatureImplausible);
 }
 
 /// <summary>
-/// One detection rule of one timeline. Rules keep their own compact state, call
-/// <see cref="Evaluator.Hold"/> for each second their condition holds, and describe themselves
-/// for the alert (thresholds, measured values, a sentence).
+/// What a rule concluded about one sample or record: held or not, and at which severity. Four bytes,
+/// returned in a register (a larger verdict went through the stack on every rule call). When an
+/// episode opens, the episodes ask the rule for its start (<see cref="Rule.EpisodeStartSecond"/>).
+/// </summary>
+internal readonly struct Verdict
+{
+    private readonly int _severityPlusOne;
+
+    private Verdict(int severityPlusOne) => _severityPlusOne = severityPlusOne;
+
+    /// <summary>The rule's condition holds.</summary>
+    public bool Held => _severityPlusOne != 0;
+
+    /// <summary>Severity of the episode while it holds.</summary>
+    public AlertSeverity Severity => (AlertSeverity)(_severityPlusOne - 1);
+
+    public static Verdict Hold(AlertSeverity severity) => new((int)severity + 1);
+}
+
+/// <summary>
+/// Base of every rule's persisted state. Each rule has its own sealed state type with an
+/// <c>[Id]</c> per member (stable across releases: a new member takes a new id, old state leaves it at
+/// its default) and a stable <c>[Alias]</c>; <see cref="Version"/> lets a rule migrate older layouts.
+/// </summary>
+[GenerateSerializer]
+public abstract class RuleState
+{
+    /// <summary>Schema version of this rule's state.</summary>
+    [Id(0)] public int Version { get; set; } = 1;
+
+    /// <summary>A deep copy: the detector keeps evaluating after a snapshot is taken.</summary>
+    internal abstract RuleState Copy();
+}
+
+/// <summary>
+/// One detection rule of one timeline. A rule owns its options and its state; its evaluation reads
+/// the sample, the context and its own state and returns a <see cref="Verdict"/>. It never calls
+/// into the episode logic: the timeline's <see cref="Episodes"/> consumes verdicts.
 /// </summary>
 internal abstract class Rule(string id, string name, FieldMask needs, AlertSeverity severity)
 {
@@ -34,41 +94,44 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     /// <summary>Inputs the rule needs; it stays silent without them.</summary>
     public FieldMask Needs { get; } = needs;
     public AlertSeverity Severity { get; } = severity;
+    /// <summary>Position in the registry (set by the registry).</summary>
     public int Index { get; set; }
     public virtual bool Enabled => true;
-    /// <summary>True when the rule looks at samples (false for event rules held by the detector).</summary>
+    /// <summary>True when the rule looks at samples.</summary>
     public virtual bool UsesSamples => true;
+    /// <summary>True when the rule looks at OBD records.</summary>
+    public virtual bool UsesObd => false;
+    /// <summary>True when the rule publishes a result into the context for later rules.</summary>
+    public virtual bool Publishes => false;
+    /// <summary>Ids of rules whose published results this rule reads; the registry checks they come first.</summary>
+    public virtual IReadOnlyList<string> DependsOn => [];
     public ImmutableSortedDictionary<string, double> Thresholds { get; protected init; } = ImmutableSortedDictionary<string, double>.Empty;
 
-    public virtual void OnSample(in Sample s, in SampleContext c, Evaluator e)
+    /// <summary>When an episode opens now, the second its condition started (earlier than now for conditions found after a delay), else long.MinValue (now).</summary>
+    public virtual long EpisodeStartSecond => long.MinValue;
+
+    /// <summary>Evaluates one sample. <paramref name="episodeOpen"/> tells whether this rule's episode is open (to restart per-episode statistics).</summary>
+    public virtual Verdict Evaluate(in Sample s, in SampleContext c, bool episodeOpen) => default;
+
+    /// <summary>Evaluates one OBD record (last-known OBD state until the next record).</summary>
+    public virtual Verdict EvaluateObd(ObdSnapshot obd, long second, bool engineRunning, bool episodeOpen) => default;
+
+    /// <summary>Writes this sample's result for later rules into the context (only when <see cref="Publishes"/>).</summary>
+    public virtual void Publish(ref SampleContext c, in Verdict v)
     {
     }
 
-    public virtual void OnObd(ObdSnapshot obd, long second, Evaluator e)
-    {
-    }
-
-    /// <summary>
-    /// Restarts per-episode statistics. A rule calls it itself when its condition holds and no
-    /// episode is open, before adding the value that opens the episode.
-    /// </summary>
-    public virtual void OnEpisodeOpened()
-    {
-    }
-
-    /// <summary>Writes the measured values of the current episode.</summary>
+    /// <summary>Writes the measured values of the current episode (from the rule's state).</summary>
     public abstract void Measure(ImmutableSortedDictionary<string, double>.Builder measured);
 
     /// <summary>A sentence for people that says what was found.</summary>
     public abstract string Describe();
 
-    public virtual void Save(StateBag bag)
-    {
-    }
+    /// <summary>A copy of the rule's state, or null for a rule without state.</summary>
+    public abstract RuleState? CaptureState();
 
-    public virtual void Load(StateBag bag)
-    {
-    }
+    /// <summary>Continues from a saved state (ignored when of another type).</summary>
+    public abstract void RestoreState(RuleState? state);
 
     protected static ImmutableSortedDictionary<string, double> Dict(params (string Key, double Value)[] items)
     {
@@ -79,25 +142,38 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     }
 }
 
-/// <summary>Numbers and texts of rule state, written and read in the same order.</summary>
-internal sealed class StateBag
+/// <summary>A rule with a typed state.</summary>
+internal abstract class Rule<TState>(string id, string name, FieldMask needs, AlertSeverity severity) : Rule(id, name, needs, severity)
+    where TState : RuleState
 {
-    private int _n;
-    private int _t;
+    /// <summary>The rule's state; replaced on restore.</summary>
+    protected TState State { get; private set; } = null!;
 
-    public List<double> Numbers { get; } = [];
-    public List<string> Texts { get; } = [];
+    /// <summary>A fresh state for these options.</summary>
+    protected abstract TState NewState();
 
-    public void Put(double value) => Numbers.Add(value);
-    public void Put(string? value) => Texts.Add(value ?? "");
+    /// <summary>Fits a restored state to the current options (window lengths may have changed), or returns null to start fresh.</summary>
+    protected virtual TState? Adopt(TState saved) => saved;
 
-    public double Number() => _n < Numbers.Count ? Numbers[_n++] : double.NaN;
-    public string Text() => _t < Texts.Count ? Texts[_t++] : "";
-    public long Long(long fallback = long.MinValue)
+    protected void Init() => State = NewState();
+
+    public sealed override RuleState CaptureState() => State.Copy();
+
+    public sealed override void RestoreState(RuleState? state)
     {
-        var v = Number();
-        return double.IsNaN(v) ? fallback : (long)v;
+        State = state is TState t && Adopt((TState)t.Copy()) is { } adopted ? adopted : NewState();
     }
 
-    public void PutLong(long value) => Numbers.Add(value == long.MinValue ? double.NaN : value);
+    /// <summary>The live state (tests, migration).</summary>
+    internal TState Current => State;
+}
+
+/// <summary>A rule without state of its own.</summary>
+internal abstract class StatelessRule(string id, string name, FieldMask needs, AlertSeverity severity) : Rule(id, name, needs, severity)
+{
+    public sealed override RuleState? CaptureState() => null;
+
+    public sealed override void RestoreState(RuleState? state)
+    {
+    }
 }
