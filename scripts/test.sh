@@ -28,14 +28,29 @@ if ! dotnet build Telemetry.sln -c Release -nologo -v quiet; then
   exit 1
 fi
 
+# Every test project in its own results directory: test hosts started in the same instant would
+# otherwise write reports of the same name, and a project's totals could be lost.
 status=0
-timeout 25m dotnet test --solution Telemetry.sln -c Release --no-build \
-  --results-directory "$results" --report-xunit-junit --no-progress || status=$?
+projects=(tests/*/*.Tests.csproj)
+pids=()
+for project in "${projects[@]}"; do
+  name=$(basename "$project" .csproj)
+  timeout 25m dotnet test --project "$project" -c Release --no-build \
+    --results-directory "$results/$name" --report-xunit-junit --no-progress &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=$?
+done
 
 # Totals from the JUnit reports of every test project (one <testsuites> per project).
 passed=0; failed=0; skipped=0
 shopt -s nullglob
-reports=("$results"/*.xml)
+reports=("$results"/*/*.xml)
+if [ ${#reports[@]} -lt ${#projects[@]} ]; then
+  echo "Only ${#reports[@]} of ${#projects[@]} test projects wrote a report."
+  status=1
+fi
 for report in "${reports[@]}"; do
   read -r t f e s < <(python3 - "$report" <<'PY'
 import sys, xml.etree.ElementTree as ET
