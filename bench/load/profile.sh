@@ -52,7 +52,7 @@ wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log
 silo_dotnet=$(pgrep -f "Telemetry.Silo.dll.*profile-silo-$api_port" | head -1)
 
 dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 127.0.0.1:$mqtt_port --format "$FORMAT" \
-  --api "http://127.0.0.1:$api_port/" --silo-pid "$silo_dotnet" --fault-share 0.002 --history-minutes 5 \
+  --api "http://127.0.0.1:$api_port/" --api-key "@$dir/data/keys/admin.key" --silo-pid "$silo_dotnet" --fault-share 0.002 --history-minutes 5 \
   --report "$dir/report.json" > "$dir/load.log" 2>&1 & load_pid=$!
 sleep "$WARMUP_SECONDS"
 cpu0=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
