@@ -127,7 +127,8 @@ public sealed partial class ObservabilityTests
         Assert.All(instruments, name => Assert.True(text.Contains(name, StringComparison.Ordinal), $"/metrics lacks {name}; it has {types}"));
         Assert.Contains("reason=\"", Line(text, "telemetry_ingest_rejected_total{"), StringComparison.Ordinal);
         Assert.Contains("kind=\"Opened\"", text, StringComparison.Ordinal);
-        Assert.Equal(4, await silo.Http.MetricAsync("telemetry_vehicles_online", ct));
+        await Eventually.WaitAsync(async () => await silo.Http.MetricAsync("telemetry_vehicles_online", ct) == 4, Turn,
+            "all four trucks should count as online", ct);
         Assert.True(await silo.Http.MetricAsync("telemetry_alerts_open", ct) >= 1);
 
         // Every series the Prometheus dashboard asks for is exposed.
