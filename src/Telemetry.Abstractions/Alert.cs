@@ -28,7 +28,7 @@ public sealed record class Alert
 {
     /// <summary>Stable identifier: <c>{vin}-{ruleId}-{start as yyyyMMddTHHmmssZ}</c>.</summary>
     [Id(0)] public required string Id { get; init; }
-    /// <summary>Rule identifier from DOMAIN.md, such as R1.</summary>
+    /// <summary>Rule identifier (src/Telemetry.Detection/RULES.md), such as R1.</summary>
     [Id(1)] public required string RuleId { get; init; }
     /// <summary>Human name of the rule.</summary>
     [Id(2)] public required string RuleName { get; init; }

@@ -1,7 +1,7 @@
 namespace Telemetry.Abstractions;
 
 /// <summary>
-/// The canonical field names of DOMAIN.md, in record order, with accessors. Used by the JSON
+/// The canonical field names (src/Telemetry.Protocol/PROTOCOL.md), in record order, with accessors. Used by the JSON
 /// format, the time-series mapping and the CLI so that a name is spelled in one place only.
 /// </summary>
 public static class SampleFields

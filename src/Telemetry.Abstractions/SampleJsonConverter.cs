@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Telemetry.Abstractions;
 
 /// <summary>
-/// Writes a <see cref="Sample"/> as a JSON object with DOMAIN.md's canonical field names and
+/// Writes a <see cref="Sample"/> as a JSON object with the canonical field names (src/Telemetry.Protocol/PROTOCOL.md) and
 /// <c>null</c> for every missing value (NaN is never written as a number), plus
 /// <c>positionValid</c> and <c>positionStatus</c>; reads the same shape back. Used by the API,
 /// the alert store and the dead-letter and evidence files so that one shape exists.

@@ -10,7 +10,7 @@ namespace Telemetry.Protocol;
 /// valid for raw values 0..<see cref="MaxRaw"/>. The form keeps one rounding step, so 97 x 0.4
 /// decodes to the double nearest 38.8 and encode(decode(raw)) == raw.
 /// </summary>
-/// <param name="Name">Canonical name from DOMAIN.md (<see cref="SampleFields"/>).</param>
+/// <param name="Name">Canonical name (PROTOCOL.md) (<see cref="SampleFields"/>).</param>
 /// <param name="Offset">Byte offset in the 37-byte body.</param>
 /// <param name="Size">1, 2 or 4 bytes, big-endian.</param>
 /// <param name="Numerator">Integer numerator of the resolution.</param>

@@ -9,7 +9,7 @@ using Telemetry.Abstractions;
 namespace Telemetry.Protocol;
 
 /// <summary>
-/// Reads and writes binary frames (DOMAIN.md "Frame layout"). Decoding never throws: a frame is
+/// Reads and writes binary frames (PROTOCOL.md, "Frame"). Decoding never throws: a frame is
 /// either decoded whole or rejected with a <see cref="Rejection"/>. No length field can make it
 /// read or allocate beyond the bytes it was given.
 /// </summary>

@@ -11,7 +11,7 @@ namespace Telemetry.Protocol;
 
 /// <summary>
 /// The JSON shape for terminals and gateways that cannot send binary frames (topic
-/// <c>hdv/{vin}/json</c>), and the shape the CLI prints. Field names are DOMAIN.md's canonical
+/// <c>hdv/{vin}/json</c>), and the shape the CLI prints. Field names are PROTOCOL.md's canonical
 /// names from <see cref="SampleFields"/>; the README documents the shape with an example.
 /// Decoding ignores unknown fields, rejects a wrong type or an absurd value naming the field,
 /// and never throws.

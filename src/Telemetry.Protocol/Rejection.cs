@@ -31,7 +31,7 @@ public enum RejectReason
     UnknownFormat,
     /// <summary>The JSON payload is not valid JSON, lacks a required field, or a field has the wrong type.</summary>
     BadJson,
-    /// <summary>A JSON value is outside the range DOMAIN.md gives for its field, or not finite.</summary>
+    /// <summary>A JSON value is outside the range PROTOCOL.md gives for its field, or not finite.</summary>
     ValueOutOfRange,
     /// <summary>A JSON payload carries more samples, OBD snapshots or fault codes than allowed.</summary>
     TooManySamples,

@@ -11,7 +11,7 @@ internal static class HandFrames
 {
     public const string Vin = "LGDCHA1G8MA127733";
 
-    /// <summary>The real-time capture printed in DOMAIN.md.</summary>
+    /// <summary>A real-time frame (command 0x02) captured from a field terminal, as hex.</summary>
     public const string DomainCapture =
         "2323024C47444348413147384D41313237373333010100AD15080E082F230100010100ABDEA9D64C47444348" +
         "413147384D4131323737333359435933303136352D363020202020200000EC40A1BF00000000000000000000" +
