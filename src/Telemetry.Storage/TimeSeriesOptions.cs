@@ -78,6 +78,14 @@ public sealed class TimeSeriesOptions
     /// <summary>True under the <c>adaptive</c> policy.</summary>
     public bool IsAdaptive => string.Equals(Policy, AdaptivePolicy, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>These settings with another <see cref="FileDirectory"/> (every other setting carried over).</summary>
+    internal TimeSeriesOptions WithFileDirectory(string fileDirectory)
+    {
+        var copy = (TimeSeriesOptions)MemberwiseClone();
+        copy.FileDirectory = fileDirectory;
+        return copy;
+    }
+
     /// <summary>True when an InfluxDB URL is configured; otherwise the file store is used.</summary>
     public bool UsesInflux => !string.IsNullOrWhiteSpace(InfluxUrl);
 

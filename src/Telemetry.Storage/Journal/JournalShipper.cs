@@ -83,7 +83,7 @@ public sealed class JournalShipper : BackgroundService
         ArgumentNullException.ThrowIfNull(loggers);
         // With the file store the detail gets its own day files (detail/hdv-*.lp): two writers never share a file.
         var settings = Value(options);
-        var target = Target(settings.UsesInflux ? settings : Copy(settings, Path.Combine(settings.FileDirectory, "detail")), loggers, metrics);
+        var target = Target(settings.UsesInflux ? settings : settings.WithFileDirectory(Path.Combine(settings.FileDirectory, "detail")), loggers, metrics);
         return new JournalShipper(journal, Value(options), target with { Sink = target.Sink + "-detail", Description = target.Description + ", full-resolution detail around alert episodes" },
             Path.Combine(Path.GetFullPath(Value(journalOptions).Directory), RejectedPointsFile.FileName),
             RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System, adaptive, detail: true);
@@ -445,25 +445,6 @@ public sealed class JournalShipper : BackgroundService
             return 0;
         return Math.Max(0, (_time.GetUtcNow().UtcDateTime - new DateTime(oldest, DateTimeKind.Utc)).TotalSeconds);
     }
-
-    private static TimeSeriesOptions Copy(TimeSeriesOptions options, string fileDirectory) => new()
-    {
-        InfluxUrl = options.InfluxUrl,
-        Token = options.Token,
-        Org = options.Org,
-        Bucket = options.Bucket,
-        FileDirectory = fileDirectory,
-        BatchSize = options.BatchSize,
-        FlushInterval = options.FlushInterval,
-        MaxRetries = options.MaxRetries,
-        RetryDelay = options.RetryDelay,
-        MaxConcurrentWrites = options.MaxConcurrentWrites,
-        RequestTimeout = options.RequestTimeout,
-        Retention = options.Retention,
-        Policy = options.Policy,
-        AdaptiveWindow = options.AdaptiveWindow,
-        AdaptiveDetailDelay = options.AdaptiveDetailDelay,
-    };
 
     private static T Value<T>(IOptions<T> options)
         where T : class
