@@ -30,9 +30,6 @@ internal sealed class MinuteAggregates(TimeProvider time)
     private static readonly Func<Sample, double>[] Getters = [.. AdaptiveFields.DetailIndexes.Select(i => SampleFields.All[i].Get)];
     private readonly ConcurrentDictionary<string, Vehicle> _vehicles = new(StringComparer.Ordinal);
 
-    /// <summary>Vehicles with a minute in progress.</summary>
-    public int Count => _vehicles.Count;
-
     /// <summary>Adds <paramref name="samples"/>; writes the minutes they complete to <paramref name="output"/> (lines joined by <c>\n</c>, after what it holds).</summary>
     public void Add(SeriesKey series, IReadOnlyList<Sample> samples, ArrayBufferWriter<byte> output)
     {

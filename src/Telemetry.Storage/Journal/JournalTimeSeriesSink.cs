@@ -23,9 +23,6 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
 {
     private readonly MinuteAggregates? _aggregates = options?.IsAdaptive == true ? new MinuteAggregates(time ?? TimeProvider.System) : null;
 
-    /// <summary>True under the <c>adaptive</c> policy.</summary>
-    public bool IsAdaptive => _aggregates is not null;
-
     /// <summary>
     /// Under the <c>adaptive</c> policy, appends the aggregates of the minutes of vehicles idle for 90 s
     /// (every vehicle with <paramref name="all"/>, at stop) as one record; nothing otherwise.
