@@ -15,6 +15,7 @@ namespace Telemetry.Integration.Tests;
 /// resent line of a shipper request the kill cut off (see <see cref="FaultTrace.AssertStoredAfterCrashAsync"/>).
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(MetricsCollection.Name)] // reads gauges of an in-process silo at /metrics
 public sealed class FaultTests
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(90);

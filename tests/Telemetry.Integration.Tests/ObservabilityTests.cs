@@ -14,6 +14,7 @@ namespace Telemetry.Integration.Tests;
 /// pipeline counters reach the time-series store as <c>telemetry_pipeline</c>.
 /// </summary>
 [Trait("Category", "Integration")]
+[Collection(MetricsCollection.Name)] // reads gauges of an in-process silo at /metrics
 public sealed partial class ObservabilityTests
 {
     private static readonly TimeSpan Turn = TimeSpan.FromSeconds(60);
