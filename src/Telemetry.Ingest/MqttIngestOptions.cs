@@ -41,6 +41,14 @@ public sealed class MqttIngestOptions
     /// </summary>
     public int MaxInFlight { get; set; } = 2048;
 
+    /// <summary>
+    /// Receive and send buffer of the subscriber's socket to an external broker. The client library's
+    /// default (8 KiB) fixes the TCP receive window that small: the broker then trickles messages at a
+    /// few dozen per second whatever the silo's speed. The kernel caps the value at
+    /// <c>net.core.rmem_max</c>/<c>wmem_max</c>.
+    /// </summary>
+    public int SocketBufferBytes { get; set; } = 4_194_304;
+
     /// <summary>No longer used: <see cref="MaxInFlight"/> replaced the lanes. Still accepted so existing settings keep working.</summary>
     public int Lanes { get; set; } = 64;
 
@@ -88,6 +96,10 @@ public sealed class MqttIngestOptions
         if (MaxInFlight is < 1 or > 65535)
         {
             yield return $"{Section}:MaxInFlight {MaxInFlight} must be between 1 and 65535.";
+        }
+        if (SocketBufferBytes is < 4096 or > 268_435_456)
+        {
+            yield return $"{Section}:SocketBufferBytes {SocketBufferBytes} must be between 4096 and 268435456.";
         }
         if (MaxPayloadBytes is < 26 or > 16_000_000)
         {

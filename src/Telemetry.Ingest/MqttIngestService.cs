@@ -75,22 +75,32 @@ public sealed partial class MqttIngestService(
         base.Dispose();
     }
 
-    private async Task ConnectLoopAsync(IMqttClient client, CancellationToken stoppingToken)
+    /// <summary>The subscriber's MQTT client options for <paramref name="options"/>: MQTT 5, persistent session, receive maximum, socket buffers.</summary>
+    public static MqttClientOptions ClientOptions(MqttIngestOptions options)
     {
-        var clientId = string.IsNullOrWhiteSpace(_options.ClientId) ? $"telemetry-ingest-{Environment.MachineName}" : _options.ClientId;
+        ArgumentNullException.ThrowIfNull(options);
+        var clientId = string.IsNullOrWhiteSpace(options.ClientId) ? $"telemetry-ingest-{Environment.MachineName}" : options.ClientId;
         var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(_options.Host, _options.Port)
+            .WithTcpServer(options.Host, options.Port)
             .WithClientId(clientId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithCleanStart(false)
-            .WithSessionExpiryInterval((uint)_options.SessionExpiry.TotalSeconds)
-            .WithReceiveMaximum((ushort)_options.MaxInFlight)
+            .WithSessionExpiryInterval((uint)options.SessionExpiry.TotalSeconds)
+            .WithReceiveMaximum((ushort)options.MaxInFlight)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(30));
-        if (!string.IsNullOrEmpty(_options.Username))
+        if (!string.IsNullOrEmpty(options.Username))
         {
-            builder = builder.WithCredentials(_options.Username, _options.Password);
+            builder = builder.WithCredentials(options.Username, options.Password);
         }
         var clientOptions = builder.Build();
+        // The library's default socket buffers (8 KiB) cap the TCP receive window, and with it delivery.
+        ((MqttClientTcpOptions)clientOptions.ChannelOptions).BufferSize = options.SocketBufferBytes;
+        return clientOptions;
+    }
+
+    private async Task ConnectLoopAsync(IMqttClient client, CancellationToken stoppingToken)
+    {
+        var clientOptions = ClientOptions(_options);
         var delay = TimeSpan.FromMilliseconds(200);
 
         while (!stoppingToken.IsCancellationRequested)
