@@ -49,7 +49,7 @@ sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simul
 
 work=$(mktemp -d /tmp/telemetry-load-XXXXXX)
 mkdir -p "$OUT_DIR"
-rm -f "$OUT_DIR"/*.json
+rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.vm-bytes
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
