@@ -41,8 +41,13 @@ public sealed class TimeSeriesOptions
     /// <summary>Write requests in flight at once.</summary>
     public int MaxConcurrentWrites { get; set; } = 4;
 
-    /// <summary>HTTP timeout of one write request.</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// HTTP timeout of one write request. A request that times out is sent again, and the TSDB may
+    /// have stored it meanwhile: InfluxDB overwrites identical points, a store that keeps every copy
+    /// (victoria-metrics without deduplication) then holds the lines twice. Generous, so that an
+    /// overloaded TSDB is waited for rather than written twice.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How far back the time-series store keeps data (VictoriaMetrics' default is one month). Ingest
