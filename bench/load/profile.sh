@@ -10,6 +10,8 @@
 #   SILO_ARGS="..."   extra silo settings, e.g. "--Telemetry:TimeSeries:Policy=adaptive"
 #   OUT=/tmp/silo.perf.data
 #   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
+#   GCDUMP=/tmp/silo.gcdump   also takes a heap snapshot (dotnet-gcdump) after the profile and prints
+#                             the types holding the most bytes and the live bytes per vehicle
 # Needs perf (Debian linux-perf).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,6 +66,10 @@ if [ -n "${ALLOC_TRACE:-}" ]; then
   PATH="$PATH:$HOME/.dotnet/tools" dotnet-trace collect -p "$silo_dotnet" --profile gc-verbose --duration 00:00:00:08 -o "$ALLOC_TRACE" > /dev/null
 fi
 stored1=$(metric telemetry_samples_accepted_total); alloc1=$(metric dotnet_gc_heap_total_allocated)
+if [ -n "${GCDUMP:-}" ]; then
+  PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump collect -p "$silo_dotnet" -o "$GCDUMP" > /dev/null
+  PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump report "$GCDUMP" > "$GCDUMP.txt" 2>&1 || true
+fi
 while kill -0 "$load_pid" 2>/dev/null; do sleep 1; done
 tail -25 "$dir/load.log"
 python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" "$alloc0" "$alloc1" <<'PY'
@@ -74,6 +80,11 @@ cpu = (cpu1 - cpu0) / ticks
 n = s1 - s0
 print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample, {(a1 - a0) / n if n else float('nan'):.0f} bytes allocated/sample")
 PY
+if [ -n "${GCDUMP:-}" ] && [ -s "$GCDUMP.txt" ]; then
+  echo "== heap snapshot ($GCDUMP.txt): largest types by bytes, $VEHICLES vehicles"
+  head -30 "$GCDUMP.txt"
+  awk -v n="$VEHICLES" '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); s += $1} END {printf "live managed bytes in the snapshot: %.0f, per vehicle: %.0f\n", s, s / n}' "$GCDUMP.txt"
+fi
 echo "== self"
 perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60
 echo "== with callees"
