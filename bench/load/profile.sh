@@ -11,7 +11,7 @@
 #   OUT=/tmp/silo.perf.data
 #   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
 #   GCDUMP=/tmp/silo.gcdump   also takes a heap snapshot (dotnet-gcdump) after the profile and prints
-#                             the types holding the most bytes and the live bytes per vehicle
+#                             its summary and the GC heap bytes per vehicle (fixed costs included)
 # Needs perf (Debian linux-perf).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,9 +81,11 @@ n = s1 - s0
 print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample, {(a1 - a0) / n if n else float('nan'):.0f} bytes allocated/sample")
 PY
 if [ -n "${GCDUMP:-}" ] && [ -s "$GCDUMP.txt" ]; then
-  echo "== heap snapshot ($GCDUMP.txt): largest types by bytes, $VEHICLES vehicles"
+  echo "== heap snapshot ($GCDUMP.txt), $VEHICLES vehicles"
   head -30 "$GCDUMP.txt"
-  awk -v n="$VEHICLES" '$1 ~ /^[0-9,]+$/ {gsub(",", "", $1); s += $1} END {printf "live managed bytes in the snapshot: %.0f, per vehicle: %.0f\n", s, s / n}' "$GCDUMP.txt"
+  # The first line is the heap's total (live objects after the snapshot's GC); fixed costs (buffers,
+  # metric points, the runtime) are included, so it is an upper bound of the bytes per vehicle.
+  awk -v n="$VEHICLES" '/GC Heap bytes/ {gsub(",", "", $1); printf "GC heap in the snapshot: %.0f bytes, %.0f per vehicle\n", $1, $1 / n; exit}' "$GCDUMP.txt"
 fi
 echo "== self"
 perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60

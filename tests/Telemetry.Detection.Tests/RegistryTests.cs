@@ -22,6 +22,23 @@ public sealed class RegistryTests
     }
 
     [Fact]
+    public void Thresholds_SameSettings_OneSharedDictionary_OtherSettings_Their_Own()
+    {
+        // Each vehicle builds its own rules; identical thresholds must not be held once per vehicle.
+        var a = RuleRegistry.Create(new DetectionOptions()).All;
+        var b = RuleRegistry.Create(new DetectionOptions()).All;
+        for (var i = 0; i < a.Length; i++)
+            Assert.Same(a[i].Thresholds, b[i].Thresholds);
+
+        var stricter = new DetectionOptions();
+        stricter.R1.ThresholdPpm = 400;
+        var c = RuleRegistry.Create(stricter).All;
+        Assert.Equal(400, c[1].Thresholds["noxPpm"]);
+        Assert.Equal(500, a[1].Thresholds["noxPpm"]);
+        Assert.Same(a[2].Thresholds, c[2].Thresholds);
+    }
+
+    [Fact]
     public void Registry_RuleBeforeTheRuleItReads_IsRefused()
     {
         var o = new DetectionOptions();

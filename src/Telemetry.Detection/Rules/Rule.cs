@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
 using Telemetry.Abstractions;
 
 namespace Telemetry.Detection.Rules;
@@ -133,12 +136,25 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     /// <summary>Continues from a saved state (ignored when of another type).</summary>
     public abstract void RestoreState(RuleState? state);
 
+    // Every vehicle builds its own rule instances, but their thresholds are the same for every vehicle
+    // with the same settings: one shared dictionary per distinct content instead of one per vehicle
+    // and rule (about 5 KB per vehicle). Bounded in case settings are reloaded very often.
+    private static readonly ConcurrentDictionary<string, ImmutableSortedDictionary<string, double>> SharedThresholds = new(StringComparer.Ordinal);
+    private const int MaxSharedThresholds = 4096;
+
     protected static ImmutableSortedDictionary<string, double> Dict(params (string Key, double Value)[] items)
     {
+        var key = new StringBuilder();
+        foreach (var (k, v) in items)
+            key.Append(k).Append('=').Append(v.ToString("R", CultureInfo.InvariantCulture)).Append(';');
+        var text = key.ToString();
+        if (SharedThresholds.TryGetValue(text, out var shared))
+            return shared;
         var b = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         foreach (var (k, v) in items)
             b[k] = v;
-        return b.ToImmutable();
+        var built = b.ToImmutable();
+        return SharedThresholds.Count < MaxSharedThresholds ? SharedThresholds.GetOrAdd(text, built) : built;
     }
 }
 
