@@ -27,9 +27,7 @@ internal sealed class Evaluator
     private readonly double _fuelDensity;
     private readonly double _zoneCheckInterval;
 
-    private Sample[]? _evidence;
-    private int _evidenceNext;
-    private int _evidenceCount;
+    private EvidenceRing? _evidence;
 
     private readonly FieldMask[] _minuteMasks = new FieldMask[MaskMinutes];
     private long _maskMinute = long.MinValue;
@@ -165,26 +163,9 @@ internal sealed class Evaluator
     }
 
     /// <summary>The samples kept as evidence, oldest first.</summary>
-    public ImmutableArray<Sample> Evidence()
-    {
-        if (_evidence is null || _evidenceCount == 0)
-            return [];
-        var b = ImmutableArray.CreateBuilder<Sample>(_evidenceCount);
-        var start = (_evidenceNext - _evidenceCount + _evidence.Length) % _evidence.Length;
-        for (var i = 0; i < _evidenceCount; i++)
-            b.Add(_evidence[(start + i) % _evidence.Length]);
-        return b.MoveToImmutable();
-    }
+    public ImmutableArray<Sample> Evidence() => _evidence is null ? [] : _evidence.ToImmutableArray();
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PushEvidence(in Sample s)
-    {
-        var ring = _evidence ??= new Sample[_options.Episodes.EvidenceSamples];
-        ring[_evidenceNext] = s;
-        _evidenceNext = _evidenceNext + 1 == ring.Length ? 0 : _evidenceNext + 1;
-        if (_evidenceCount < ring.Length)
-            _evidenceCount++;
-    }
+    private void PushEvidence(in Sample s) => (_evidence ??= new EvidenceRing(_options.Episodes.EvidenceSamples)).Push(s);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void TrackMask(long minute, FieldMask present)
