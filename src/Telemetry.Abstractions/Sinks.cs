@@ -63,6 +63,9 @@ public interface IVehicleRegistry
     /// <summary>The vehicle's reference data, or null when it is not registered.</summary>
     VehicleInfo? Find(string vin);
 
+    /// <summary>Every registered vehicle (empty when the registry cannot list them).</summary>
+    IReadOnlyCollection<VehicleInfo> All => [];
+
     /// <summary>True when only registered vehicles may send data (<c>Telemetry:ReferenceData:RequireRegistered</c>).</summary>
     bool RequireRegistered => false;
 }

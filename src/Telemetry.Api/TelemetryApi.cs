@@ -58,6 +58,7 @@ public static class TelemetryApi
         services.TryAddSingleton(TimeProvider.System);
         services.AddApiSecurity(options);
         services.AddSingleton<AlertStreamHub>();
+        services.TryAddSingleton<ComplianceReports>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertStreamHub>());
         return builder;
     }
@@ -89,6 +90,7 @@ public static class TelemetryApi
             .WithSummary("What the vehicle's grain knows now; a VIN never seen is a 404.");
         api.MapGet("/keys", ListKeysAsync).AllowQuery().RequireAuthorization(ApiPolicies.Admin).WithName("ListKeys")
             .WithSummary("The API keys (never their secrets).").ProducesProblem(StatusCodes.Status403Forbidden);
+        api.MapReports();
         app.MapGet("/health", () => TypedResults.Text("ok")).AllowQuery().AllowAnonymous().WithName("Liveness");
         return app;
     }

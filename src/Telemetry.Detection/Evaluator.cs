@@ -150,6 +150,7 @@ internal sealed class Evaluator
             ScrEfficiencyLowSecond = long.MinValue,
         };
         Rules.Evaluate(s, ref c, Episodes);
+        _owner.Observer?.OnEvaluated(s, running, c.EmissionGated, Rules.MilOn(second));
 
         if (Episodes.OpenCount > 0)
             Episodes.CloseExpired(second);

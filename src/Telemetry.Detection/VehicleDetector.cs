@@ -57,6 +57,12 @@ public sealed class VehicleDetector
     /// <summary>Zones; may be replaced at run time.</summary>
     public IZoneIndex? Zones { get; set; }
 
+    /// <summary>
+    /// Told of every sample the rules evaluate, once, in sample-time order per timeline (late samples when their
+    /// backlog is evaluated), with what the rules saw: for totals such as <see cref="HourTotalsAccumulator"/>.
+    /// </summary>
+    public IEvaluatedSampleObserver? Observer { get; set; }
+
     internal DetectionOptions Options { get; }
 
     internal EpisodeLedger Ledger { get; }

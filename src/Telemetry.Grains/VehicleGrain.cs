@@ -64,6 +64,7 @@ public sealed partial class VehicleGrain(
             _journaled = [.. journaled];
         }
         _lastPersistUtc = Now;
+        AttachHours(detectionOptions.Value.Physics, logger);
         return Task.CompletedTask;
     }
 
@@ -114,7 +115,7 @@ public sealed partial class VehicleGrain(
             state.State.ClockReminder = true;
             await PersistAsync();
         }
-        else if (_changes.Count > 0 || Now - _lastPersistUtc >= _options.PersistInterval)
+        else if (_changes.Count > 0 || Now - _lastPersistUtc >= _options.PersistInterval || _hours.NeedsFlush)
         {
             await PersistAsync();
         }
@@ -188,7 +189,7 @@ public sealed partial class VehicleGrain(
             metrics.Record(default, _changes);
             await PersistAsync();
         }
-        else if (_dirty)
+        else if (_dirty || _hours.DirtyCount > 0)
         {
             // Silent: save now, so the journal need not cover this vehicle after a crash.
             await PersistAsync();
@@ -213,6 +214,7 @@ public sealed partial class VehicleGrain(
 
     private async Task PersistAsync()
     {
+        await FlushHoursAsync();
         state.State.Detector = _detector.Capture();
         await state.WriteStateAsync();
         // The snapshot is only needed for the write: do not keep a second copy of the detector in memory.

@@ -38,6 +38,9 @@ public sealed class ApiAccessTests
         ["POST /api/alerts/{id}/case"] = [401, 200, 200, 404, 403, 403],
         ["GET /api/vehicles/{vin}"] = [401, 200, 200, 404, 200, 404],
         ["GET /api/keys"] = [401, 200, 403, 403, 403, 403],
+        // Reports: a fleet caller only of its own fleets' vehicles, enforcement only of its regions' vehicles.
+        ["GET /api/reports/vehicles/{vin}"] = [401, 200, 200, 404, 200, 404],
+        ["GET /api/reports/fleets/{fleet}"] = [401, 200, 200, 404, 200, 404],
         ["GET /health"] = [200, 200, 200, 200, 200, 200],
         ["GET /health/ready"] = [200, 200, 200, 200, 200, 200],
         ["GET /health/live"] = [200, 200, 200, 200, 200, 200],
@@ -81,7 +84,7 @@ public sealed class ApiAccessTests
         var failures = new List<string>();
         foreach (var (key, method, pattern) in endpoints)
         {
-            var path = pattern.Replace("{id}", alert.Id, StringComparison.Ordinal).Replace("{vin}", NorthVin, StringComparison.Ordinal)
+            var path = pattern.Replace("{id}", alert.Id, StringComparison.Ordinal).Replace("{vin}", NorthVin, StringComparison.Ordinal).Replace("{fleet}", NorthFleet, StringComparison.Ordinal)
                 .Replace("{documentName}", "v1", StringComparison.Ordinal).Replace("{documentName?}", "v1", StringComparison.Ordinal);
             for (var c = 0; c < Callers.Length; c++)
             {

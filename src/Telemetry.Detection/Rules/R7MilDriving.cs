@@ -40,6 +40,9 @@ internal sealed class R7MilDriving : Rule<R7MilDriving.RuleData>
 
     protected override RuleData NewState() => new();
 
+    /// <summary>True when the last known MIL state is on and not older than <c>R7:ObdMaxAgeSeconds</c> at <paramref name="second"/>.</summary>
+    public bool Lit(long second) => State.MilOn && (_o.ObdMaxAgeSeconds <= 0 || second - State.MilSecond <= _o.ObdMaxAgeSeconds);
+
     public override Verdict EvaluateObd(ObdSnapshot obd, long second, bool engineRunning, bool episodeOpen)
     {
         if (obd.MilOn is not { } on)

@@ -39,6 +39,7 @@ internal sealed class RuleRegistry
     private readonly R9InvalidFields? _fields;
     private readonly ZRestrictedZone? _zone;
     private readonly Rule[] _others;
+    private readonly R7MilDriving? _mil;
     private readonly bool[] _othersPublish;
 
     /// <summary>A registry of <paramref name="all"/> in this order; throws when an id repeats or a rule comes before a rule it reads.</summary>
@@ -110,6 +111,7 @@ internal sealed class RuleRegistry
         Clock = Event("R9.clock");
         CheckCode = Event("R9.checkcode");
         Removal = Event("R9.removal");
+        _mil = Array.Find(all, r => r is R7MilDriving { Enabled: true }) as R7MilDriving;
 
         R9EventRule Event(string id) => (R9EventRule)Array.Find(all, r => r.Id == id)!;
     }
@@ -122,6 +124,9 @@ internal sealed class RuleRegistry
     public R9EventRule Removal { get; }
 
     public Rule? Find(string id) => Array.Find(All, r => r.Id == id);
+
+    /// <summary>Whether the malfunction lamp is lit at <paramref name="second"/>, as R7 knows it (off when R7 is disabled).</summary>
+    public bool MilOn(long second) => _mil?.Lit(second) ?? false;
 
     /// <summary>Runs every enabled sample rule on one sample in order; hands each verdict to the episodes and each published result to later rules.</summary>
     public void Evaluate(in Sample s, ref SampleContext c, Episodes episodes)

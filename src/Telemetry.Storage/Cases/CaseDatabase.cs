@@ -7,7 +7,7 @@ using Npgsql;
 namespace Telemetry.Storage.Cases;
 
 /// <summary>
-/// The relational database of alert episodes, cases, the audit trail and API keys: SQLite (one file) or
+/// The relational database of alert episodes, cases, the audit trail, API keys and the vehicles' hourly totals: SQLite (one file) or
 /// PostgreSQL, with one schema written for both. <see cref="MigrateAsync"/> applies the migrations that are missing,
 /// in order, each in a transaction, recorded in <c>schema_migrations</c>; several silos starting at once on one
 /// PostgreSQL take turns through an advisory lock.
@@ -122,6 +122,30 @@ public abstract class CaseDatabase
         );
         """;
 
+    // Migration 2: per-vehicle per-hour totals of accepted samples (compliance reports), the same on both providers.
+    private const string VehicleHours = """
+        CREATE TABLE vehicle_hours (
+            vin TEXT NOT NULL,
+            hour_ticks BIGINT NOT NULL,
+            samples BIGINT NOT NULL,
+            minute_mask BIGINT NOT NULL,
+            running_seconds BIGINT NOT NULL,
+            gated_seconds BIGINT NOT NULL,
+            distance_km DOUBLE PRECISION NOT NULL,
+            mil_on_distance_km DOUBLE PRECISION NOT NULL,
+            odometer_min_km DOUBLE PRECISION NULL,
+            odometer_max_km DOUBLE PRECISION NULL,
+            fuel_l DOUBLE PRECISION NOT NULL,
+            nox_g DOUBLE PRECISION NOT NULL,
+            work_percent_rpm_s DOUBLE PRECISION NOT NULL,
+            paired_nox_g DOUBLE PRECISION NOT NULL,
+            paired_work_percent_rpm_s DOUBLE PRECISION NOT NULL,
+            urea_l DOUBLE PRECISION NOT NULL,
+            urea_fuel_l DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (vin, hour_ticks)
+        );
+        """;
+
     private const string AuditColumns = """
             alert_id TEXT NOT NULL,
             at_ticks BIGINT NOT NULL,
@@ -154,6 +178,7 @@ public abstract class CaseDatabase
             CREATE TRIGGER alert_audit_no_update BEFORE UPDATE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             CREATE TRIGGER alert_audit_no_delete BEFORE DELETE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             """,
+            VehicleHours,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>
@@ -199,6 +224,7 @@ public abstract class CaseDatabase
             CREATE TRIGGER alert_audit_no_truncate BEFORE TRUNCATE ON alert_audit
             FOR EACH STATEMENT EXECUTE FUNCTION alert_audit_append_only();
             """,
+            VehicleHours,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>

@@ -1,0 +1,138 @@
+using Dapper;
+using Telemetry.Abstractions;
+
+namespace Telemetry.Storage.Cases;
+
+/// <summary>
+/// The vehicles' hourly totals in the <c>vehicle_hours</c> table of a <see cref="CaseDatabase"/>, one row per VIN
+/// and UTC hour. <see cref="AddAsync"/> adds to a row (sums add, the minute mask is OR-ed, the odometer range
+/// widens), so the grain stores what it gathered since its previous store, whatever is already there.
+/// </summary>
+public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
+{
+    private const string Upsert = """
+        INSERT INTO vehicle_hours (vin, hour_ticks, samples, minute_mask, running_seconds, gated_seconds, distance_km, mil_on_distance_km,
+            odometer_min_km, odometer_max_km, fuel_l, nox_g, work_percent_rpm_s, paired_nox_g, paired_work_percent_rpm_s, urea_l, urea_fuel_l)
+        VALUES (@Vin, @HourTicks, @Samples, @MinuteMask, @RunningSeconds, @GatedSeconds, @DistanceKm, @MilOnDistanceKm,
+            @OdometerMinKm, @OdometerMaxKm, @FuelL, @NoxG, @Work, @PairedNoxG, @PairedWork, @UreaL, @UreaFuelL)
+        ON CONFLICT (vin, hour_ticks) DO UPDATE SET
+            samples = vehicle_hours.samples + excluded.samples,
+            minute_mask = vehicle_hours.minute_mask | excluded.minute_mask,
+            running_seconds = vehicle_hours.running_seconds + excluded.running_seconds,
+            gated_seconds = vehicle_hours.gated_seconds + excluded.gated_seconds,
+            distance_km = vehicle_hours.distance_km + excluded.distance_km,
+            mil_on_distance_km = vehicle_hours.mil_on_distance_km + excluded.mil_on_distance_km,
+            odometer_min_km = CASE WHEN vehicle_hours.odometer_min_km IS NULL OR excluded.odometer_min_km < vehicle_hours.odometer_min_km
+                THEN excluded.odometer_min_km ELSE vehicle_hours.odometer_min_km END,
+            odometer_max_km = CASE WHEN vehicle_hours.odometer_max_km IS NULL OR excluded.odometer_max_km > vehicle_hours.odometer_max_km
+                THEN excluded.odometer_max_km ELSE vehicle_hours.odometer_max_km END,
+            fuel_l = vehicle_hours.fuel_l + excluded.fuel_l,
+            nox_g = vehicle_hours.nox_g + excluded.nox_g,
+            work_percent_rpm_s = vehicle_hours.work_percent_rpm_s + excluded.work_percent_rpm_s,
+            paired_nox_g = vehicle_hours.paired_nox_g + excluded.paired_nox_g,
+            paired_work_percent_rpm_s = vehicle_hours.paired_work_percent_rpm_s + excluded.paired_work_percent_rpm_s,
+            urea_l = vehicle_hours.urea_l + excluded.urea_l,
+            urea_fuel_l = vehicle_hours.urea_fuel_l + excluded.urea_fuel_l
+        """;
+
+    private const string Columns = """
+        vin AS Vin, hour_ticks AS HourTicks, samples AS Samples, minute_mask AS MinuteMask, running_seconds AS RunningSeconds,
+        gated_seconds AS GatedSeconds, distance_km AS DistanceKm, mil_on_distance_km AS MilOnDistanceKm, odometer_min_km AS OdometerMinKm,
+        odometer_max_km AS OdometerMaxKm, fuel_l AS FuelL, nox_g AS NoxG, work_percent_rpm_s AS Work, paired_nox_g AS PairedNoxG,
+        paired_work_percent_rpm_s AS PairedWork, urea_l AS UreaL, urea_fuel_l AS UreaFuelL
+        """;
+
+    /// <summary>The database.</summary>
+    public CaseDatabase Database { get; } = database;
+
+    /// <inheritdoc />
+    public async Task AddAsync(IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        if (totals.Count == 0)
+            return;
+        await using var connection = await Database.OpenAsync(cancellationToken);
+        await using var transaction = Database.BeginWrite(connection);
+        foreach (var t in totals)
+        {
+            if (!t.IsEmpty)
+                await connection.ExecuteAsync(Upsert, Row.From(t), transaction);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<HourTotals>> ReadAsync(IReadOnlyCollection<string> vins, DateTime fromUtc, DateTime untilUtc, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vins);
+        if (vins.Count == 0 || untilUtc <= fromUtc)
+            return [];
+        var vinClause = Database.Kind == AlertStoreKind.Postgres ? "vin = ANY(@vins)" : "vin IN @vins";
+        await using var connection = await Database.OpenAsync(cancellationToken);
+        var rows = await connection.QueryAsync<Row>(
+            $"SELECT {Columns} FROM vehicle_hours WHERE {vinClause} AND hour_ticks >= @fromTicks AND hour_ticks < @untilTicks ORDER BY vin, hour_ticks",
+            new { vins = vins.ToArray(), fromTicks = fromUtc.Ticks, untilTicks = untilUtc.Ticks });
+        return [.. rows.Select(r => r.ToTotals())];
+    }
+
+    private sealed class Row
+    {
+        public string Vin { get; set; } = "";
+        public long HourTicks { get; set; }
+        public long Samples { get; set; }
+        public long MinuteMask { get; set; }
+        public long RunningSeconds { get; set; }
+        public long GatedSeconds { get; set; }
+        public double DistanceKm { get; set; }
+        public double MilOnDistanceKm { get; set; }
+        public double? OdometerMinKm { get; set; }
+        public double? OdometerMaxKm { get; set; }
+        public double FuelL { get; set; }
+        public double NoxG { get; set; }
+        public double Work { get; set; }
+        public double PairedNoxG { get; set; }
+        public double PairedWork { get; set; }
+        public double UreaL { get; set; }
+        public double UreaFuelL { get; set; }
+
+        public static Row From(HourTotals t) => new()
+        {
+            Vin = t.Vin,
+            HourTicks = t.HourUtc.Ticks,
+            Samples = t.Samples,
+            MinuteMask = unchecked((long)t.MinuteMask),
+            RunningSeconds = t.RunningSeconds,
+            GatedSeconds = t.GatedSeconds,
+            DistanceKm = t.DistanceKm,
+            MilOnDistanceKm = t.MilOnDistanceKm,
+            OdometerMinKm = double.IsNaN(t.OdometerMinKm) ? null : t.OdometerMinKm,
+            OdometerMaxKm = double.IsNaN(t.OdometerMaxKm) ? null : t.OdometerMaxKm,
+            FuelL = t.FuelL,
+            NoxG = t.NoxG,
+            Work = t.WorkPercentRpmSeconds,
+            PairedNoxG = t.PairedNoxG,
+            PairedWork = t.PairedWorkPercentRpmSeconds,
+            UreaL = t.UreaL,
+            UreaFuelL = t.UreaFuelL,
+        };
+
+        public HourTotals ToTotals() => new(Vin, new DateTime(HourTicks, DateTimeKind.Utc))
+        {
+            Samples = Samples,
+            MinuteMask = unchecked((ulong)MinuteMask),
+            RunningSeconds = RunningSeconds,
+            GatedSeconds = GatedSeconds,
+            DistanceKm = DistanceKm,
+            MilOnDistanceKm = MilOnDistanceKm,
+            OdometerMinKm = OdometerMinKm ?? double.NaN,
+            OdometerMaxKm = OdometerMaxKm ?? double.NaN,
+            FuelL = FuelL,
+            NoxG = NoxG,
+            WorkPercentRpmSeconds = Work,
+            PairedNoxG = PairedNoxG,
+            PairedWorkPercentRpmSeconds = PairedWork,
+            UreaL = UreaL,
+            UreaFuelL = UreaFuelL,
+        };
+    }
+}

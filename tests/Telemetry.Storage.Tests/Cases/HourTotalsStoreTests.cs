@@ -1,0 +1,114 @@
+using Dapper;
+using Telemetry.Abstractions;
+using Telemetry.Storage.Cases;
+using Telemetry.Testing;
+
+namespace Telemetry.Storage.Tests.Cases;
+
+/// <summary>What the hourly totals table must do on every provider: add per (VIN, hour), all or nothing, and read a period back.</summary>
+public abstract class HourTotalsStoreContract
+{
+    private static readonly DateTime H0 = new(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+    private const string VinA = "LHOUR000000000001";
+    private const string VinB = "LHOUR000000000002";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A fresh, empty database.</summary>
+    protected abstract CaseDatabase CreateDatabase();
+
+    private static HourTotals Totals(string vin, DateTime hour, int samples, double odoMin, double odoMax, ulong mask) => new(vin, hour)
+    {
+        Samples = samples,
+        MinuteMask = mask,
+        RunningSeconds = samples - 1,
+        GatedSeconds = samples / 2,
+        DistanceKm = samples / 60.0,
+        MilOnDistanceKm = 0.5,
+        OdometerMinKm = odoMin,
+        OdometerMaxKm = odoMax,
+        FuelL = 0.25 * samples,
+        NoxG = 0.01 * samples,
+        WorkPercentRpmSeconds = 42_000.0 * samples,
+        PairedNoxG = 0.009 * samples,
+        PairedWorkPercentRpmSeconds = 41_000.0 * samples,
+        UreaL = 0.0004 * samples,
+        UreaFuelL = 0.008 * samples,
+    };
+
+    [Fact]
+    public async Task Add_TwiceToOneHour_AddsSums_OrsMinutes_WidensTheOdometerRange_AndKeepsHoursAndVehiclesApart()
+    {
+        var store = new SqlHourTotalsStore(CreateDatabase());
+        await store.AddAsync([Totals(VinA, H0, 100, 1000, 1001, 0b0011), Totals(VinA, H0.AddHours(1), 60, 1001, 1002, 1UL << 63)], Ct);
+        await store.AddAsync([Totals(VinA, H0, 50, 999.5, double.NaN, 0b0110), Totals(VinB, H0, 10, double.NaN, double.NaN, 1)], Ct);
+
+        var read = await store.ReadAsync([VinA, VinB], H0, H0.AddHours(2), Ct);
+        Assert.Equal(3, read.Count);
+        var a0 = read.Single(t => t.Vin == VinA && t.HourUtc == H0);
+        Assert.Equal(150, a0.Samples);
+        Assert.Equal(0b0111UL, a0.MinuteMask);
+        Assert.Equal(148, a0.RunningSeconds);
+        Assert.Equal(75, a0.GatedSeconds);
+        Assert.Equal(150 / 60.0, a0.DistanceKm, 9);
+        Assert.Equal(1.0, a0.MilOnDistanceKm, 9);
+        Assert.Equal(999.5, a0.OdometerMinKm);
+        Assert.Equal(1001, a0.OdometerMaxKm);
+        Assert.Equal(0.25 * 150, a0.FuelL, 9);
+        Assert.Equal(0.01 * 150, a0.NoxG, 9);
+        Assert.Equal(42_000.0 * 150, a0.WorkPercentRpmSeconds, 3);
+        Assert.Equal(0.009 * 150, a0.PairedNoxG, 9);
+        Assert.Equal(41_000.0 * 150, a0.PairedWorkPercentRpmSeconds, 3);
+        Assert.Equal(0.0004 * 150, a0.UreaL, 9);
+        Assert.Equal(0.008 * 150, a0.UreaFuelL, 9);
+        Assert.Equal(1UL << 63, read.Single(t => t.Vin == VinA && t.HourUtc == H0.AddHours(1)).MinuteMask);
+        var b = read.Single(t => t.Vin == VinB);
+        Assert.True(double.IsNaN(b.OdometerMinKm) && double.IsNaN(b.OdometerMaxKm));
+
+        // The period is [from, until) of hour starts; other vehicles are not read.
+        Assert.Single(await store.ReadAsync([VinA], H0.AddHours(1), H0.AddHours(2), Ct));
+        Assert.Single(await store.ReadAsync([VinA], H0, H0.AddHours(1), Ct));
+        Assert.Empty(await store.ReadAsync([VinA], H0.AddHours(2), H0.AddHours(9), Ct));
+        Assert.Empty(await store.ReadAsync([], H0, H0.AddHours(9), Ct));
+    }
+
+    [Fact]
+    public async Task Add_WhenOneRowFails_AddsNothing()
+    {
+        var store = new SqlHourTotalsStore(CreateDatabase());
+        await store.AddAsync([Totals(VinA, H0, 100, 1000, 1001, 1)], Ct);
+        // A VIN the table refuses (NULL) after a good row: the transaction rolls back, the good row is not added twice.
+        await Assert.ThrowsAnyAsync<Exception>(() => store.AddAsync([Totals(VinA, H0, 100, 1000, 1001, 1), WithNullVin()], Ct));
+        var read = Assert.Single(await store.ReadAsync([VinA], H0, H0.AddHours(1), Ct));
+        Assert.Equal(100, read.Samples);
+
+        static HourTotals WithNullVin()
+        {
+            var t = Totals(VinB, H0, 5, 1, 2, 1);
+            typeof(HourTotals).GetField("<Vin>k__BackingField", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.SetValue(t, null);
+            return t;
+        }
+    }
+}
+
+/// <summary>The hourly totals on SQLite: one file per test.</summary>
+public sealed class SqliteHourTotalsStoreTests : HourTotalsStoreContract, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("telemetry-hours-").FullName;
+
+    protected override CaseDatabase CreateDatabase() => CaseDatabase.Sqlite(Path.Combine(_directory, $"{Guid.NewGuid():N}.db"));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Telemetry.Testing.TempDirectory.Delete(_directory);
+    }
+}
+
+/// <summary>The hourly totals on a real PostgreSQL: one database per test on one shared server.</summary>
+[Trait("Category", "Integration")]
+public sealed class PostgresHourTotalsStoreTests(PostgresFixture postgres) : HourTotalsStoreContract
+{
+    protected override CaseDatabase CreateDatabase() =>
+        CaseDatabase.Postgres(postgres.Server.CreateDatabaseAsync(TestContext.Current.CancellationToken).GetAwaiter().GetResult());
+}
