@@ -7,7 +7,7 @@ using Npgsql;
 namespace Telemetry.Storage.Cases;
 
 /// <summary>
-/// The relational database of alert episodes, cases, the audit trail and API keys: SQLite (one file) or
+/// The relational database of alert episodes, cases, the audit trail, API keys and device credentials: SQLite (one file) or
 /// PostgreSQL, with one schema written for both. <see cref="MigrateAsync"/> applies the migrations that are missing,
 /// in order, each in a transaction, recorded in <c>schema_migrations</c>; several silos starting at once on one
 /// PostgreSQL take turns through an advisory lock.
@@ -122,6 +122,16 @@ public abstract class CaseDatabase
         );
         """;
 
+    // Migration 2: the MQTT credentials of terminals (DeviceCredentialStore), the same on both providers.
+    private const string DeviceCredentialsTable = """
+        CREATE TABLE device_credentials (
+            vin TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            created_ticks BIGINT NOT NULL,
+            revoked_ticks BIGINT NULL
+        );
+        """;
+
     private const string AuditColumns = """
             alert_id TEXT NOT NULL,
             at_ticks BIGINT NOT NULL,
@@ -154,6 +164,7 @@ public abstract class CaseDatabase
             CREATE TRIGGER alert_audit_no_update BEFORE UPDATE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             CREATE TRIGGER alert_audit_no_delete BEFORE DELETE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             """,
+            DeviceCredentialsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>
@@ -199,6 +210,7 @@ public abstract class CaseDatabase
             CREATE TRIGGER alert_audit_no_truncate BEFORE TRUNCATE ON alert_audit
             FOR EACH STATEMENT EXECUTE FUNCTION alert_audit_append_only();
             """,
+            DeviceCredentialsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>

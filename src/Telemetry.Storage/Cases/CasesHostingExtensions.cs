@@ -12,7 +12,7 @@ public static class CasesHostingExtensions
 {
     /// <summary>
     /// Binds <see cref="CaseDatabaseOptions"/> (<c>Telemetry:Alerts</c>), validates them at start and registers the
-    /// <see cref="CaseDatabase"/>, <see cref="SqlAlertStore"/> and <see cref="ApiKeyStore"/>. At start the schema is
+    /// <see cref="CaseDatabase"/>, <see cref="SqlAlertStore"/>, <see cref="ApiKeyStore"/> and <see cref="DeviceCredentialStore"/>. At start the schema is
     /// migrated and, when <c>Telemetry:Alerts:FilePath</c> names an existing JSON Lines file of earlier versions, its
     /// records are imported once.
     /// </summary>
@@ -29,6 +29,7 @@ public static class CasesHostingExtensions
         services.TryAddSingleton(sp => CaseDatabase.From(sp.GetRequiredService<IOptions<CaseDatabaseOptions>>().Value));
         services.TryAddSingleton<SqlAlertStore>();
         services.TryAddSingleton<ApiKeyStore>();
+        services.TryAddSingleton<DeviceCredentialStore>();
         services.AddHostedService<AlertDatabaseStartup>();
         return services;
     }
