@@ -18,6 +18,7 @@ public sealed class FleetPublisher : IAsyncDisposable
     private readonly FleetOptions _options;
     private readonly TimeProvider _time;
     private readonly IMqttClient _client;
+    private readonly Dictionary<string, IMqttClient> _truckClients = new(StringComparer.Ordinal);
     private long _frames;
     private long _samples;
     private long _failures;
@@ -60,16 +61,52 @@ public sealed class FleetPublisher : IAsyncDisposable
     /// <summary>What has been published so far.</summary>
     public FleetProgress Progress => new(Interlocked.Read(ref _frames), Interlocked.Read(ref _samples), Interlocked.Read(ref _failures), SimulatedUtc);
 
-    /// <summary>Connects to the broker.</summary>
-    public async Task ConnectAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects to the broker: one connection for the whole fleet, or, given <paramref name="secrets"/> (each truck's
+    /// secret by VIN), one connection per truck with its VIN as user name, as terminals connect to a broker that
+    /// authenticates them.
+    /// </summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? secrets = null)
     {
-        var options = new MqttClientOptionsBuilder()
+        if (secrets is null)
+        {
+            await ConnectOrThrowAsync(_client, ClientOptions($"telemetry-fleet-{_options.FirstIndex}-{Guid.NewGuid():N}", null, null), cancellationToken);
+            return;
+        }
+        foreach (var truck in Trucks)
+        {
+            if (!secrets.TryGetValue(truck.Vin, out var secret))
+            {
+                throw new ArgumentException($"No secret for truck {truck.Vin}.", nameof(secrets));
+            }
+            var client = new MqttClientFactory().CreateMqttClient();
+            _truckClients[truck.Vin] = client;
+            await ConnectOrThrowAsync(client, ClientOptions(truck.Vin, truck.Vin, secret), cancellationToken);
+        }
+    }
+
+    private static async Task ConnectOrThrowAsync(IMqttClient client, MqttClientOptions options, CancellationToken cancellationToken)
+    {
+        var result = await client.ConnectAsync(options, cancellationToken);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new InvalidOperationException($"The broker refused the connection of client '{options.ClientId}': {result.ResultCode}."
+                + (options.Credentials is null ? " A silo's embedded broker takes a fleet on one connection only with Telemetry:Mqtt:AllowAnonymous=true." : ""));
+        }
+    }
+
+    private MqttClientOptions ClientOptions(string clientId, string? user, string? secret)
+    {
+        var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(_options.Host, _options.Port)
-            .WithClientId($"telemetry-fleet-{_options.FirstIndex}-{Guid.NewGuid():N}")
+            .WithClientId(clientId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithCleanStart(true)
-            .Build();
-        await _client.ConnectAsync(options, cancellationToken);
+            .WithCleanStart(true);
+        if (user is not null)
+        {
+            builder = builder.WithCredentials(user, secret);
+        }
+        return builder.Build();
     }
 
     /// <summary>
@@ -149,7 +186,8 @@ public sealed class FleetPublisher : IAsyncDisposable
             .WithPayload(payload)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build();
-        var result = await _client.PublishAsync(message, cancellationToken);
+        var client = _truckClients.Count == 0 ? _client : _truckClients[truck.Vin];
+        var result = await client.PublishAsync(message, cancellationToken);
         // With no subscriber yet the broker still accepted the frame (QoS 1, reason 'no matching subscribers').
         if (result.IsSuccess || result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers)
         {
@@ -167,10 +205,13 @@ public sealed class FleetPublisher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_client.IsConnected)
+        foreach (var client in _truckClients.Values.Append(_client))
         {
-            await _client.DisconnectAsync();
+            if (client.IsConnected)
+            {
+                await client.DisconnectAsync();
+            }
+            client.Dispose();
         }
-        _client.Dispose();
     }
 }

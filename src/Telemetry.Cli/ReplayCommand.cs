@@ -75,7 +75,13 @@ internal static class ReplayCommand
         }
         try
         {
-            await client.ConnectAsync(options.Build(), cancellationToken);
+            var connected = await client.ConnectAsync(options.Build(), cancellationToken);
+            if (connected.ResultCode != MqttClientConnectResultCode.Success)
+            {
+                // A silo's embedded broker admits one client for many VINs only with Telemetry:Mqtt:AllowAnonymous=true.
+                await stderr.WriteLineAsync($"The broker at {host}:{port} refused the connection: {connected.ResultCode}. A silo's embedded broker takes a replay of many VINs only with Telemetry:Mqtt:AllowAnonymous=true.");
+                return CliApp.UsageError;
+            }
         }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or TimeoutException)
         {

@@ -1,10 +1,12 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 using Telemetry.Grains;
+using Telemetry.Storage.Cases;
 
 namespace Telemetry.Ingest;
 
@@ -14,7 +16,8 @@ namespace Telemetry.Ingest;
 /// <see cref="FramePipeline"/> made the message durable or dead-lettered it, so a QoS 1 publish that
 /// was acknowledged is never lost, even when this process is killed. A QoS 0 publish gets the same
 /// processing but no acknowledgement, so a device cannot know whether it was kept. Terminal
-/// messages are not distributed to subscribers.
+/// messages are not distributed to subscribers. Who may connect, publish where, and the broker's limits are
+/// <see cref="BrokerAccess"/>'s; packets larger than <see cref="MqttIngestOptions.MaxPacketBytes"/> end the connection.
 /// </summary>
 public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, IServiceProvider services, TelemetryClock clock, ILogger<EmbeddedBroker> logger)
     : IHostedService, IDisposable
@@ -22,6 +25,11 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
     private readonly CancellationTokenSource _stopping = new();
     private MqttServer? _server;
     private FramePipeline? _pipeline;
+    private BrokerAccess? _access;
+    private Task _revocations = Task.CompletedTask;
+
+    /// <summary>How often the broker looks for devices revoked while connected.</summary>
+    public static readonly TimeSpan RevocationCheckPeriod = TimeSpan.FromSeconds(10);
 
     /// <summary>True once the broker accepts connections.</summary>
     public bool IsStarted => _server?.IsStarted == true;
@@ -29,24 +37,27 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        _pipeline = (FramePipeline)services.GetService(typeof(FramePipeline))!;
+        _pipeline = services.GetRequiredService<FramePipeline>();
+        var metrics = services.GetRequiredService<IngestMetrics>();
+        _access = new BrokerAccess(settings, services.GetService<DeviceCredentialStore>(), metrics, logger);
         var address = IPAddress.Parse(settings.Host);
         var serverOptions = new MqttServerOptionsBuilder()
-            .WithDefaultEndpoint()
-            .WithDefaultEndpointBoundIPAddress(address)
-            .WithDefaultEndpointPort(settings.Port)
             .WithPersistentSessions()
             .Build();
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions);
+        // Its own listener: MQTTnet's reads any packet length a client announces; this one stops at MaxPacketBytes.
+        var listener = new PacketLimitedTcpAdapter(address, settings.Port, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"));
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [listener]);
+        _access.Attach(_server);
         _server.InterceptingPublishAsync += OnPublishAsync;
         await _server.StartAsync();
-        Log.Started(logger, settings.Host, settings.Port);
+        _revocations = Task.Run(() => WatchRevocationsAsync(services.GetService<TimeProvider>() ?? TimeProvider.System, _stopping.Token), CancellationToken.None);
+        Log.Started(logger, settings.Host, settings.Port, settings.AllowAnonymous ? "anonymous clients allowed" : "devices authenticate with their VIN and secret");
     }
 
     private async Task OnPublishAsync(InterceptingPublishEventArgs e)
     {
         var message = e.ApplicationMessage;
-        if (!message.Topic.StartsWith(options.Value.TopicPrefix + "/", StringComparison.Ordinal))
+        if (!_access!.MayPublish(e))
         {
             return;
         }
@@ -63,9 +74,40 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
         }
     }
 
+    /// <summary>
+    /// Every <see cref="RevocationCheckPeriod"/>, closes the connections of devices revoked since the last look (a
+    /// minute's overlap covers clocks of other hosts that revoke in a shared PostgreSQL).
+    /// </summary>
+    private async Task WatchRevocationsAsync(TimeProvider time, CancellationToken cancellationToken)
+    {
+        var since = clock.UtcNow - TimeSpan.FromMinutes(1);
+        using var timer = new PeriodicTimer(RevocationCheckPeriod, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var now = clock.UtcNow;
+                try
+                {
+                    await _access!.CloseRevokedAsync(since, cancellationToken);
+                    since = now - TimeSpan.FromMinutes(1);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.RevocationCheckFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
+        await _revocations;
         if (_server is not null)
         {
             await _server.StopAsync();
@@ -80,7 +122,10 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Host}:{Port}; terminal messages are acknowledged once durable")]
-        public static partial void Started(ILogger logger, string host, int port);
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Host}:{Port}; terminal messages are acknowledged once durable; {Access}")]
+        public static partial void Started(ILogger logger, string host, int port, string access);
+
+        [LoggerMessage(EventId = 2016, Level = LogLevel.Warning, Message = "Looking for revoked devices failed; trying again later")]
+        public static partial void RevocationCheckFailed(ILogger logger, Exception exception);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace Telemetry.Ingest;
@@ -21,6 +22,10 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _deadLetterBytes;
     private readonly Counter<long> _deadLetterRotations;
     private readonly Counter<long> _signatures;
+    private readonly Counter<long> _connections;
+    private readonly Counter<long> _connectionsRefused;
+    private readonly Counter<long> _brokerRefused;
+    private readonly ConcurrentDictionary<string, long> _brokerTotals = new(StringComparer.Ordinal);
     private long _receivedTotal;
     private long _decodedTotal;
     private long _rejectedTotal;
@@ -40,6 +45,12 @@ public sealed class IngestMetrics : IDisposable
         _delivered = _meter.CreateCounter<long>("telemetry.ingest.delivered", "{message}", "Messages an external broker delivered to the subscriber, redeliveries included.");
         _signatures = _meter.CreateCounter<long>("telemetry.ingest.signatures", "{signature}",
             "SM2 signatures of signed frames, by result (verified, noKey, failed) and failure reason (mismatch, malformed, badKey).");
+        _connections = _meter.CreateCounter<long>("telemetry.ingest.broker.connections", "{connection}",
+            "Connections the embedded broker accepted, by kind (device: a VIN and its secret; anonymous: AllowAnonymous).");
+        _connectionsRefused = _meter.CreateCounter<long>("telemetry.ingest.broker.connections_refused", "{connection}",
+            "Connections the embedded broker refused, by reason (anonymous, unknownDevice, badSecret, revoked, credentialsUnavailable, clientIdTaken).");
+        _brokerRefused = _meter.CreateCounter<long>("telemetry.ingest.broker.refused", "{packet}",
+            "Packets the embedded broker refused and limits it enforced, by reason (foreignVin, outsidePrefix, retained, subscribe, packetTooLarge, sessionReplaced, revokedWhileConnected).");
         _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to durable in the journal (then acknowledged).");
     }
 
@@ -85,6 +96,34 @@ public sealed class IngestMetrics : IDisposable
                 new KeyValuePair<string, object?>("reason", Telemetry.Protocol.Sm2Signatures.Code(outcome.Failure)));
         }
     }
+
+    /// <summary>Counts a connection the embedded broker accepted: <c>device</c> or <c>anonymous</c>.</summary>
+    public void BrokerConnected(string kind)
+    {
+        _brokerTotals.AddOrUpdate("connected:" + kind, 1, static (_, n) => n + 1);
+        _connections.Add(1, new KeyValuePair<string, object?>("kind", kind));
+    }
+
+    /// <summary>Counts a connection the embedded broker refused, by reason.</summary>
+    public void BrokerConnectionRefused(string reason)
+    {
+        _brokerTotals.AddOrUpdate("connection:" + reason, 1, static (_, n) => n + 1);
+        _connectionsRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>Counts a packet the embedded broker refused, or a limit it enforced, by reason.</summary>
+    public void BrokerRefused(string reason)
+    {
+        _brokerTotals.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+        _brokerRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>
+    /// This instance's broker counts since start (the meter's instruments add up every instance of the process): a
+    /// refused packet by its reason, a refused connection as <c>connection:{reason}</c>, an accepted one as
+    /// <c>connected:{kind}</c>.
+    /// </summary>
+    public long BrokerTotal(string key) => _brokerTotals.TryGetValue(key, out var n) ? n : 0;
 
     public void Retried() => _retries.Add(1);
 

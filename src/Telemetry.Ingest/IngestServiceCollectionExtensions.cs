@@ -13,7 +13,8 @@ public static class IngestServiceCollectionExtensions
     /// <summary>
     /// Adds the frame pipeline, the embedded broker (which takes terminal messages itself) when
     /// <see cref="MqttIngestOptions.Mode"/> is Embedded or the subscriber of an external broker, the
-    /// payload decoder and the dead-letter file. Needs the journal (<c>AddTimeSeriesSink</c>). Settings are validated at start-up.
+    /// payload decoder and the dead-letter file. Needs the journal (<c>AddTimeSeriesSink</c>) and, for the embedded broker's device
+    /// credentials, the alert database (<c>AddAlertStore</c>). Settings are validated at start-up.
     /// </summary>
     public static IHostApplicationBuilder AddMqttIngest(this IHostApplicationBuilder builder)
     {

@@ -26,6 +26,14 @@ public sealed class MqttIngestOptions
     /// <summary>MQTT client id of the ingest subscriber; empty = <c>telemetry-ingest-{machine}</c>.</summary>
     public string ClientId { get; set; } = "";
 
+    /// <summary>
+    /// Embedded broker: let clients connect without a user name (lab set-ups). They may publish under any VIN of the
+    /// prefix, and the frame's VIN must still be the topic's. Off by default: each terminal connects with its VIN and
+    /// its secret (<c>telemetry-cli devices add VIN</c>) and may publish only under its own VIN. A wrong or revoked
+    /// secret is refused either way.
+    /// </summary>
+    public bool AllowAnonymous { get; set; }
+
     /// <summary>Optional credentials of the ingest subscriber.</summary>
     public string? Username { get; set; }
 
@@ -126,6 +134,13 @@ public sealed class MqttIngestOptions
             yield return $"{Section}:SessionExpiry {SessionExpiry} must be a non-negative duration.";
         }
     }
+
+    /// <summary>
+    /// Largest MQTT packet the embedded broker reads: a payload of <see cref="MaxPayloadBytes"/> with room for its
+    /// topic (at most 65,535 bytes by the protocol) and properties. A client that announces a larger packet is
+    /// disconnected before its body is read.
+    /// </summary>
+    public int MaxPacketBytes => MaxPayloadBytes + 70_000;
 
     /// <summary>The topic filter the subscriber uses.</summary>
     public string SubscriptionFilter => Mode == BrokerMode.External && UseSharedSubscription

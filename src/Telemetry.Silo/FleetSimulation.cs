@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Fleet;
 using Telemetry.Ingest;
+using Telemetry.Storage.Cases;
 
 namespace Telemetry.Silo;
 
@@ -19,11 +20,16 @@ public static class FleetSimulation
     }
 }
 
-/// <summary>Publishes the simulated fleet to this silo's broker once ingest is subscribed.</summary>
+/// <summary>
+/// Publishes the simulated fleet to this silo's broker once ingest is subscribed. On the embedded broker each truck
+/// connects as a terminal does, with its VIN and a secret the simulation issues it at each start (replacing the
+/// previous run's); on an external broker the fleet shares one connection.
+/// </summary>
 public sealed partial class FleetSimulationService(
     IConfiguration configuration,
     IOptions<MqttIngestOptions> mqtt,
     MqttIngestService ingest,
+    DeviceCredentialStore credentials,
     TimeProvider time,
     ILogger<FleetSimulationService> logger) : BackgroundService
 {
@@ -40,7 +46,13 @@ public sealed partial class FleetSimulationService(
         }
 
         await using var fleet = new FleetPublisher(options, time);
-        await fleet.ConnectAsync(stoppingToken);
+        IReadOnlyDictionary<string, string>? secrets = null;
+        if (mqtt.Value.Mode == BrokerMode.Embedded)
+        {
+            var issued = await credentials.AddManyAsync([.. fleet.Trucks.Select(t => t.Vin)], replace: true, stoppingToken);
+            secrets = issued.ToDictionary(d => d.Device.Vin, d => d.Secret, StringComparer.Ordinal);
+        }
+        await fleet.ConnectAsync(stoppingToken, secrets);
         var exceeding = fleet.Trucks.Where(t => t.Exceeds).Select(t => t.Vin).ToList();
         var examples = string.Join(", ", exceeding.Take(5));
         Log.Starting(logger, options.Trucks, options.Format, options.HistoryMinutes, exceeding.Count, examples);

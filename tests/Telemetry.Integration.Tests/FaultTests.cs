@@ -183,6 +183,8 @@ public sealed class FaultTests
         var settings = new Dictionary<string, string>
         {
             ["Telemetry:Mqtt:Mode"] = "Embedded",
+            // One terminal-like client replays the whole fleet's trace (durability, not authentication, is tested here).
+            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
             ["Telemetry:Mqtt:Host"] = "127.0.0.1",
             ["Telemetry:Mqtt:Port"] = mqttPort.ToString(CultureInfo.InvariantCulture),
             ["Telemetry:TimeSeries:InfluxUrl"] = tsdb.Url.ToString(),

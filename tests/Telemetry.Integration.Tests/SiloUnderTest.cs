@@ -60,18 +60,47 @@ public sealed class SiloUnderTest : IAsyncDisposable
     /// (or to line-protocol files in its data directory when null). <paramref name="services"/>
     /// may replace registrations after the program's own wiring.
     /// </summary>
-    public static async Task<SiloUnderTest> StartAsync(MosquittoServer broker, Uri? influxUrl, IDictionary<string, string>? settings = null,
+    public static Task<SiloUnderTest> StartAsync(MosquittoServer broker, Uri? influxUrl, IDictionary<string, string>? settings = null,
         Action<IServiceCollection>? services = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        var mqtt = new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:Mode"] = "External",
+            ["Telemetry:Mqtt:Host"] = broker.Host,
+            ["Telemetry:Mqtt:Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
+        };
+        return StartCoreAsync(mqtt, influxUrl, settings, services);
+    }
+
+    /// <summary>
+    /// Starts a silo that runs its embedded broker on a free loopback port (<see cref="MqttPort"/>), with its own
+    /// defaults (devices authenticate) unless <paramref name="settings"/> say otherwise.
+    /// </summary>
+    public static Task<SiloUnderTest> StartEmbeddedAsync(Uri? influxUrl, IDictionary<string, string>? settings = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var mqtt = new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:Mode"] = "Embedded",
+            ["Telemetry:Mqtt:Host"] = "127.0.0.1",
+            ["Telemetry:Mqtt:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+        };
+        return StartCoreAsync(mqtt, influxUrl, settings, services);
+    }
+
+    /// <summary>The MQTT port of the broker the silo uses (its own, when embedded).</summary>
+    public int MqttPort => _factory.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MqttIngestOptions>>().Value.Port;
+
+    private static async Task<SiloUnderTest> StartCoreAsync(Dictionary<string, string> mqtt, Uri? influxUrl, IDictionary<string, string>? settings,
+        Action<IServiceCollection>? services)
     {
         var ports = FreePort.Next(3);
         var data = Directory.CreateTempSubdirectory("telemetry-silo-").FullName;
         var apiUrl = new Uri($"http://127.0.0.1:{ports[0]}");
-        var config = new Dictionary<string, string>
+        var config = new Dictionary<string, string>(mqtt)
         {
             ["Urls"] = apiUrl.ToString(),
-            ["Telemetry:Mqtt:Mode"] = "External",
-            ["Telemetry:Mqtt:Host"] = broker.Host,
-            ["Telemetry:Mqtt:Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
             ["Telemetry:Mqtt:ClientId"] = $"silo-under-test-{ports[0]}",
             ["Telemetry:Orleans:SiloPort"] = ports[1].ToString(CultureInfo.InvariantCulture),
             ["Telemetry:Orleans:GatewayPort"] = ports[2].ToString(CultureInfo.InvariantCulture),

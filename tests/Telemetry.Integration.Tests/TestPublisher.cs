@@ -8,12 +8,20 @@ public sealed class TestPublisher : IAsyncDisposable
 {
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
 
-    public static async Task<TestPublisher> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    public static Task<TestPublisher> ConnectAsync(string host, int port, CancellationToken cancellationToken) =>
+        ConnectAsync(host, port, user: null, password: null, cancellationToken);
+
+    /// <summary>Connects with a user name and password (a device: its VIN and secret); throws when the broker refuses.</summary>
+    public static async Task<TestPublisher> ConnectAsync(string host, int port, string? user, string? password, CancellationToken cancellationToken)
     {
         var publisher = new TestPublisher();
-        var options = new MqttClientOptionsBuilder().WithTcpServer(host, port)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).Build();
-        await publisher._client.ConnectAsync(options, cancellationToken);
+        var builder = new MqttClientOptionsBuilder().WithTcpServer(host, port)
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500);
+        if (user is not null)
+        {
+            builder = builder.WithCredentials(user, password);
+        }
+        await publisher._client.ConnectAsync(builder.Build(), cancellationToken);
         return publisher;
     }
 

@@ -7,7 +7,7 @@ using Npgsql;
 namespace Telemetry.Storage.Cases;
 
 /// <summary>
-/// The relational database of alert episodes, cases, the audit trail, API keys and the vehicles' hourly totals: SQLite (one file) or
+/// The relational database of alert episodes, cases, the audit trail, API keys, the vehicles' hourly totals and device credentials: SQLite (one file) or
 /// PostgreSQL, with one schema written for both. <see cref="MigrateAsync"/> applies the migrations that are missing,
 /// in order, each in a transaction, recorded in <c>schema_migrations</c>; several silos starting at once on one
 /// PostgreSQL take turns through an advisory lock.
@@ -146,6 +146,16 @@ public abstract class CaseDatabase
         );
         """;
 
+    // Migration 3: the MQTT credentials of terminals (DeviceCredentialStore), the same on both providers.
+    private const string DeviceCredentialsTable = """
+        CREATE TABLE device_credentials (
+            vin TEXT PRIMARY KEY,
+            secret_hash TEXT NOT NULL,
+            created_ticks BIGINT NOT NULL,
+            revoked_ticks BIGINT NULL
+        );
+        """;
+
     private const string AuditColumns = """
             alert_id TEXT NOT NULL,
             at_ticks BIGINT NOT NULL,
@@ -179,6 +189,7 @@ public abstract class CaseDatabase
             CREATE TRIGGER alert_audit_no_delete BEFORE DELETE ON alert_audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             """,
             VehicleHours,
+            DeviceCredentialsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>
@@ -225,6 +236,7 @@ public abstract class CaseDatabase
             FOR EACH STATEMENT EXECUTE FUNCTION alert_audit_append_only();
             """,
             VehicleHours,
+            DeviceCredentialsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>

@@ -12,7 +12,7 @@ namespace Telemetry.Storage.Tests.Cases;
 /// with its append-only audit trail, cursor paging with totals, filters and scope, the import of the JSON Lines
 /// file, migrations that run twice, and API keys.
 /// </summary>
-public abstract class AlertDatabaseContract : AlertStoreContract
+public abstract partial class AlertDatabaseContract : AlertStoreContract
 {
     private static readonly DateTime T0 = new(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
 
