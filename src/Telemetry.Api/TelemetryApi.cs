@@ -85,8 +85,7 @@ public static class TelemetryApi
         api.MapPost("/alerts/{id}/case", ApplyCaseStepAsync).AllowQuery().RequireAuthorization(ApiPolicies.Cases).WithName("ApplyCaseStep")
             .WithSummary("A step of the case workflow: acknowledge, assign, comment, close (with a reason) or reopen; recorded in the audit trail.")
             .ProducesProblem(StatusCodes.Status403Forbidden);
-        api.MapGet("/vehicles/{vin}", GetVehicleAsync).AllowQuery().WithName("GetVehicle")
-            .WithSummary("What the vehicle's grain knows now; a VIN never seen is a 404.");
+        api.MapVehicles();
         api.MapGet("/keys", ListKeysAsync).AllowQuery().RequireAuthorization(ApiPolicies.Admin).WithName("ListKeys")
             .WithSummary("The API keys (never their secrets).").ProducesProblem(StatusCodes.Status403Forbidden);
         app.MapGet("/health", () => TypedResults.Text("ok")).AllowQuery().AllowAnonymous().WithName("Liveness");
@@ -172,19 +171,6 @@ public static class TelemetryApi
             CaseOutcome.NotFound => QueryParameters.NotFound(result.Problem!),
             _ => TypedResults.Problem(title: "The step does not apply to this case", detail: result.Problem, statusCode: StatusCodes.Status409Conflict),
         };
-    }
-
-    private static async Task<Results<Ok<VehicleStatus>, ProblemHttpResult>> GetVehicleAsync(
-        string vin, ClaimsPrincipal user, IGrainFactory grains, VehicleIndex vehicles, IVehicleRegistry registry)
-    {
-        if (!Vin.IsValid(vin))
-            return QueryParameters.Invalid("vin", $"'{vin}' is not a 17-character VIN of A-H, J-N, P, R-Z and 0-9.");
-        var info = registry.Find(vin);
-        // Never heard of, or outside the caller's scope: answer without activating a grain for it.
-        if ((!vehicles.IsKnown(vin) && info is null) || !Caller.From(user).MaySee(info))
-            return QueryParameters.NotFound($"No vehicle '{vin}'.");
-        var status = await grains.GetGrain<IVehicleGrain>(vin).GetStatus();
-        return TypedResults.Ok(status);
     }
 
     private static async Task<Ok<ApiKeyView[]>> ListKeysAsync(ApiKeyStore keys, CancellationToken cancellationToken)

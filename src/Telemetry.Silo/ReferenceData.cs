@@ -71,6 +71,9 @@ public sealed partial class FileVehicleRegistry(IOptions<ReferenceDataOptions> o
     public VehicleInfo? Find(string vin) => _current.Find(vin);
 
     /// <inheritdoc />
+    public IReadOnlyCollection<VehicleInfo> All => _current.All;
+
+    /// <inheritdoc />
     public bool RequireRegistered => options.Value.RequireRegistered;
 
     public override Task StartAsync(CancellationToken cancellationToken)
