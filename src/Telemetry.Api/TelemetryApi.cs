@@ -11,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Scalar.AspNetCore;
 using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Storage.Cases;
@@ -20,7 +19,7 @@ namespace Telemetry.Api;
 
 /// <summary>
 /// The HTTP API: alerts with their cases and evidence, the live stream, vehicles and keys. Every endpoint but
-/// <c>/health</c> (and the API's own description) needs an API key or a JWT; answers are limited to the caller's scope,
+/// <c>/health</c> needs an API key or a JWT (the API's own description too); answers are limited to the caller's scope,
 /// and what is outside it does not exist (404). Errors are RFC 7807 problem details.
 /// </summary>
 public static class TelemetryApi
@@ -54,7 +53,7 @@ public static class TelemetryApi
             foreach (var converter in shared.Converters)
                 o.SerializerOptions.Converters.Add(converter);
         });
-        services.AddOpenApi();
+        services.AddOpenApi(ApiDescription.Configure);
         services.TryAddSingleton(TimeProvider.System);
         services.AddApiSecurity(options);
         services.AddSingleton<AlertStreamHub>();
@@ -70,8 +69,7 @@ public static class TelemetryApi
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapOpenApi().AllowAnonymous();
-        app.MapScalarApiReference().AllowAnonymous();
+        app.MapApiDescription(ApiPolicies.Read);
 
         var api = app.MapGroup("/api").RequireAuthorization(ApiPolicies.Read).ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapGet("/alerts", QueryAlertsAsync).AllowQuery(AlertListRequest.Names).WithName("ListAlerts")
