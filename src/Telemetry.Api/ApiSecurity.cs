@@ -118,8 +118,38 @@ public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSc
         var header = request.Headers.Authorization.ToString();
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return header["Bearer ".Length..].Trim();
+        if (header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+            return BasicPassword(header["Basic ".Length..].Trim());
         var key = request.Headers["X-Api-Key"].ToString();
         return key.Length > 0 ? key.Trim() : null;
+    }
+
+    /// <summary>
+    /// A browser's sign-in dialog sends <c>Basic base64(user:password)</c>: the password is the key, the user name is
+    /// ignored. So the API description opens in a browser with nothing but a key.
+    /// </summary>
+    private static string? BasicPassword(string encoded)
+    {
+        if (encoded.Length is 0 or > 4096)
+            return null;
+        var bytes = new byte[encoded.Length];
+        if (!Convert.TryFromBase64String(encoded, bytes, out var length))
+            return null;
+        var text = Encoding.UTF8.GetString(bytes, 0, length);
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        var password = colon < 0 ? "" : text[(colon + 1)..].Trim();
+        return password.Length > 0 ? password : null;
+    }
+
+    /// <summary>
+    /// A 401 of an endpoint a person opens in a browser (the API description) asks for credentials with a Basic
+    /// challenge, so the browser shows its sign-in dialog; API endpoints answer a plain 401.
+    /// </summary>
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (Context.GetEndpoint()?.Metadata.GetMetadata<BrowserSignIn>() is not null)
+            Response.Headers.Append("WWW-Authenticate", BrowserSignIn.Challenge);
+        return base.HandleChallengeAsync(properties);
     }
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -140,6 +170,22 @@ public sealed class ApiKeyAuthenticationHandler(IOptionsMonitor<AuthenticationSc
         claims.AddRange(key.Scope.Select(s => new Claim(scopeClaim, s)));
         var identity = new ClaimsIdentity(claims, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+}
+
+/// <summary>
+/// Endpoint metadata of pages a person opens in a browser (the OpenAPI document and the Scalar page): their 401 carries
+/// a Basic challenge, so the browser asks for credentials; the key goes in the password field.
+/// </summary>
+public sealed class BrowserSignIn
+{
+    /// <summary>The one instance.</summary>
+    public static BrowserSignIn Instance { get; } = new();
+
+    internal const string Challenge = "Basic realm=\"telemetry API key\", charset=\"UTF-8\"";
+
+    private BrowserSignIn()
+    {
     }
 }
 
@@ -201,6 +247,15 @@ internal static class ApiSecurityExtensions
             authentication.AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
+                // The token wherever a key may be presented (Bearer, Basic password, X-Api-Key).
+                o.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = context =>
+                    {
+                        context.Token = ApiKeyAuthenticationHandler.Presented(context.Request);
+                        return Task.CompletedTask;
+                    },
+                };
                 o.TokenValidationParameters.RoleClaimType = "role";
                 o.TokenValidationParameters.NameClaimType = "sub";
                 o.TokenValidationParameters.ValidAudience = options.Jwt.Audience;

@@ -11,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Scalar.AspNetCore;
 using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Storage.Cases;
@@ -20,7 +19,7 @@ namespace Telemetry.Api;
 
 /// <summary>
 /// The HTTP API: alerts with their cases and evidence, the live stream, vehicles and keys. Every endpoint but
-/// <c>/health</c> (and the API's own description) needs an API key or a JWT; answers are limited to the caller's scope,
+/// <c>/health</c> needs an API key or a JWT (the API's own description too); answers are limited to the caller's scope,
 /// and what is outside it does not exist (404). Errors are RFC 7807 problem details.
 /// </summary>
 public static class TelemetryApi
@@ -54,7 +53,7 @@ public static class TelemetryApi
             foreach (var converter in shared.Converters)
                 o.SerializerOptions.Converters.Add(converter);
         });
-        services.AddOpenApi();
+        services.AddOpenApi(ApiDescription.Configure);
         services.TryAddSingleton(TimeProvider.System);
         services.AddApiSecurity(options);
         services.AddSingleton<AlertStreamHub>();
@@ -71,8 +70,7 @@ public static class TelemetryApi
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapOpenApi().AllowAnonymous();
-        app.MapScalarApiReference().AllowAnonymous();
+        app.MapApiDescription(ApiPolicies.Read);
 
         var api = app.MapGroup("/api").RequireAuthorization(ApiPolicies.Read).ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapGet("/alerts", QueryAlertsAsync).AllowQuery(AlertListRequest.Names).WithName("ListAlerts")
@@ -86,8 +84,7 @@ public static class TelemetryApi
         api.MapPost("/alerts/{id}/case", ApplyCaseStepAsync).AllowQuery().RequireAuthorization(ApiPolicies.Cases).WithName("ApplyCaseStep")
             .WithSummary("A step of the case workflow: acknowledge, assign, comment, close (with a reason) or reopen; recorded in the audit trail.")
             .ProducesProblem(StatusCodes.Status403Forbidden);
-        api.MapGet("/vehicles/{vin}", GetVehicleAsync).AllowQuery().WithName("GetVehicle")
-            .WithSummary("What the vehicle's grain knows now; a VIN never seen is a 404.");
+        api.MapVehicles();
         api.MapGet("/keys", ListKeysAsync).AllowQuery().RequireAuthorization(ApiPolicies.Admin).WithName("ListKeys")
             .WithSummary("The API keys (never their secrets).").ProducesProblem(StatusCodes.Status403Forbidden);
         api.MapReports();
@@ -174,19 +171,6 @@ public static class TelemetryApi
             CaseOutcome.NotFound => QueryParameters.NotFound(result.Problem!),
             _ => TypedResults.Problem(title: "The step does not apply to this case", detail: result.Problem, statusCode: StatusCodes.Status409Conflict),
         };
-    }
-
-    private static async Task<Results<Ok<VehicleStatus>, ProblemHttpResult>> GetVehicleAsync(
-        string vin, ClaimsPrincipal user, IGrainFactory grains, VehicleIndex vehicles, IVehicleRegistry registry)
-    {
-        if (!Vin.IsValid(vin))
-            return QueryParameters.Invalid("vin", $"'{vin}' is not a 17-character VIN of A-H, J-N, P, R-Z and 0-9.");
-        var info = registry.Find(vin);
-        // Never heard of, or outside the caller's scope: answer without activating a grain for it.
-        if ((!vehicles.IsKnown(vin) && info is null) || !Caller.From(user).MaySee(info))
-            return QueryParameters.NotFound($"No vehicle '{vin}'.");
-        var status = await grains.GetGrain<IVehicleGrain>(vin).GetStatus();
-        return TypedResults.Ok(status);
     }
 
     private static async Task<Ok<ApiKeyView[]>> ListKeysAsync(ApiKeyStore keys, CancellationToken cancellationToken)

@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using Telemetry.Detection;
+
 namespace Telemetry.Grains;
 
 /// <summary>One vehicle, keyed by VIN: holds its recent state and runs detection on sample time.</summary>
@@ -21,6 +24,12 @@ public interface IVehicleGrain : IGrainWithStringKey
 
     /// <summary>What the grain knows about its vehicle now.</summary>
     ValueTask<VehicleStatus> GetStatus();
+
+    /// <summary>
+    /// Positions of the last <paramref name="seconds"/> before the newest one, oldest first: one per 10 s of
+    /// sample time, at most the last hour, kept in memory while the grain is active (see <see cref="PositionTrack"/>).
+    /// </summary>
+    ValueTask<ImmutableArray<TrackPoint>> GetTrack(int seconds);
 }
 
 /// <summary>What one <see cref="IVehicleGrain.Ingest"/> call did.</summary>
@@ -43,4 +52,6 @@ public sealed record class VehicleStatus
     [Id(6)] public IReadOnlyList<string> OpenAlertIds { get; init; } = [];
     /// <summary>Whether each rule runs for this vehicle, and which inputs a silent rule lacks.</summary>
     [Id(7)] public IReadOnlyList<Detection.RuleStatus> Rules { get; init; } = [];
+    /// <summary>The open episodes of the live timeline, without evidence.</summary>
+    [Id(8)] public IReadOnlyList<Alert> OpenEpisodes { get; init; } = [];
 }

@@ -36,6 +36,8 @@ public sealed partial class VehicleGrain(
     private readonly List<AlertChange> _changes = [];
     private VehicleDetector _detector = null!;
     private Sample? _lastSample;
+    // Recent positions for the API's track, in memory only (12 bytes a fix, at most one hour).
+    private readonly PositionTrack _track = new();
     private bool _dirty;
     private HashSet<long>? _journaled;
     private List<Sample>? _unwrittenSamples;
@@ -126,6 +128,7 @@ public sealed partial class VehicleGrain(
             {
                 _lastSample = sample;
             }
+            _track.Add(sample);
         }
         vehicles.Update(batch.Vin, _detector.LastArrivalUtc ?? Now, _detector.NeedsClock || _dirty);
         metrics.Record(result, _changes);
@@ -155,8 +158,11 @@ public sealed partial class VehicleGrain(
         SamplesAccepted = state.State.SamplesAccepted,
         DuplicatesDropped = state.State.DuplicatesDropped,
         OpenAlertIds = [.. _detector.OpenAlerts.Select(a => a.Id)],
+        OpenEpisodes = [.. _detector.OpenAlerts.Select(a => a with { Evidence = [] })],
         Rules = _detector.RuleStatuses,
     });
+
+    public ValueTask<System.Collections.Immutable.ImmutableArray<TrackPoint>> GetTrack(int seconds) => ValueTask.FromResult(_track.Recent(seconds));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

@@ -15,6 +15,9 @@ public sealed class VehicleIndex
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
+    /// <summary>A vehicle counts as online when a frame of it arrived this recently (the API and the online gauge).</summary>
+    public static readonly TimeSpan OnlineWindow = TimeSpan.FromMinutes(5);
+
     /// <summary>Vehicles known.</summary>
     public int Count => _entries.Count;
 
@@ -66,6 +69,23 @@ public sealed class VehicleIndex
             }
         }
         return count;
+    }
+
+    /// <summary>When the vehicle's latest frame arrived, or false when the vehicle is not known.</summary>
+    public bool TryGetLastArrival(string vin, out DateTime lastArrivalUtc)
+    {
+        var known = _entries.TryGetValue(vin, out var entry);
+        lastArrivalUtc = known ? new DateTime(entry!.LastArrivalTicks, DateTimeKind.Utc) : default;
+        return known;
+    }
+
+    /// <summary>Every known vehicle with the arrival time of its latest frame (a scan: for API lists, not per frame).</summary>
+    public IEnumerable<(string Vin, DateTime LastArrivalUtc)> LastArrivals()
+    {
+        foreach (var (vin, entry) in _entries)
+        {
+            yield return (vin, new DateTime(entry.LastArrivalTicks, DateTimeKind.Utc));
+        }
     }
 
     /// <summary>Writes the index as text lines <c>vin ticks needsClock</c> (atomically: temp file, then rename).</summary>

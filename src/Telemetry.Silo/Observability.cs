@@ -19,7 +19,7 @@ public static class Observability
     private static readonly string[] OrleansSources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
 
     /// <summary>A vehicle counts as online when a frame of it arrived this recently.</summary>
-    public static readonly TimeSpan OnlineWindow = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan OnlineWindow = VehicleIndex.OnlineWindow;
 
     /// <summary>
     /// OpenTelemetry metrics of the pipeline, ASP.NET Core, HttpClient, Orleans and the runtime (Prometheus text at

@@ -36,7 +36,11 @@ public sealed class ApiAccessTests
         ["GET /api/alerts/stream"] = [401, 200, 200, 200, 200, 200],
         ["GET /api/alerts/{id}"] = [401, 200, 200, 404, 200, 404],
         ["POST /api/alerts/{id}/case"] = [401, 200, 200, 404, 403, 403],
+        ["GET /api/vehicles"] = [401, 200, 200, 200, 200, 200],
+        ["GET /api/vehicles/export"] = [401, 200, 200, 200, 200, 200],
         ["GET /api/vehicles/{vin}"] = [401, 200, 200, 404, 200, 404],
+        ["GET /api/vehicles/{vin}/track"] = [401, 200, 200, 404, 200, 404],
+        ["GET /api/vehicles/{vin}/alerts"] = [401, 200, 200, 404, 200, 404],
         ["GET /api/keys"] = [401, 200, 403, 403, 403, 403],
         // Reports: a fleet caller only of its own fleets' vehicles, enforcement only of its regions' vehicles.
         ["GET /api/reports/vehicles/{vin}"] = [401, 200, 200, 404, 200, 404],
@@ -47,15 +51,23 @@ public sealed class ApiAccessTests
         // Published low-emission zones for the dashboards' map layer (a browser fetches it without a key): no vehicle data.
         ["GET /reference/zones.geojson"] = [200, 200, 200, 200, 200, 200],
         ["GET /metrics"] = [200, 200, 200, 200, 200, 200],
-        ["GET /openapi/{documentName}.json"] = [200, 200, 200, 200, 200, 200],
-        ["GET /scalar/{documentName?}"] = [200, 200, 200, 200, 200, 200],
-        ["GET /scalar/scalar.js"] = [200, 200, 200, 200, 200, 200],
-        ["GET /scalar/scalar.aspnetcore.js"] = [200, 200, 200, 200, 200, 200],
-        ["GET /scalar/favicon.svg"] = [200, 200, 200, 200, 200, 200],
+        // The API's own description: any role; a browser is asked for the key (Basic challenge).
+        ["GET /openapi/{documentName}.json"] = [401, 200, 200, 200, 200, 200],
+        ["GET /scalar/{documentName?}"] = [401, 200, 200, 200, 200, 200],
+        ["GET /scalar/scalar.js"] = [401, 200, 200, 200, 200, 200],
+        ["GET /scalar/scalar.aspnetcore.js"] = [401, 200, 200, 200, 200, 200],
+        ["GET /scalar/favicon.svg"] = [401, 200, 200, 200, 200, 200],
     };
 
     // How many alerts each caller's list and export show (one alert, in fleet north, region 370100).
     private static readonly int[] VisibleAlerts = [0, 1, 1, 0, 1, 0];
+
+    // A vehicle heard on the wire that is not in the registry: no fleet, no region.
+    private const string StrayVin = "LSTRAY00000000001";
+
+    // How many vehicles each caller's list and export show: the registered north vehicle (fleet north, region 370100)
+    // and the stray one, which only unscoped callers see.
+    private static readonly int[] VisibleVehicles = [0, 2, 2, 0, 1, 0];
 
     [Fact]
     public async Task EveryEndpoint_AnswersEveryRole_AsTheAccessTableSays_WithProblemDetailsOnEveryDenial()
@@ -70,6 +82,7 @@ public sealed class ApiAccessTests
         });
         var alert = NorthAlert();
         await silo.Services.GetRequiredService<SqlAlertStore>().UpsertAsync(alert, ct);
+        await HearStrayVehicleAsync(broker, silo, ct);
         var clients = await ClientsAsync(silo, ct);
 
         var endpoints = silo.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
@@ -108,6 +121,9 @@ public sealed class ApiAccessTests
                     // What the caller asked for may be echoed; what is stored about it may not.
                     if (new[] { NorthFleet, NorthRegion, "NOx", "812.4" }.Any(d => body.Contains(d, StringComparison.Ordinal)))
                         failures.Add($"{key} as {Callers[c]}: the denial shows data: {body}");
+                    var basic = response.Headers.WwwAuthenticate.Any(h => h.Scheme == "Basic");
+                    if (status == 401 && basic != (key.StartsWith("GET /openapi", StringComparison.Ordinal) || key.StartsWith("GET /scalar", StringComparison.Ordinal)))
+                        failures.Add($"{key} as {Callers[c]}: a Basic challenge {(basic ? "on an API endpoint" : "missing on a page a browser opens")}");
                 }
                 else if (key == "GET /api/alerts")
                 {
@@ -120,6 +136,26 @@ public sealed class ApiAccessTests
                     var lines = (await response.Content.ReadAsStringAsync(ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
                     if (lines.Length != 1 + VisibleAlerts[c])
                         failures.Add($"{key} as {Callers[c]}: {lines.Length - 1} CSV rows, expected {VisibleAlerts[c]}");
+                }
+                else if (key == "GET /api/vehicles")
+                {
+                    var page = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+                    if (page.GetProperty("total").GetInt64() != VisibleVehicles[c] || page.GetProperty("items").GetArrayLength() != VisibleVehicles[c])
+                        failures.Add($"{key} as {Callers[c]}: {page}, expected {VisibleVehicles[c]} vehicles");
+                    if (page.ToString().Contains(StrayVin, StringComparison.Ordinal) && Callers[c] is not ("admin" or "enforcement"))
+                        failures.Add($"{key} as {Callers[c]}: an unregistered vehicle in a scoped list: {page}");
+                }
+                else if (key == "GET /api/vehicles/export")
+                {
+                    var lines = (await response.Content.ReadAsStringAsync(ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                    if (lines.Length != 1 + VisibleVehicles[c])
+                        failures.Add($"{key} as {Callers[c]}: {lines.Length - 1} CSV rows, expected {VisibleVehicles[c]}");
+                }
+                else if (key == "GET /api/vehicles/{vin}/alerts")
+                {
+                    var page = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+                    if (page.GetProperty("total").GetInt64() != 1 || page.GetProperty("items")[0].TryGetProperty("evidence", out _))
+                        failures.Add($"{key} as {Callers[c]}: {page}, expected the one alert without evidence");
                 }
             }
         }
@@ -239,6 +275,19 @@ public sealed class ApiAccessTests
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(Token("another-signing-key-of-32-bytes-or-more", "hdv-api", later, ("role", "admin")), "/api/alerts"));
         // API keys still work next to tokens.
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(File.ReadAllText(silo.AdminKeyFile), "/api/keys"));
+    }
+
+    /// <summary>One real frame of a vehicle the registry does not know, through the broker, until the silo has heard it.</summary>
+    private static async Task HearStrayVehicleAsync(MosquittoServer broker, SiloUnderTest silo, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        now = new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var sample = Sample.Empty(now) with { SpeedKmh = 0, EngineSpeedRpm = 0, CoolantTempC = 15, Longitude = 117.0, Latitude = 36.6, PositionStatus = 0 };
+        var frame = Telemetry.Protocol.FrameEncoder.Encode(new TelemetryBatch(StrayVin, FrameKind.RealTime, now, 1, [sample], [], default), Telemetry.Protocol.TerminalProfile.Hj1239);
+        await using var terminal = await TestPublisher.ConnectAsync(broker.Host, broker.Port, ct);
+        await terminal.PublishAsync($"hdv/{StrayVin}/hj1239", frame, ct);
+        var index = silo.Services.GetRequiredService<Telemetry.Grains.VehicleIndex>();
+        await Eventually.WaitAsync(() => index.IsKnown(StrayVin), TimeSpan.FromSeconds(30), "the silo hears the unregistered vehicle", ct);
     }
 
     private static string Cli(string[] args)

@@ -291,7 +291,7 @@ public sealed class SqlAlertStore(CaseDatabase database, TimeProvider time) : IA
         AppendScope(where, parameters, filter, kind);
     }
 
-    private static void AppendScope(StringBuilder where, DynamicParameters parameters, AlertFilter? scope, AlertStoreKind kind)
+    internal static void AppendScope(StringBuilder where, DynamicParameters parameters, AlertFilter? scope, AlertStoreKind kind)
     {
         if (scope?.ScopeFleets is { } fleets)
         {
