@@ -68,7 +68,4 @@ public interface IVehicleRegistry
 
     /// <summary>True when only registered vehicles may send data (<c>Telemetry:ReferenceData:RequireRegistered</c>).</summary>
     bool RequireRegistered => false;
-
-    /// <summary>Every registered vehicle (for lists; empty when the registry cannot enumerate).</summary>
-    IReadOnlyCollection<VehicleInfo> All => [];
 }

@@ -8,7 +8,8 @@ namespace Telemetry.Detection;
 /// A vehicle's recent positions in a compact ring: at most one fix per <see cref="IntervalSeconds"/> of sample
 /// time, for the last <see cref="WindowSeconds"/>. Each fix is 12 bytes (seconds since 2000-01-01 UTC, longitude
 /// and latitude in whole microdegrees, the protocol's own resolution, so nothing is rounded away); the array
-/// grows with use up to <see cref="Capacity"/> fixes (361 by default: about 4.3 KiB). A vehicle that never had a
+/// grows with use up to <see cref="Capacity"/> fixes (181 by default: about 2.2 KiB, one per 20 s for an hour; every
+/// vehicle holds one, so it counts in the memory per vehicle). A vehicle that never had a
 /// valid fix costs the empty object.
 /// </summary>
 /// <remarks>
@@ -19,7 +20,7 @@ namespace Telemetry.Detection;
 public sealed class PositionTrack
 {
     /// <summary>Default spacing of kept fixes.</summary>
-    public const int DefaultIntervalSeconds = 10;
+    public const int DefaultIntervalSeconds = 20;
 
     /// <summary>Default span kept.</summary>
     public const int DefaultWindowSeconds = 3600;

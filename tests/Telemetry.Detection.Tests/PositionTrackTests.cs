@@ -32,13 +32,13 @@ public sealed class PositionTrackTests
             track.Add(s);
 
         var points = track.Recent(3600);
-        Assert.Equal(60, points.Length);
-        Assert.Equal(Enumerable.Range(0, 60).Select(i => T0.AddSeconds(i * 10)), points.Select(p => p.TimeUtc));
+        Assert.Equal(30, points.Length);
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => T0.AddSeconds(i * 20)), points.Select(p => p.TimeUtc));
         // Microdegrees: the frame's own resolution survives (a float would lose the sixth decimal at 117 degrees).
         var first = samples[0];
         Assert.Equal(Math.Round(first.Longitude, 6), points[0].Longitude);
         Assert.Equal(Math.Round(first.Latitude, 6), points[0].Latitude);
-        Assert.Equal(Math.Round(samples[590].Longitude, 6), points[^1].Longitude);
+        Assert.Equal(Math.Round(samples[580].Longitude, 6), points[^1].Longitude);
     }
 
     [Fact]
@@ -49,19 +49,19 @@ public sealed class PositionTrackTests
             track.Add(s);
 
         Assert.Equal(track.Capacity, track.Count);
-        Assert.Equal(361, track.Capacity);
-        Assert.True(track.ArrayBytes <= 361 * 12, $"{track.ArrayBytes} bytes");
+        Assert.Equal(181, track.Capacity);
+        Assert.True(track.ArrayBytes <= 181 * 12, $"{track.ArrayBytes} bytes");
         var points = track.Recent(3600);
-        Assert.Equal(T0.AddSeconds(7190 - 3600), points[0].TimeUtc);
-        Assert.Equal(T0.AddSeconds(7190), points[^1].TimeUtc);
+        Assert.Equal(T0.AddSeconds(7180 - 3600), points[0].TimeUtc);
+        Assert.Equal(T0.AddSeconds(7180), points[^1].TimeUtc);
         Assert.Equal(track.NewestUtc, points[^1].TimeUtc);
-        Assert.True(points.Zip(points.Skip(1)).All(p => p.Second.TimeUtc - p.First.TimeUtc == TimeSpan.FromSeconds(10)));
+        Assert.True(points.Zip(points.Skip(1)).All(p => p.Second.TimeUtc - p.First.TimeUtc == TimeSpan.FromSeconds(20)));
     }
 
     [Fact]
     public void Recent_AskedForFewerMinutes_ReturnsTheTailEndingAtTheNewestFix()
     {
-        var track = new PositionTrack();
+        var track = new PositionTrack(intervalSeconds: 10);
         foreach (var s in Drive(1800, T0))
             track.Add(s);
 
@@ -74,7 +74,7 @@ public sealed class PositionTrackTests
     [Fact]
     public void Add_InvalidAndImplausiblePositions_AreSkipped_AndATunnelLeavesAGap()
     {
-        var track = new PositionTrack();
+        var track = new PositionTrack(intervalSeconds: 10);
         var drive = Drive(300, T0).ToList();
         for (var i = 0; i < drive.Count; i++)
         {
@@ -96,7 +96,7 @@ public sealed class PositionTrackTests
     [Fact]
     public void Add_OlderOrTooCloseFixes_AreIgnored_SoAReissuedBacklogDoesNotScrambleTheTrack()
     {
-        var track = new PositionTrack();
+        var track = new PositionTrack(intervalSeconds: 10);
         Assert.True(track.Add(T0.AddSeconds(100), 117.1, 36.6));
         Assert.False(track.Add(T0.AddSeconds(105), 117.2, 36.6));
         // A backlog re-issued newest first, all older than the newest fix.

@@ -153,7 +153,7 @@ public sealed class VehiclesApiTests
         Assert.True(rules["R9.position"].GetProperty("active").GetBoolean());
         Assert.True(rules["R9.position"].GetProperty("episodeOpen").GetBoolean());
 
-        // The track: one fix per 10 s of the two minutes with a fix, as a GeoJSON LineString.
+        // The track: one fix per 20 s of the two minutes with a fix, as a GeoJSON LineString.
         using (var response = await silo.Http.GetAsync(new Uri($"/api/vehicles/{NorthVin}/track?minutes=60", UriKind.Relative), ct))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -163,17 +163,17 @@ public sealed class VehiclesApiTests
             Assert.Equal("Feature", root.GetProperty("type").GetString());
             Assert.Equal("LineString", root.GetProperty("geometry").GetProperty("type").GetString());
             var coordinates = root.GetProperty("geometry").GetProperty("coordinates").EnumerateArray().ToList();
-            Assert.Equal(12, coordinates.Count);
+            Assert.Equal(6, coordinates.Count);
             for (var k = 0; k < coordinates.Count; k++)
             {
-                Assert.Equal(samples[k * 10].Longitude, coordinates[k][0].GetDouble(), 6);
-                Assert.Equal(samples[k * 10].Latitude, coordinates[k][1].GetDouble(), 6);
+                Assert.Equal(samples[k * 20].Longitude, coordinates[k][0].GetDouble(), 6);
+                Assert.Equal(samples[k * 20].Latitude, coordinates[k][1].GetDouble(), 6);
             }
             var times = root.GetProperty("properties").GetProperty("times").EnumerateArray().Select(t => t.GetDateTime().ToUniversalTime()).ToList();
-            Assert.Equal(Enumerable.Range(0, 12).Select(k => samples[k * 10].TimeUtc), times);
+            Assert.Equal(Enumerable.Range(0, 6).Select(k => samples[k * 20].TimeUtc), times);
         }
         var lastMinute = await silo.Http.GetFromJsonAsync<JsonElement>($"/api/vehicles/{NorthVin}/track?minutes=1", ct);
-        Assert.Equal(7, lastMinute.GetProperty("geometry").GetProperty("coordinates").GetArrayLength());
+        Assert.Equal(4, lastMinute.GetProperty("geometry").GetProperty("coordinates").GetArrayLength());
         await AssertProblemAsync(silo.Http, $"/api/vehicles/{NorthVin}/track?minutes=0", HttpStatusCode.BadRequest, "Invalid parameter 'minutes'", ct);
         await AssertProblemAsync(silo.Http, $"/api/vehicles/{NorthVin}/track?minutes=61", HttpStatusCode.BadRequest, "Invalid parameter 'minutes'", ct);
         await AssertProblemAsync(north, $"/api/vehicles/{StrayVin}/track", HttpStatusCode.NotFound, "Not found", ct);
