@@ -11,19 +11,36 @@ public static class FleetSimulation
     /// <summary>Adds the simulated fleet when <see cref="FleetOptions.Trucks"/> is above zero.</summary>
     public static IHostApplicationBuilder AddFleetSimulation(this IHostApplicationBuilder builder)
     {
-        var fleet = TelemetrySiloExtensions.Bind<FleetOptions>(builder, FleetOptions.Section, o => o.Validate());
+        var mqtt = builder.Configuration.GetSection(MqttIngestOptions.Section).Get<MqttIngestOptions>() ?? new MqttIngestOptions();
+        var fleet = TelemetrySiloExtensions.Bind<FleetOptions>(builder, FleetOptions.Section, o => o.Validate().Concat(ConnectionLimit(o, mqtt)));
         if (fleet.Trucks > 0)
         {
             builder.Services.AddHostedService<FleetSimulationService>();
         }
         return builder;
     }
+
+    /// <summary>Trucks that may authenticate one connection each on this machine (local ports and start-up time).</summary>
+    public const int MaxAuthenticatedTrucks = 20_000;
+
+    /// <summary>True when the trucks connect one by one with their own credentials (embedded broker that authenticates).</summary>
+    public static bool PerTruckConnections(MqttIngestOptions mqtt) => mqtt.Mode == BrokerMode.Embedded && !mqtt.AllowAnonymous;
+
+    private static IEnumerable<string> ConnectionLimit(FleetOptions fleet, MqttIngestOptions mqtt)
+    {
+        if (PerTruckConnections(mqtt) && fleet.Trucks > MaxAuthenticatedTrucks)
+        {
+            yield return $"{FleetOptions.Section}:Trucks {fleet.Trucks} is above {MaxAuthenticatedTrucks}: on the embedded broker each simulated truck "
+                + $"authenticates on its own connection. Use {MqttIngestOptions.Section}:AllowAnonymous=true for a larger simulated fleet on one connection, "
+                + "or the load harness (Telemetry.Simulator load) against an external broker.";
+        }
+    }
 }
 
 /// <summary>
 /// Publishes the simulated fleet to this silo's broker once ingest is subscribed. On the embedded broker each truck
 /// connects as a terminal does, with its VIN and a secret the simulation issues it at each start (replacing the
-/// previous run's); on an external broker the fleet shares one connection.
+/// previous run's); on an external broker, or an embedded one that allows anonymous clients, the fleet shares one connection.
 /// </summary>
 public sealed partial class FleetSimulationService(
     IConfiguration configuration,
@@ -47,7 +64,7 @@ public sealed partial class FleetSimulationService(
 
         await using var fleet = new FleetPublisher(options, time);
         IReadOnlyDictionary<string, string>? secrets = null;
-        if (mqtt.Value.Mode == BrokerMode.Embedded)
+        if (FleetSimulation.PerTruckConnections(mqtt.Value))
         {
             var issued = await credentials.AddManyAsync([.. fleet.Trucks.Select(t => t.Vin)], replace: true, stoppingToken);
             secrets = issued.ToDictionary(d => d.Device.Vin, d => d.Secret, StringComparer.Ordinal);

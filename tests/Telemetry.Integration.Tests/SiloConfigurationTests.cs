@@ -38,6 +38,15 @@ public sealed class SiloConfigurationTests
     }
 
     [Fact]
+    public void Build_WithMoreAuthenticatedSimulatedTrucksThanConnections_FailsNamingTheWayOut()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => Build("--simulate", "50000"));
+        Assert.Contains(error.Failures, f => f.StartsWith("Telemetry:Simulation:Trucks 50000 is above 20000", StringComparison.Ordinal)
+            && f.Contains("Telemetry:Mqtt:AllowAnonymous=true", StringComparison.Ordinal));
+        using var anonymous = Build("--simulate", "50000", "--Telemetry:Mqtt:AllowAnonymous=true");
+    }
+
+    [Fact]
     public async Task SubscriberOptions_CarryTheSocketBufferSetting()
     {
         // The client library's own default (8 KiB) held delivery from mosquitto to a few dozen messages a second.
