@@ -122,6 +122,17 @@ public sealed class DetectionOptions
         NonNegative(R4.RiseSustainSeconds, "R4:RiseSustainSeconds");
         NonNegative(R4.EmptyLevelPercent, "R4:EmptyLevelPercent");
         Positive(R4.EmptyMinSeconds, "R4:EmptyMinSeconds");
+        NonNegative(R4.NoDosingMlph, "R4:NoDosingMlph");
+        NonNegative(R4.NoDosingMinFuelLph, "R4:NoDosingMinFuelLph");
+        if (R4.NoDosingWindowMinutes is < 1 or > 240)
+            errors.Add($"{Section}:R4:NoDosingWindowMinutes must be between 1 and 240 (it is {R4.NoDosingWindowMinutes}).");
+        if (R4.NoDosingMinSeconds < 1 || R4.NoDosingMinSeconds > R4.NoDosingWindowMinutes * 60)
+            errors.Add($"{Section}:R4:NoDosingMinSeconds ({R4.NoDosingMinSeconds}) must be at least 1 and fit in R4:NoDosingWindowMinutes ({R4.NoDosingWindowMinutes}).");
+        if (R4.NoDosingShare is < 0 or > 1 || double.IsNaN(R4.NoDosingShare))
+            errors.Add($"{Section}:R4:NoDosingShare must be between 0 and 1 (it is {R4.NoDosingShare}).");
+        NonNegative(R4.MinUreaToFuelPercent, "R4:MinUreaToFuelPercent");
+        Positive(R4.UreaRatioFuelL, "R4:UreaRatioFuelL");
+        Positive(R4.UreaDensityKgPerL, "R4:UreaDensityKgPerL");
         NonNegative(R4.MovingSpeedKmh, "R4:MovingSpeedKmh");
 
         NonNegative(R5.MaxStdDevPpm, "R5:MaxStdDevPpm");

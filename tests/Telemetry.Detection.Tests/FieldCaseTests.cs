@@ -158,6 +158,75 @@ public sealed class FieldCaseTests
         Assert.Equal(2, rising.First("R4").Measured["reason"]);
     }
 
+    // ---- R4 from the supplementary record (0x80): the dosing itself ----
+
+    /// <summary>
+    /// A warm cruise whose terminal sends record 0x80: dosing follows the fuel (about 3.5 % urea by
+    /// volume) with sensor noise and the controller's short pauses; the counters add up what was used.
+    /// <paramref name="dosingAt"/> scales the dosing reported at a second, <paramref name="ureaCounted"/>
+    /// the urea the counter adds.
+    /// </summary>
+    private static Func<int, Sample> DosingCruise(int seed, Func<int, double> dosingAt, Func<int, double> ureaCounted, Func<int, double>? counterBase = null)
+    {
+        var cruise = Cruise(seed);
+        var n = new Noise(seed + 100);
+        double fuelL = 123_456, ureaG = 5_000_000;
+        return s =>
+        {
+            var sample = cruise(s);
+            var mlph = Math.Round(sample.FuelFlowLph * 35 * n.Around(1, 0.05) * dosingAt(s), 2);
+            // The dosing controller pauses for 40 s every 10 min (tank heating, purge): normal.
+            if (s % 600 < 40)
+                mlph = 0;
+            fuelL += sample.FuelFlowLph / 3600;
+            ureaG += mlph / 3600 * 1.09 * ureaCounted(s);
+            var shift = counterBase?.Invoke(s) ?? 0;
+            return sample with
+            {
+                Supplementary = new SupplementaryStream
+                {
+                    UreaDosingMlph = mlph,
+                    TotalFuelUsedL = Math.Round((fuelL - shift) * 2) / 2,
+                    TotalUreaUsedG = Math.Round(ureaG - (shift * 30)),
+                    UreaTankTempC = 25,
+                },
+            };
+        };
+    }
+
+    [Fact]
+    public void R4_DosingWithControllerPauses_AndACounterReset_NoEpisode()
+    {
+        // Four hours (120 L of fuel) with pauses; halfway the ECU is replaced and both counters restart lower.
+        var d = new Drive().Run(14_400, DosingCruise(21, _ => 1, _ => 1, s => s >= 7200 ? 100_000 : 0));
+        Assert.Equal(0, d.Opened("R4"));
+    }
+
+    [Fact]
+    public void R4_DoserCutWhileTheLevelSensorIsFine_OpensOnTheDosing()
+    {
+        // From 20 min on the doser is cut (the level sensor still reads 50 %, the SCR still reports warm).
+        var d = new Drive().Run(3600, DosingCruise(22, s => s >= 1200 ? 0 : 1, _ => 1));
+        Assert.Equal(1, d.Opened("R4"));
+        var alert = d.First("R4");
+        Assert.Equal(4, alert.Measured["reason"]);
+        Assert.True(alert.Measured["noDosingSecondsInWindow"] >= 600);
+        // Not before 10 min of missing dosing, and not much later.
+        Assert.InRange((alert.StartUtc - Drive.At(1200)).TotalMinutes, 9, 14);
+    }
+
+    [Fact]
+    public void R4_DosingReportedButTheUreaCounterBarelyMoves_OpensOnTheRatio()
+    {
+        // An emulator reports dosing, but the real urea used is 0.2 % of the fuel: found once 100 L have burned.
+        var d = new Drive().Run(14_400, DosingCruise(23, _ => 1, _ => 0.06));
+        Assert.Equal(1, d.Opened("R4"));
+        var alert = d.First("R4");
+        Assert.Equal(5, alert.Measured["reason"]);
+        Assert.InRange(alert.Measured["ureaToFuelPercent"], 0.1, 0.3);
+        Assert.True(alert.Measured["fuelStretchL"] >= 100);
+    }
+
     // ---- re-issue order and back-filled gaps ----
 
     private static Sample Stored(int s) => Drive.Warm(s) with { NoxDownstreamPpm = 800 + (s % 11) };
