@@ -18,6 +18,7 @@ public sealed class GrainMetrics : IDisposable
     private readonly Counter<long> _alertChanges;
     private readonly UpDownCounter<long> _openEpisodes;
     private readonly Histogram<double> _alertLatency;
+    private readonly Counter<long> _reportHours;
 
     public GrainMetrics(IMeterFactory meterFactory)
     {
@@ -30,10 +31,16 @@ public sealed class GrainMetrics : IDisposable
         _alertChanges = _meter.CreateCounter<long>("telemetry.alerts.changes", "{change}", "Alert episode changes, by rule and kind.");
         _openEpisodes = _meter.CreateUpDownCounter<long>("telemetry.alerts.open", "{episode}",
             "Alert episodes this silo's grains opened and have not closed since the silo started, by rule.");
+        _reportHours = _meter.CreateCounter<long>("telemetry.reports.hours", "{hour}",
+            "Vehicle-hours of compliance totals added to the case database (outcome stored), or kept for the next save because the database refused them (outcome failed).");
         _alertLatency = _meter.CreateHistogram<double>("telemetry.alerts.latency", "ms",
             "From the sample time of the sample that opened an episode to the moment its grain opened it (terminal, broker and silo delay; re-issued history counts its age).",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000] });
     }
+
+    /// <summary>Records one attempt to store <paramref name="hours"/> vehicle-hours of compliance totals.</summary>
+    public void ReportHours(int hours, bool stored) =>
+        _reportHours.Add(hours, new KeyValuePair<string, object?>("outcome", stored ? "stored" : "failed"));
 
     /// <summary>Records what one batch or clock tick did.</summary>
     public void Record(BatchResult result, List<AlertChange> changes)

@@ -35,10 +35,12 @@ public sealed partial class VehicleGrain
         try
         {
             await store.AddAsync([.. taken]);
+            metrics.ReportHours(taken.Count, stored: true);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             _hours.Return(taken);
+            metrics.ReportHours(taken.Count, stored: false);
             Log.HourTotalsFailed(_hoursLogger, _vin, ex);
         }
     }

@@ -138,6 +138,14 @@ public sealed class ComplianceReportTests
         Assert.Equal(expectedSamples, long.Parse(total[header.IndexOf("samples")], CultureInfo.InvariantCulture));
         Assert.Contains("exceedanceMinutes:R7", header);
 
+        // Storing the totals is counted (at least the two vehicles' two hours each; other in-process silos may add).
+        var metrics = await silo.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+        var storedLine = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("telemetry_reports_hours_total{", StringComparison.Ordinal)
+            && l.Contains("outcome=\"stored\"", StringComparison.Ordinal));
+        Assert.NotNull(storedLine);
+        var stored = double.Parse(storedLine.Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.True(stored >= 4, storedLine);
+
         // Bad requests are problem details that name the parameter.
         using var bad = await silo.Http.GetAsync(new Uri($"/api/reports/vehicles/{a.Vin}?from=yesterday", UriKind.Relative), ct);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
