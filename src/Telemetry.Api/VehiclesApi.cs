@@ -37,7 +37,7 @@ internal static class VehiclesApi
         api.MapGet("/vehicles/{vin}", GetAsync).AllowQuery().WithName("GetVehicle")
             .WithSummary("Registry data, online state and what the vehicle's grain knows now: last sample, open episodes, active and silent rules. A VIN never heard of is a 404.");
         api.MapGet("/vehicles/{vin}/track", TrackAsync).AllowQuery(VehicleTrackRequest.Names).WithName("GetVehicleTrack")
-            .WithSummary("Recent positions as a GeoJSON Feature (LineString; Point for one fix, null geometry for none), one per 10 s of sample time, times in properties.times.")
+            .WithSummary("Recent positions as a GeoJSON Feature (LineString; Point for one fix, null geometry for none), one per 20 s of sample time, times in properties.times.")
             .Produces(StatusCodes.Status200OK, contentType: "application/geo+json");
         api.MapGet("/vehicles/{vin}/alerts", AlertsAsync).AllowQuery(VehicleAlertsRequest.Names).WithName("ListVehicleAlerts")
             .WithSummary("The vehicle's alert episodes, newest first, without evidence, one page at a time.");

@@ -26,7 +26,7 @@ public interface IVehicleGrain : IGrainWithStringKey
     ValueTask<VehicleStatus> GetStatus();
 
     /// <summary>
-    /// Positions of the last <paramref name="seconds"/> before the newest one, oldest first: one per 10 s of
+    /// Positions of the last <paramref name="seconds"/> before the newest one, oldest first: one per 20 s of
     /// sample time, at most the last hour, kept in memory while the grain is active (see <see cref="PositionTrack"/>).
     /// </summary>
     ValueTask<ImmutableArray<TrackPoint>> GetTrack(int seconds);
