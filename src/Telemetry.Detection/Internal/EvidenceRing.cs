@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
-using System.Runtime.CompilerServices;
 using Telemetry.Abstractions;
+using Telemetry.Protocol;
 
 namespace Telemetry.Detection.Internal;
 
@@ -10,50 +10,18 @@ namespace Telemetry.Detection.Internal;
 /// instead of a <see cref="Sample"/> (168 bytes) and its supplementary object (72 more).
 /// </summary>
 /// <remarks>
-/// Lossless: each value is stored as the raw integer of the record it came from (the GB 17691
-/// Annex Q resolution and offset of its field), and only when decoding that integer gives back
-/// exactly the same double. Samples decoded from binary frames always do; a sample with a value
+/// Lossless: each value is stored as the raw integer of the record it came from (the codec's
+/// <see cref="FieldScale"/> of its field), and only when decoding that integer gives back exactly the
+/// same double. Samples decoded from binary frames always do; a sample with a value
 /// off that grid (JSON with more decimals than the terminal could send) is kept whole in a side
 /// array, allocated the first time it is needed. Every vehicle holds one of these, so it counts
 /// in the memory per vehicle.
 /// </remarks>
 internal sealed class EvidenceRing
 {
-    // Integer form of each field: value = (raw * Numerator - Bias) / Denominator, as the codec decodes.
-    private readonly record struct Scale(int Size, int Numerator, long Bias, double Denominator);
-
-    private static readonly Scale[] Diesel =
-    [
-        new(2, 1, 0, 256),      // speed km/h
-        new(1, 1, 0, 2),        // barometric pressure kPa
-        new(1, 1, 125, 1),      // engine torque %
-        new(1, 1, 125, 1),      // friction torque %
-        new(2, 1, 0, 8),        // engine speed rpm
-        new(2, 1, 0, 20),       // fuel flow L/h
-        new(2, 1, 4000, 20),    // NOx upstream ppm
-        new(2, 1, 4000, 20),    // NOx downstream ppm
-        new(1, 2, 0, 5),        // reagent level %
-        new(2, 1, 0, 20),       // intake air flow kg/h
-        new(2, 1, 8736, 32),    // SCR inlet deg C
-        new(2, 1, 8736, 32),    // SCR outlet deg C
-        new(2, 1, 0, 10),       // DPF pressure drop kPa
-        new(1, 1, 40, 1),       // coolant deg C
-        new(1, 2, 0, 5),        // fuel level %
-        new(4, 1, 0, 1_000_000), // longitude, signed
-        new(4, 1, 0, 1_000_000), // latitude, signed
-        new(4, 1, 0, 10),       // odometer km
-    ];
-
-    private static readonly Scale[] Supplementary =
-    [
-        new(1, 1, 0, 1),        // engine torque mode
-        new(1, 2, 0, 5),        // accelerator pedal %
-        new(4, 1, 0, 2),        // total fuel used L
-        new(1, 1, 40, 1),       // urea tank deg C
-        new(4, 1, 0, 100),      // urea dosing mL/h
-        new(4, 1, 0, 1),        // total urea used g
-        new(2, 1, 8736, 32),    // DPF exhaust deg C
-    ];
+    // The codec's own field scales, in record order: stored integers decode exactly as a frame's do.
+    private static readonly FieldScale[] Diesel = [.. DieselFields.All];
+    private static readonly FieldScale[] Supplementary = [.. SupplementaryFields.All];
 
     private const int DieselBytes = 37;
     private const int SupplementaryBytes = 17;
@@ -132,8 +100,8 @@ internal sealed class EvidenceRing
             && Put(values, ref o, Diesel[8], s.ReagentLevelPercent) && Put(values, ref o, Diesel[9], s.IntakeAirFlowKgph)
             && Put(values, ref o, Diesel[10], s.ScrInletTempC) && Put(values, ref o, Diesel[11], s.ScrOutletTempC)
             && Put(values, ref o, Diesel[12], s.DpfPressureDropKpa) && Put(values, ref o, Diesel[13], s.CoolantTempC)
-            && Put(values, ref o, Diesel[14], s.FuelLevelPercent) && PutSigned(values, ref o, s.Longitude)
-            && PutSigned(values, ref o, s.Latitude) && Put(values, ref o, Diesel[17], s.OdometerKm)))
+            && Put(values, ref o, Diesel[14], s.FuelLevelPercent) && PutSigned(values, ref o, Diesel[15], s.Longitude)
+            && PutSigned(values, ref o, Diesel[16], s.Latitude) && Put(values, ref o, Diesel[17], s.OdometerKm)))
             return false;
         if (s.Supplementary is not { } x)
         {
@@ -173,8 +141,8 @@ internal sealed class EvidenceRing
             DpfPressureDropKpa = Get(values, ref o, Diesel[12]),
             CoolantTempC = Get(values, ref o, Diesel[13]),
             FuelLevelPercent = Get(values, ref o, Diesel[14]),
-            Longitude = GetSigned(values, ref o),
-            Latitude = GetSigned(values, ref o),
+            Longitude = GetSigned(values, ref o, Diesel[15]),
+            Latitude = GetSigned(values, ref o, Diesel[16]),
             OdometerKm = Get(values, ref o, Diesel[17]),
         };
         if ((entry[10] & HasSupplementary) == 0)
@@ -196,27 +164,21 @@ internal sealed class EvidenceRing
         };
     }
 
-    // All ones of the field's width: a missing value (NaN). Valid raw values never reach it.
-    private static uint Missing(int size) => size switch { 1 => 0xFF, 2 => 0xFFFF, _ => 0xFFFF_FFFF };
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Decode(uint raw, in Scale f) => (((long)raw * f.Numerator) - f.Bias) / f.Denominator;
-
-    private static bool Put(Span<byte> values, ref int offset, in Scale f, double value)
+    private static bool Put(Span<byte> values, ref int offset, FieldScale f, double value)
     {
         uint raw;
         if (double.IsNaN(value))
         {
-            raw = Missing(f.Size);
+            raw = f.NotAvailable;
         }
         else
         {
             var r = Math.Round(((value * f.Denominator) + f.Bias) / f.Numerator);
-            if (!(r >= 0 && r < Missing(f.Size)))
+            if (!(r >= 0 && r <= f.MaxRaw))
                 return false;
             raw = (uint)r;
             // Only exact: the double decoded from the integer must be the very value measured.
-            if (BitConverter.DoubleToInt64Bits(Decode(raw, f)) != BitConverter.DoubleToInt64Bits(value))
+            if (BitConverter.DoubleToInt64Bits(f.Decode(raw)) != BitConverter.DoubleToInt64Bits(value))
                 return false;
         }
         Write(values.Slice(offset, f.Size), raw);
@@ -224,7 +186,7 @@ internal sealed class EvidenceRing
         return true;
     }
 
-    private static bool PutSigned(Span<byte> values, ref int offset, double degrees)
+    private static bool PutSigned(Span<byte> values, ref int offset, FieldScale f, double degrees)
     {
         int raw;
         if (double.IsNaN(degrees))
@@ -233,11 +195,11 @@ internal sealed class EvidenceRing
         }
         else
         {
-            var r = Math.Round(degrees * 1_000_000);
+            var r = Math.Round(degrees * f.Denominator);
             if (!(r > int.MinValue && r <= int.MaxValue))
                 return false;
             raw = (int)r;
-            if (BitConverter.DoubleToInt64Bits(DecodeSigned(raw)) != BitConverter.DoubleToInt64Bits(degrees))
+            if (BitConverter.DoubleToInt64Bits(DecodeSigned(raw, f)) != BitConverter.DoubleToInt64Bits(degrees))
                 return false;
         }
         BinaryPrimitives.WriteInt32LittleEndian(values.Slice(offset, 4), raw);
@@ -245,10 +207,10 @@ internal sealed class EvidenceRing
         return true;
     }
 
-    // As the codec decodes: the unsigned microdegrees over 10^6, then the sign of the status bits.
-    private static double DecodeSigned(int raw) => raw < 0 ? -((double)-(long)raw / 1_000_000) : (double)raw / 1_000_000;
+    // As the codec decodes: the unsigned microdegrees through the field's scale, then the sign of the status bits.
+    private static double DecodeSigned(int raw, FieldScale f) => raw < 0 ? -f.Decode((uint)-(long)raw) : f.Decode((uint)raw);
 
-    private static double Get(ReadOnlySpan<byte> values, ref int offset, in Scale f)
+    private static double Get(ReadOnlySpan<byte> values, ref int offset, FieldScale f)
     {
         var slice = values.Slice(offset, f.Size);
         offset += f.Size;
@@ -258,14 +220,14 @@ internal sealed class EvidenceRing
             2 => BinaryPrimitives.ReadUInt16LittleEndian(slice),
             _ => BinaryPrimitives.ReadUInt32LittleEndian(slice),
         };
-        return raw == Missing(f.Size) ? double.NaN : Decode(raw, f);
+        return f.Decode(raw); // NaN for the not-available marker (above MaxRaw)
     }
 
-    private static double GetSigned(ReadOnlySpan<byte> values, ref int offset)
+    private static double GetSigned(ReadOnlySpan<byte> values, ref int offset, FieldScale f)
     {
         var raw = BinaryPrimitives.ReadInt32LittleEndian(values.Slice(offset, 4));
         offset += 4;
-        return raw == int.MinValue ? double.NaN : DecodeSigned(raw);
+        return raw == int.MinValue ? double.NaN : DecodeSigned(raw, f);
     }
 
     private static void Write(Span<byte> slice, uint raw)
