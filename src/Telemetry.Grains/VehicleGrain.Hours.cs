@@ -18,7 +18,9 @@ public sealed partial class VehicleGrain
         _hours = new HourTotalsAccumulator(_vin, physics);
         _hoursStore = ServiceProvider.GetService<IHourTotalsStore>();
         _hoursLogger = log;
-        _detector.Observer = _hours;
+        // Without a store (a host without the case database) nothing is gathered, so nothing is dropped either.
+        if (_hoursStore is not null)
+            _detector.Observer = _hours;
     }
 
     /// <summary>
@@ -27,11 +29,9 @@ public sealed partial class VehicleGrain
     /// </summary>
     private async Task FlushHoursAsync()
     {
-        if (_hours.DirtyCount == 0)
+        if (_hours.DirtyCount == 0 || _hoursStore is not { } store)
             return;
         var taken = _hours.TakeDirty();
-        if (_hoursStore is not { } store)
-            return;
         try
         {
             await store.AddAsync([.. taken]);
