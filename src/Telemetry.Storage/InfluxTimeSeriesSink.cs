@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Reflection;
 using System.Text;
 using System.Threading.Channels;
@@ -275,6 +276,7 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     private readonly WriteService? _service;
     private readonly string _bucket;
     private readonly string _org;
+    private readonly bool _gzip;
 
     public InfluxLineBatchWriter(TimeSeriesOptions options, bool gzip = false)
     {
@@ -287,10 +289,14 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
         if (!string.IsNullOrEmpty(options.Token))
             clientOptions.Token = options.Token;
         _client = new InfluxDBClient(clientOptions);
-        if (gzip)
-            _client.EnableGzip();
         _api = _client.GetWriteApiAsync();
         _service = ServiceField?.GetValue(_api) as WriteService;
+        // With the write service at hand the writer compresses the body itself, at the fastest level:
+        // the client's own gzip uses the default level, which cost about a seventh of the silo's CPU
+        // under load for a body about 15 % smaller (bench/results/storage.md).
+        _gzip = gzip && _service is not null;
+        if (gzip && !_gzip)
+            _client.EnableGzip();
         _bucket = options.Bucket;
         _org = options.Org;
     }
@@ -302,8 +308,20 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     public Task WriteAsync(ReadOnlyMemory<byte> lines, int count, CancellationToken cancellationToken) =>
         _service is null
             ? _api.WriteRecordAsync(Encoding.UTF8.GetString(lines.Span), WritePrecision.S, _bucket, _org, cancellationToken)
-            : _service.PostWriteAsync(_org, _bucket, lines.ToArray(), null, "identity", "text/plain; charset=utf-8", null,
-                "application/json", null, WritePrecision.S, cancellationToken);
+            : _service.PostWriteAsync(_org, _bucket, _gzip ? Compress(lines.Span) : lines.ToArray(), null, _gzip ? "gzip" : "identity",
+                "text/plain; charset=utf-8", null, "application/json", null, WritePrecision.S, cancellationToken);
+
+    /// <summary>The body as one gzip member at <see cref="CompressionLevel.Fastest"/>.</summary>
+    internal static byte[] Compress(ReadOnlySpan<byte> body)
+    {
+        // Line protocol shrinks to about a tenth: start the output at a quarter to grow at most twice.
+        using var output = new MemoryStream(Math.Max(256, body.Length / 4));
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(body);
+        }
+        return output.ToArray();
+    }
 
     /// <summary>True when requests go to the client's write service directly (see the field comment).</summary>
     internal bool WritesBytes => _service is not null;

@@ -15,9 +15,9 @@ namespace Telemetry.Storage;
 /// <remarks>
 /// Live samples and re-issued history of the same vehicle are aggregated apart, so a backlog (in either
 /// order) never splits the live minute. The minute in progress is held in memory (about 300 bytes a
-/// vehicle): after a crash it is aggregated from the samples that came after the restart only, and a minute
-/// completed by a write that the journal then refused (disk cap) is not written; the samples themselves
-/// are all in the journal either way.
+/// vehicle): after a crash it is aggregated from the samples that came after the restart only; the samples
+/// themselves are all in the journal either way. A minute completed by a write that the journal then
+/// refused (disk cap) is held by <see cref="Journal.JournalTimeSeriesSink"/> and goes with its next record.
 /// </remarks>
 internal sealed class MinuteAggregates(TimeProvider time)
 {

@@ -53,7 +53,7 @@ internal static class Utf8SampleLine
             var key = fields++ == 0 ? FirstKeys[i] : NextKeys[i];
             key.CopyTo(destination[at..]);
             at += key.Length;
-            if (!value.TryFormat(destination[at..], out var number, default, System.Globalization.CultureInfo.InvariantCulture))
+            if (!DecimalText.TryWrite(value, destination[at..], out var number))
                 throw new InvalidOperationException("A number did not fit its reserved space.");
             at += number;
         }

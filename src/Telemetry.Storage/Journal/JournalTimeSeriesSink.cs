@@ -22,6 +22,8 @@ namespace Telemetry.Storage.Journal;
 public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? options = null, TimeProvider? time = null) : ITimeSeriesSink
 {
     private readonly MinuteAggregates? _aggregates = options?.IsAdaptive == true ? new MinuteAggregates(time ?? TimeProvider.System) : null;
+    private readonly Lock _heldGate = new();
+    private readonly List<byte[]> _held = [];
 
     /// <summary>
     /// Under the <c>adaptive</c> policy, appends the aggregates of the minutes of vehicles idle for 90 s
@@ -33,13 +35,13 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
             return default;
         var buffer = RentBuffer();
         _aggregates.FlushIdle(buffer, all);
-        if (buffer.WrittenCount == 0)
+        if (buffer.WrittenCount == 0 && !HasHeldAggregates)
         {
             ReturnBuffer(buffer);
             return default;
         }
 
-        return Append(buffer, cancellationToken);
+        return Append(buffer, aggregatesFrom: 0, cancellationToken);
     }
 
     private const int KeepBufferBytes = 256 * 1024;
@@ -59,14 +61,13 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         if (_aggregates is null)
         {
             SamplePoints.WriteLines(buffer, series, samples);
-        }
-        else
-        {
-            SamplePoints.WriteAdaptiveLines(buffer, series, samples);
-            _aggregates.Add(series, samples, buffer);
+            return Append(buffer, aggregatesFrom: -1, cancellationToken);
         }
 
-        return Append(buffer, cancellationToken);
+        SamplePoints.WriteAdaptiveLines(buffer, series, samples);
+        var aggregatesFrom = buffer.WrittenCount;
+        _aggregates.Add(series, samples, buffer);
+        return Append(buffer, aggregatesFrom, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -78,22 +79,57 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         var line = SamplePoints.ToLine(alert);
         var written = Encoding.UTF8.GetBytes(line, buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(line.Length)));
         buffer.Advance(written);
-        return Append(buffer, cancellationToken);
+        return Append(buffer, aggregatesFrom: -1, cancellationToken);
     }
 
-    private ValueTask Append(ArrayBufferWriter<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>True while aggregate lines of a refused append wait for the next one.</summary>
+    internal bool HasHeldAggregates
     {
+        get
+        {
+            lock (_heldGate)
+                return _held.Count > 0;
+        }
+    }
+
+    /// <summary>
+    /// Appends the buffer as one record. The aggregate lines in it (from <paramref name="aggregatesFrom"/>
+    /// on; none when negative) left <see cref="MinuteAggregates"/> for good, so when the journal refuses the
+    /// record (disk cap, disk error) they are held here and go with the next record instead of being lost;
+    /// the samples are the caller's to retry. Lines held from earlier go with this record.
+    /// </summary>
+    private ValueTask Append(ArrayBufferWriter<byte> buffer, int aggregatesFrom, CancellationToken cancellationToken)
+    {
+        byte[]? aggregates = null;
         try
         {
+            if (aggregatesFrom >= 0)
+            {
+                aggregatesFrom = TakeHeld(buffer, aggregatesFrom);
+                if (buffer.WrittenCount > aggregatesFrom)
+                    aggregates = buffer.WrittenSpan[aggregatesFrom..].TrimStart((byte)'\n').ToArray();
+            }
+            if (buffer.WrittenCount == 0)
+                return default;
+
             // The journal copies the payload before AppendAsync returns: the buffer can be reused at once.
-            var append = journal.AppendAsync(JournalRecordType.Points, buffer.WrittenMemory, cancellationToken);
+            ValueTask<long> append;
+            try
+            {
+                append = journal.AppendAsync(JournalRecordType.Points, buffer.WrittenMemory, cancellationToken);
+            }
+            catch when (aggregates is not null)
+            {
+                Hold(aggregates);
+                throw;
+            }
             if (append.IsCompletedSuccessfully)
             {
                 _ = append.Result;
                 return default;
             }
 
-            return Await(append);
+            return aggregates is null ? Await(append) : AwaitHolding(append, aggregates);
         }
         finally
         {
@@ -103,6 +139,50 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask Await(ValueTask<long> append) => await append;
+
+    private async ValueTask AwaitHolding(ValueTask<long> append, byte[] aggregates)
+    {
+        try
+        {
+            await append;
+        }
+        catch
+        {
+            Hold(aggregates);
+            throw;
+        }
+    }
+
+    /// <summary>Moves the held aggregate lines to the end of <paramref name="buffer"/>; returns where the aggregate lines now start.</summary>
+    private int TakeHeld(ArrayBufferWriter<byte> buffer, int aggregatesFrom)
+    {
+        lock (_heldGate)
+        {
+            if (_held.Count == 0)
+                return aggregatesFrom;
+            var start = buffer.WrittenCount;
+            foreach (var lines in _held)
+            {
+                var span = buffer.GetSpan(lines.Length + 1);
+                var at = 0;
+                if (buffer.WrittenCount > 0)
+                    span[at++] = (byte)'\n';
+                lines.CopyTo(span[at..]);
+                buffer.Advance(at + lines.Length);
+            }
+            _held.Clear();
+            // The lines held come after the ones this call rendered: all of them count as aggregates from the first.
+            return Math.Min(aggregatesFrom, start);
+        }
+    }
+
+    private void Hold(byte[] aggregates)
+    {
+        if (aggregates.Length == 0)
+            return;
+        lock (_heldGate)
+            _held.Add(aggregates);
+    }
 
     private static ArrayBufferWriter<byte> RentBuffer()
     {

@@ -102,6 +102,69 @@ public sealed class AdaptivePolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task MinuteAggregate_CompletedByAWriteTheFullJournalRefused_IsWrittenWithTheNextRecord()
+    {
+        var options = new TimeSeriesOptions { Policy = "adaptive" };
+        var journalOptions = new JournalOptions { Directory = _dir.File("journal"), SegmentBytes = 16 * 1024, MaxBytes = 4 * 16 * 1024, Fsync = false };
+        await using var journal = new FileJournal(journalOptions, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+        await journal.SaveCursorAsync("shipper", 1, Ct);
+        var sink = new JournalTimeSeriesSink(journal, options);
+        var vin = TestData.NewVin("LADPC");
+        var start = new DateTime(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+
+        // Minute 0 of the vehicle, then filler from another vehicle until the journal refuses.
+        await sink.WriteSamplesAsync(vin, [.. Enumerable.Range(0, 60).Select(s => At(start, s))], Ct);
+        var filler = TestData.NewVin("LADPD");
+        var second = 0;
+        await Assert.ThrowsAsync<JournalFullException>(async () =>
+        {
+            while (second < 100_000)
+            {
+                await sink.WriteSamplesAsync(filler, [At(start.AddHours(1), second)], Ct);
+                second += 60; // a new minute each time: each write also completes one aggregate of the filler
+            }
+        });
+        Assert.True(journal.Stats.IsFull);
+
+        // The first sample of minute 1 completes minute 0: that write is refused, its aggregate line held.
+        await Assert.ThrowsAsync<JournalFullException>(async () => await sink.WriteSamplesAsync(vin, [At(start, 60)], Ct));
+        Assert.True(sink.HasHeldAggregates);
+        await Assert.ThrowsAsync<JournalFullException>(async () => await sink.FlushIdleAggregatesAsync(all: false, Ct));
+        Assert.True(sink.HasHeldAggregates);
+
+        // Space frees (the shipper passed everything): the next record carries the held lines.
+        await journal.SaveCursorAsync("shipper", journal.LastSequence + 1, Ct);
+        await RetryUntilAcceptedAsync(() => sink.WriteSamplesAsync(vin, [At(start, 60)], Ct));
+        Assert.False(sink.HasHeldAggregates);
+
+        var text = new List<string>();
+        await foreach (var record in journal.ReadAsync(journal.LastSequence, follow: false, Ct))
+            text.AddRange(System.Text.Encoding.UTF8.GetString(record.Payload.Span).Split('\n'));
+        var minuteZero = text.Where(l => l.StartsWith($"{AdaptiveFields.AggregateMeasurement},vin={vin} ", StringComparison.Ordinal)
+            && l.EndsWith($" {LineProtocol.ToUnixSeconds(start)}", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(minuteZero);
+        Assert.Contains(",samples=60i ", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>Calls <paramref name="write"/> until the journal accepts it (it frees segments on the next rotation).</summary>
+    private static async Task RetryUntilAcceptedAsync(Func<ValueTask> write)
+    {
+        for (var refused = 0; refused < 1000; refused++)
+        {
+            try
+            {
+                await write();
+                return;
+            }
+            catch (JournalFullException)
+            {
+                await Task.Delay(10, Ct);
+            }
+        }
+        throw new TimeoutException("The journal kept refusing after its cursor moved past every record.");
+    }
+
+    [Fact]
     public void AlertLine_OpenAndClosed_GiveTheEpisodeOfTheirVehicle()
     {
         var start = new DateTime(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
