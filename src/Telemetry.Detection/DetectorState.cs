@@ -61,6 +61,10 @@ public sealed class EvaluatorState
     [Id(11)] public long MaskMinute { get; set; } = long.MinValue;
     /// <summary>Fields present per minute over the last ten minutes.</summary>
     [Id(12)] public int[] MinuteMasks { get; set; } = [];
+    /// <summary>The last samples kept as evidence for the next episode, packed (68 bytes each), oldest first; empty in states saved before they were kept.</summary>
+    [Id(13)] public byte[] EvidencePacked { get; set; } = [];
+    /// <summary>The evidence samples that could not be packed (values off the terminals' grid), in the order of their entries.</summary>
+    [Id(14)] public Sample[] EvidenceWhole { get; set; } = [];
 }
 
 /// <summary>One rule's saved state.</summary>

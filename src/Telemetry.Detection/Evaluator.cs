@@ -197,6 +197,7 @@ internal sealed class Evaluator
             if (r.CaptureState() is { } st)
                 states.Add(new RuleStateEntry(r.Id, st));
         }
+        var (evidence, wholeEvidence) = _evidence?.Export() ?? ([], []);
         return new EvaluatorState
         {
             LastSecond = LastSecond,
@@ -210,6 +211,8 @@ internal sealed class Evaluator
             RuleStates = [.. states],
             MaskMinute = _maskMinute,
             MinuteMasks = [.. _minuteMasks.Select(m => (int)m)],
+            EvidencePacked = evidence,
+            EvidenceWhole = wholeEvidence,
         };
     }
 
@@ -232,6 +235,7 @@ internal sealed class Evaluator
                 r.RestoreState(Array.Find(state.RuleStates ?? [], e => e.RuleId == r.Id)?.State);
         }
         Episodes.Restore(state.Episodes);
+        _evidence = EvidenceRing.Import(_options.Episodes.EvidenceSamples, state.EvidencePacked, state.EvidenceWhole);
         if (state.MinuteMasks is { Length: MaskMinutes } masks)
         {
             for (var i = 0; i < MaskMinutes; i++)

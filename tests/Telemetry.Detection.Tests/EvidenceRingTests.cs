@@ -73,4 +73,25 @@ public sealed class EvidenceRingTests
         Assert.Equal(1.0 / 3, kept[1].NoxDownstreamPpm);
         Assert.Equal(100, kept[2].NoxDownstreamPpm);
     }
+
+    [Fact]
+    public void ExportThenImport_SameSamples_WholeOnesIncluded_AndASmallerRingKeepsTheNewest()
+    {
+        var ring = new EvidenceRing(5);
+        for (var i = 0; i < 8; i++)
+            ring.Push(Sample.Empty(Start.AddSeconds(i)) with { SpeedKmh = i, NoxDownstreamPpm = i % 3 == 0 ? 1.0 / 3 : 523.35 });
+        var (packed, whole) = ring.Export();
+
+        var restored = EvidenceRing.Import(5, packed, whole)!;
+        var smaller = EvidenceRing.Import(2, packed, whole)!;
+
+        Assert.Equal(ring.ToImmutableArray(), restored.ToImmutableArray());
+        Assert.Equal(ring.WholeSamples, restored.WholeSamples);
+        Assert.Equal(ring.ToImmutableArray()[^2..], smaller.ToImmutableArray());
+        restored.Push(Sample.Empty(Start.AddSeconds(8)) with { SpeedKmh = 8 });
+        Assert.Equal([4.0, 5.0, 6.0, 7.0, 8.0], restored.ToImmutableArray().Select(s => s.SpeedKmh));
+        Assert.Null(EvidenceRing.Import(5, [], []));
+        Assert.Null(EvidenceRing.Import(5, packed, []));
+        Assert.Null(EvidenceRing.Import(5, packed[..^1], whole));
+    }
 }

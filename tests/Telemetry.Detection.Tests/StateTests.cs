@@ -53,6 +53,45 @@ public sealed class StateTests
     }
 
     [Fact]
+    public void RestoreJustBeforeAnEpisodeOpens_ItsEvidenceHoldsTheSamplesFromBeforeTheRestart()
+    {
+        const int total = 5400;
+        var whole = new Drive().Run(total, Tampered, Obd);
+        var opened = whole.Changes.First(c => c.Kind == AlertChangeKind.Opened && c.Alert.Evidence.Length >= 20);
+        // Split 10 s before the newest evidence sample: most of the evidence came before the restart.
+        var split = (int)(opened.Alert.Evidence[^1].TimeUtc - Drive.T0).TotalSeconds - 10;
+
+        var first = new Drive().Run(split, Tampered, Obd);
+        var saved = Serializer.Deserialize<DetectorState>(Serializer.SerializeToArray(first.Detector.Capture()))!;
+        Assert.NotEmpty(saved.Live!.EvidencePacked);
+        var second = new Drive().ContinueAt(split);
+        second.Detector.Restore(saved);
+        second.Run(total - split, Tampered, Obd);
+
+        var again = second.Changes.Single(c => c.Kind == AlertChangeKind.Opened && c.Alert.Id == opened.Alert.Id);
+        Assert.Equal(opened.Alert.Evidence.Length, again.Alert.Evidence.Length);
+        Assert.Equal(opened.Alert.Evidence, again.Alert.Evidence);
+        Assert.Contains(again.Alert.Evidence, e => e.TimeUtc < Drive.At(split));
+    }
+
+    [Fact]
+    public void StateSavedBeforeEvidenceWasKept_LoadsAndGivesTheSameEpisodes()
+    {
+        const int total = 5400, split = 1800;
+        var whole = new Drive().Run(total, Tampered, Obd);
+        var first = new Drive().Run(split, Tampered, Obd);
+        var state = Serializer.Deserialize<DetectorState>(Serializer.SerializeToArray(first.Detector.Capture()))!;
+        state.Live!.EvidencePacked = [];
+        state.Live.EvidenceWhole = [];
+        var second = new Drive().ContinueAt(split);
+
+        second.Detector.Restore(state);
+        second.Run(total - split, Tampered, Obd);
+
+        Assert.Equal(Describe(whole.Changes.Skip(first.Changes.Count)), Describe(second.Changes));
+    }
+
+    [Fact]
     public void Capture_SavesATypedStateForEveryRuleWithState()
     {
         var d = new Drive().Run(1800, Tampered, Obd);

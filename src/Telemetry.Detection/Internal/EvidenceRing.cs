@@ -15,7 +15,8 @@ namespace Telemetry.Detection.Internal;
 /// same double. Samples decoded from binary frames always do; a sample with a value
 /// off that grid (JSON with more decimals than the terminal could send) is kept whole in a side
 /// array, allocated the first time it is needed. Every vehicle holds one of these, so it counts
-/// in the memory per vehicle.
+/// in the memory per vehicle. The packed entries are saved with the detector state
+/// (<see cref="EvaluatorState.EvidencePacked"/>): a change to their layout needs a new state version.
 /// </remarks>
 internal sealed class EvidenceRing
 {
@@ -84,6 +85,59 @@ internal sealed class EvidenceRing
             b.Add(entry[10] == Whole ? _whole![slot] : Unpack(entry));
         }
         return b.MoveToImmutable();
+    }
+
+    /// <summary>
+    /// The ring for a saved state: the packed entries oldest first (<see cref="EntryBytes"/> each) and the
+    /// samples held whole, in the order of their entries. Empty arrays when nothing is held.
+    /// </summary>
+    public (byte[] Packed, Sample[] Whole) Export()
+    {
+        if (_count == 0)
+            return ([], []);
+        var packed = new byte[_count * EntryBytes];
+        var whole = new List<Sample>();
+        var start = (_next - _count + Capacity) % Capacity;
+        for (var i = 0; i < _count; i++)
+        {
+            var slot = (start + i) % Capacity;
+            var entry = _entries.AsSpan(slot * EntryBytes, EntryBytes);
+            entry.CopyTo(packed.AsSpan(i * EntryBytes));
+            if (entry[10] == Whole)
+                whole.Add(_whole![slot]);
+        }
+        return (packed, [.. whole]);
+    }
+
+    /// <summary>
+    /// A ring of <paramref name="capacity"/> holding what <see cref="Export"/> gave (the newest entries when
+    /// it held more); null when nothing usable was saved (a state from before evidence was kept, or damaged).
+    /// </summary>
+    public static EvidenceRing? Import(int capacity, byte[]? packed, Sample[]? whole)
+    {
+        if (packed is null || packed.Length == 0 || packed.Length % EntryBytes != 0)
+            return null;
+        var ring = new EvidenceRing(capacity);
+        var count = packed.Length / EntryBytes;
+        var wholeIndex = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var entry = packed.AsSpan(i * EntryBytes, EntryBytes);
+            if (entry[10] == Whole)
+            {
+                if (whole is null || wholeIndex >= whole.Length)
+                    return null;
+                ring.Push(whole[wholeIndex++]);
+                continue;
+            }
+            entry.CopyTo(ring._entries.AsSpan(ring._next * EntryBytes, EntryBytes));
+            if (ring._whole is not null)
+                ring._whole[ring._next] = default;
+            ring._next = ring._next + 1 == ring.Capacity ? 0 : ring._next + 1;
+            if (ring._count < ring.Capacity)
+                ring._count++;
+        }
+        return ring;
     }
 
     private static bool TryPack(in Sample s, Span<byte> entry)
