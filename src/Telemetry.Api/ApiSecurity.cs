@@ -30,6 +30,12 @@ public sealed class ApiOptions
     /// <summary>JWT bearer tokens from an identity provider; off while <c>Authority</c> and <c>SigningKey</c> are both empty.</summary>
     public JwtOptions Jwt { get; set; } = new();
 
+    /// <summary>
+    /// <c>/metrics</c> answers without credentials (true, the default: it carries counts and timings of the
+    /// platform, no VIN, fleet or position); false: it needs a key or token of any role, like the API.
+    /// </summary>
+    public bool PublicMetrics { get; set; } = true;
+
     /// <summary>What is wrong with these settings, one sentence per problem that names the setting; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Telemetry.Api;
 using Telemetry.Grains;
 using Telemetry.Ingest;
 using Telemetry.Storage;
@@ -66,13 +67,18 @@ public static class Observability
     }
 
     /// <summary>
-    /// Maps <c>/metrics</c> (Prometheus text format), <c>/health/live</c> and <c>/health/ready</c>
+    /// Maps <c>/metrics</c> (Prometheus text format; needs a key when <see cref="ApiOptions.PublicMetrics"/> is off), <c>/health/live</c> and <c>/health/ready</c>
     /// (JSON; 503 while the broker, the time-series store, the cluster membership or the alert store is not healthy),
     /// and <c>/reference/zones.geojson</c>: the low-emission zones the rules use, for the dashboards' map layer.
     /// </summary>
     public static IEndpointRouteBuilder MapTelemetryMetrics(this IEndpointRouteBuilder app)
     {
-        app.MapPrometheusScrapingEndpoint();
+        var scrape = app.MapPrometheusScrapingEndpoint();
+        if (!app.ServiceProvider.GetRequiredService<IOptions<ApiOptions>>().Value.PublicMetrics)
+        {
+            // Telemetry:Api:PublicMetrics=false: a scraper sends a key of any role (Prometheus: authorization.credentials).
+            scrape.RequireAuthorization(ApiPolicies.Read);
+        }
         app.MapTelemetryHealth();
         app.MapGet("/reference/zones.geojson", (HttpContext context, IOptions<ReferenceDataOptions> options) =>
         {

@@ -165,6 +165,30 @@ public sealed class ApiAccessTests
     }
 
     [Fact]
+    public async Task Metrics_WithPublicMetricsOff_NeedAKeyOfAnyRole_HealthAndZonesStayOpen()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var silo = await SiloUnderTest.StartAsync(broker, influxUrl: null, new Dictionary<string, string>
+        {
+            ["Telemetry:Api:PublicMetrics"] = "false",
+        });
+        using var anonymous = silo.Anonymous();
+
+        using var refused = await anonymous.GetAsync("/metrics", ct);
+        using var scraped = await silo.Http.GetAsync("/metrics", ct);
+        using var ready = await anonymous.GetAsync("/health/live", ct);
+        using var zones = await anonymous.GetAsync("/reference/zones.geojson", ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
+        Assert.Contains("# TYPE ", await scraped.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, zones.StatusCode);
+    }
+
+    [Fact]
     public async Task AdminKey_IsWrittenOnFirstStartReadableByTheOwnerOnly_AndCliKeysCreateAndRevokeWork_AndNoKeyIsLogged()
     {
         var ct = TestContext.Current.CancellationToken;
