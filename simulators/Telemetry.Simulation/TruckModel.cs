@@ -146,6 +146,10 @@ public sealed class TruckModel
     private double _stuckValue = double.NaN;
     private bool _removalRaised;
     private Sample _last;
+    private readonly double _ambient;
+    private DateTime _keyOnUtc;        // when the ignition last turned on: the start, or the end of a park
+    private bool _stopping;
+    private int _restSeconds;
 
     /// <summary>Creates the model; the engine starts cold at <paramref name="startUtc"/>.</summary>
     public TruckModel(string vin, int seed, DriveCycle cycle, DateTime startUtc, TruckModelOptions? options = null)
@@ -157,6 +161,8 @@ public sealed class TruckModel
         _startUtc = DateTime.SpecifyKind(startUtc, DateTimeKind.Utc);
         NowUtc = _startUtc;
         var ambient = double.IsNaN(_o.AmbientC) ? 5 + (_rng.NextDouble() * 20) : _o.AmbientC;
+        _ambient = ambient;
+        _keyOnUtc = _startUtc;
         _coolant = ambient;
         _scrIn = ambient;
         _scrOut = ambient;
@@ -210,6 +216,39 @@ public sealed class TruckModel
     /// <summary>Injects <paramref name="fault"/> for sample times in [from, to).</summary>
     public void Inject(Fault fault, DateTime fromUtc, DateTime toUtc) => _faults.Add((fault, fromUtc, toUtc));
 
+    /// <summary>
+    /// The driver pulls over: the target speed becomes 0 and, 5 s after the truck is at rest, the engine
+    /// stops; until <see cref="Park"/> each step then reports ignition on, engine off (zero engine speed).
+    /// </summary>
+    public void BeginStop()
+    {
+        _stopping = true;
+        _restSeconds = 0;
+    }
+
+    /// <summary>True once the engine is off after <see cref="BeginStop"/>.</summary>
+    public bool EngineStopped => _stopping && _restSeconds >= 5;
+
+    /// <summary>
+    /// Ignition off for <paramref name="duration"/>: no sample is produced for it, the clock moves on,
+    /// coolant and SCR cool towards ambient, and the next step is a key-on as at the start.
+    /// </summary>
+    public void Park(TimeSpan duration)
+    {
+        var seconds = Math.Max(0, duration.TotalSeconds);
+        NowUtc = NowUtc.AddSeconds(seconds);
+        _coolant = _ambient + ((_coolant - _ambient) * Math.Exp(-seconds / 3600));
+        _scrIn = _ambient + ((_scrIn - _ambient) * Math.Exp(-seconds / 1200));
+        _scrOut = _ambient + ((_scrOut - _ambient) * Math.Exp(-seconds / 1500));
+        _v = 0;
+        _target = 0;
+        _phase = 0;
+        _phaseLeft = 45 + _rng.Next(30);
+        _stopping = false;
+        _restSeconds = 0;
+        _keyOnUtc = NowUtc;
+    }
+
     /// <summary>Advances one second and returns that second's sample.</summary>
     public Sample Step()
     {
@@ -225,14 +264,22 @@ public sealed class TruckModel
             }
         }
 
-        if (elapsed <= _o.KeyOnSeconds)
+        if ((NowUtc - _keyOnUtc).TotalSeconds <= _o.KeyOnSeconds)
             return KeyOn();
 
         DriveCycleStep(elapsed);
+        if (_stopping)
+            _target = 0;
 
         // Speed dynamics of a loaded truck.
         var dv = Math.Clamp(_target - _v, -1.0, 0.6);
         _v = Math.Max(0, _v + dv);
+        // Asked to stop: after 5 s at rest the driver switches the engine off (ignition still on).
+        if (EngineStopped || (_stopping && _v < 0.5 && ++_restSeconds >= 5))
+        {
+            _v = 0;
+            return KeyOn();
+        }
         var speedKmh = _v * 3.6;
 
         // Gear and engine speed.

@@ -31,6 +31,8 @@ public static class LoadCommand
         var siloPid = new Option<int?>("--silo-pid") { Description = "PID of a silo on this machine: CPU and memory from /proc." };
         var watch = new Option<string[]>("--watch-pid") { Description = "name=PID of another process on this machine to watch in /proc (repeatable), e.g. broker=123.", AllowMultipleArgumentsPerToken = false };
         var faultShare = new Option<double>("--fault-share") { Description = "Share of vehicles (0-1) with a NOx control failure injected (ground truth R1).", DefaultValueFactory = _ => 0.02 };
+        var parkedShare = new Option<double>("--parked-share") { Description = "Share of the clean vehicles (0-1) that switch the ignition off once during the run (pull over, engine off, silent, key-on again).", DefaultValueFactory = _ => 0.1 };
+        var parkedMinutes = new Option<int>("--parked-minutes") { Description = "Minutes an ignition-off lasts.", DefaultValueFactory = _ => 3 };
         var history = new Option<int>("--history-minutes") { Description = "Minutes of stored driving the faulty vehicles re-issue (0x03) first.", DefaultValueFactory = _ => 30 };
         var historyAll = new Option<bool>("--history-all") { Description = "Every vehicle re-issues its history first, not only the faulty ones." };
         var historySeconds = new Option<int>("--history-seconds") { Description = "Seconds over which the re-issued history is spread, before the live schedule.", DefaultValueFactory = _ => 10 };
@@ -43,7 +45,7 @@ public static class LoadCommand
         var command = new Command("load", "Drive N vehicles at an exact open-loop rate over pipelined MQTT connections and measure what the system stored, how late it alerted and whether it kept up. Exit code 0 when the run met its targets.")
         {
             vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, apiKey, report, siloPid, watch,
-            faultShare, history, historyAll, historySeconds, seed, vinPrefix, maxLag, drain, label,
+            faultShare, parkedShare, parkedMinutes, history, historyAll, historySeconds, seed, vinPrefix, maxLag, drain, label,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -65,6 +67,8 @@ public static class LoadCommand
                 ApiKey = ReadKey(parse.GetValue(apiKey), errors),
                 SiloPid = parse.GetValue(siloPid),
                 FaultShare = parse.GetValue(faultShare),
+                ParkedShare = parse.GetValue(parkedShare),
+                ParkedMinutes = parse.GetValue(parkedMinutes),
                 HistoryMinutes = parse.GetValue(history),
                 HistoryForAll = parse.GetValue(historyAll),
                 HistorySeconds = parse.GetValue(historySeconds),

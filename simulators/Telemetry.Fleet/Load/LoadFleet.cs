@@ -38,12 +38,35 @@ public sealed class LoadFleet
                 fault = new InjectedFault(vin, nameof(Fault.HighNox), "R1", from);
                 faults.Add(fault);
             }
+            var (parkAt, parkSeconds) = isFaulty ? (-1L, 0) : ParkSchedule(options, i);
             var topic = $"{options.TopicPrefix}/{vin}/{options.Format}";
-            vehicles[i] = new LoadVehicle(i, vin, topic, model, fault, historySeconds, r, phase, window, options.Duration.TotalSeconds, liveStart);
+            vehicles[i] = new LoadVehicle(i, vin, topic, model, fault, historySeconds, r, phase, window, options.Duration.TotalSeconds, liveStart,
+                parkAt, parkSeconds);
         }
         Vehicles = vehicles;
         Faults = faults;
         ByVin = vehicles.ToDictionary(v => v.Vin, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Whether vehicle <paramref name="index"/> parks and when: the live frame at which its ignition goes off and
+    /// for how many seconds; (-1, 0) when it does not. Picked from the seed, so a run is repeatable. The stop
+    /// begins at least two minutes into the live schedule and the truck drives again for at least two minutes.
+    /// </summary>
+    internal static (long AtFrame, int Seconds) ParkSchedule(LoadOptions options, int index)
+    {
+        if (options.ParkedShare <= 0)
+            return (-1, 0);
+        var random = new Random(unchecked((options.Seed * 7919) + (index * 104729) + 17));
+        if (random.NextDouble() >= options.ParkedShare)
+            return (-1, 0);
+        var r = options.RecordsPerFrame;
+        var parkFrames = (options.ParkedMinutes * 60 + r - 1) / r;
+        var earliest = (120 + LoadVehicle.StopLeadSeconds) / r;
+        var latest = (long)(options.Duration.TotalSeconds / r) - parkFrames - (120 / r);
+        if (latest < earliest)
+            return (-1, 0);
+        return (earliest + (long)(random.NextDouble() * (latest - earliest + 1)), parkFrames * r);
     }
 
     /// <summary>Every vehicle, in index order.</summary>

@@ -55,6 +55,16 @@ public sealed class LoadOptions
     /// <summary>Share of vehicles (0-1) with a NOx control failure injected (ground truth: R1); at least one when above 0.</summary>
     public double FaultShare { get; set; } = 0.02;
 
+    /// <summary>
+    /// Share of the clean vehicles (0-1) that switch the ignition off once during the live schedule: they pull over,
+    /// stop the engine, send nothing for <see cref="ParkedMinutes"/> and start again with a key-on. Only in runs
+    /// long enough to hold the stop, the park and two minutes of driving either side.
+    /// </summary>
+    public double ParkedShare { get; set; } = 0.1;
+
+    /// <summary>Minutes an ignition-off lasts (see <see cref="ParkedShare"/>).</summary>
+    public int ParkedMinutes { get; set; } = 3;
+
     /// <summary>Minutes of stored driving the faulty vehicles re-issue (command 0x03) before they go live.</summary>
     public int HistoryMinutes { get; set; } = 30;
 
@@ -120,6 +130,10 @@ public sealed class LoadOptions
             yield return $"--broker port {Port} must be from 1 to 65535.";
         if (FaultShare is < 0 or > 1 || double.IsNaN(FaultShare))
             yield return $"--fault-share {FaultShare} must be from 0 to 1.";
+        if (ParkedShare is < 0 or > 1 || double.IsNaN(ParkedShare))
+            yield return $"--parked-share {ParkedShare} must be from 0 to 1.";
+        if (ParkedMinutes is < 1 or > 24 * 60)
+            yield return $"--parked-minutes {ParkedMinutes} must be from 1 to 1440.";
         if (HistoryMinutes is < 0 or > 24 * 60)
             yield return $"--history-minutes {HistoryMinutes} must be from 0 to 1440.";
         if (HistorySeconds is < 1 or > 3600)

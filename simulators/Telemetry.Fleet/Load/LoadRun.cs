@@ -23,7 +23,7 @@ public static class LoadRun
     /// <summary>The definitions written into every report.</summary>
     public static readonly IReadOnlyDictionary<string, string> Definitions = new SortedDictionary<string, string>(StringComparer.Ordinal)
     {
-        ["offered"] = "Frames (and the 1-Hz samples in them) written to the broker connections. Every frame has a due time on an open-loop schedule (vehicle phase + k x records-per-frame seconds); frames are never skipped or slowed down, a late frame is sent as soon as possible and counted in generatorLateness.",
+        ["offered"] = "Frames (and the 1-Hz samples in them) written to the broker connections. Every frame has a due time on an open-loop schedule (vehicle phase + k x records-per-frame seconds); frames are never skipped or slowed down, a late frame is sent as soon as possible and counted in generatorLateness. A parked vehicle (settings parkedVehicles) sends nothing while its ignition is off, as a real terminal does: it pulls over a minute before, its last frames show the engine stopped, and it starts again with a key-on; those seconds are not expected in the TSDB.",
         ["acknowledged"] = "QoS 1 publishes the broker answered with PUBACK (mosquitto acknowledges on receipt, before the silo sees the frame). At QoS 0, equal to offered.",
         ["stored"] = "Points the silo's time-series sink reports accepted by the TSDB (silo /metrics telemetry_storage_points_written_total, counted from the start of the run; includes the few hdv_alert points). The exact count is 'verified'.",
         ["verified"] = "After the drain, GET /api/v1/export of hdv_odometerKm{vin=~\"<prefix>.*\"} (every simulated sample carries the odometer): per VIN, each second sent must be stored exactly once, nothing else.",
@@ -50,6 +50,11 @@ public static class LoadRun
         var fleet = new LoadFleet(options, runStartUtc);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        if (!string.IsNullOrEmpty(options.ApiKey))
+        {
+            // Read by /metrics too when the silo runs with Telemetry:Api:PublicMetrics=false.
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.ApiKey);
+        }
         var metricsUrl = options.ApiUrl is null ? null : new Uri(options.ApiUrl, "metrics");
         var baseline = metricsUrl is null ? null : await ScrapeAsync(http, metricsUrl, cancellationToken);
 
@@ -111,7 +116,9 @@ public static class LoadRun
         if (options.TsdbUrl is { } tsdb)
         {
             using var verifier = new TsdbVerifier(tsdb);
-            var expected = fleet.Vehicles.ToDictionary(v => v.Vin, v => (ToSecond(v.HistoryStartUtc), ToSecond(v.SentUntilUtc)), StringComparer.Ordinal);
+            var expected = fleet.Vehicles.ToDictionary(v => v.Vin, v => v.Parked is { } gap
+                ? new SentSeconds(ToSecond(v.HistoryStartUtc), ToSecond(v.SentUntilUtc), ToSecond(gap.FromUtc), ToSecond(gap.ToUtc))
+                : new SentSeconds(ToSecond(v.HistoryStartUtc), ToSecond(v.SentUntilUtc)), StringComparer.Ordinal);
             // Rows become visible to queries a few seconds after the write: retry until exact or the deadline.
             var deadline = clock.Elapsed + TimeSpan.FromSeconds(Math.Max(15, (drainDeadline - clock.Elapsed).TotalSeconds));
             while (true)
@@ -173,6 +180,9 @@ public static class LoadRun
         var injectedRules = fleet.Faults.Select(f => f.ExpectedRule).ToHashSet(StringComparer.Ordinal);
         var falsePositives = streamed.Where(a => a.Kind == "opened" && injectedRules.Contains(a.RuleId) && fleet.ByVin.TryGetValue(a.Vin, out var v) && v.Fault is null)
             .Select(a => a.Vin).Distinct(StringComparer.Ordinal).ToList();
+        // A parked truck switched its engine off before going silent: an offline episode starting in its ignition-off is a false alert.
+        var parkedOffline = streamed.Count(a => a.Kind == "opened" && a.RuleId == "R9.offline" && fleet.ByVin.TryGetValue(a.Vin, out var v)
+            && v.Parked is { } gap && a.StartUtc >= gap.FromUtc.AddSeconds(-LoadVehicle.StopLeadSeconds) && a.StartUtc < gap.ToUtc);
         var openedByRule = streamed.Where(a => a.Kind == "opened").GroupBy(a => a.RuleId, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         // R1 needs 300 s of warm exceedance after a 300 s gate; the fault starts 2 min into the history.
@@ -232,6 +242,10 @@ public static class LoadRun
         {
             targets.Add(new("faults detected", false, true, alerts is null ? "not checked: give --api" : "not checked: history + duration shorter than 15 min, R1 cannot hold yet"));
         }
+        var parked = fleet.Vehicles.Count(v => v.Parked is not null);
+        targets.Add(new("parked trucks quiet", alerts is not null && parked > 0, parkedOffline == 0,
+            alerts is null ? "not checked: give --api" : parked == 0 ? "not checked: no vehicle parked in this run"
+            : Inv($"{parkedOffline} offline episodes opened on {parked} trucks during their ignition-off")));
         var reasons = targets.Where(t => t.Checked && !t.Met).Select(t => $"{t.Name}: {t.Detail}").ToList();
         var (saturated, evidence) = reasons.Count == 0 ? (null, null) : Saturation(options, machine, processes, generatorBound, ackMet, generatorCpu, endOfOffer);
 
@@ -251,6 +265,9 @@ public static class LoadRun
             ["siloPid"] = options.SiloPid,
             ["faultShare"] = options.FaultShare,
             ["faultyVehicles"] = fleet.Faults.Count,
+            ["parkedShare"] = options.ParkedShare,
+            ["parkedMinutes"] = options.ParkedMinutes,
+            ["parkedVehicles"] = parked,
             ["historyMinutes"] = options.HistoryMinutes,
             ["historyForAll"] = options.HistoryForAll,
             ["historySeconds"] = options.HistorySeconds,

@@ -25,6 +25,9 @@ public sealed class LoadVehicle
     private const int HistoryRecordsPerFrame = 10;
     private const int ObdEveryFrames = 6;
 
+    /// <summary>Live seconds before an ignition-off at which the driver starts to pull over.</summary>
+    public const int StopLeadSeconds = 60;
+
     private readonly TruckModel _model;
     private readonly int _recordsPerFrame;
     private readonly int _historyFrames;
@@ -37,10 +40,18 @@ public sealed class LoadVehicle
     private long _liveFramesSent;
     private ushort _serial;
     private int _framesSinceObd = ObdEveryFrames;
+    private readonly long _parkAtFrame = -1;
+    private readonly int _parkSeconds;
 
     internal LoadVehicle(int index, string vin, string topic, TruckModel model, InjectedFault? fault, int historySeconds,
-        int recordsPerFrame, double phase, double historyWindow, double liveSeconds, DateTime liveStartUtc)
+        int recordsPerFrame, double phase, double historyWindow, double liveSeconds, DateTime liveStartUtc,
+        long parkAtFrame = -1, int parkSeconds = 0)
     {
+        if (parkAtFrame >= 0 && parkSeconds > 0)
+        {
+            _parkAtFrame = parkAtFrame;
+            _parkSeconds = parkSeconds;
+        }
         Index = index;
         Vin = vin;
         Topic = Encoding.ASCII.GetBytes(topic);
@@ -82,6 +93,15 @@ public sealed class LoadVehicle
     /// <summary>Seconds after the start of the run at which the next frame is due; +infinity when done.</summary>
     public double NextDue { get; private set; }
 
+    /// <summary>
+    /// The ignition-off period once it began: sample seconds [From, To) that the truck never sends (its
+    /// terminal is off); null for a vehicle that does not park, or before it did.
+    /// </summary>
+    public (DateTime FromUtc, DateTime ToUtc)? Parked { get; private set; }
+
+    /// <summary>True when the vehicle is scheduled to park during the run.</summary>
+    public bool Parks => _parkAtFrame >= 0;
+
     /// <summary>True when the next frame due is a re-issued one.</summary>
     public bool NextIsHistory => _historyFramesSent < _historyFrames;
 
@@ -92,6 +112,18 @@ public sealed class LoadVehicle
     public (byte[] Payload, int Samples, bool History) NextFrame(string format, DateTime receivedUtc)
     {
         var history = NextIsHistory;
+        if (!history && _parkAtFrame >= 0)
+        {
+            // Pull over a minute ahead, so that the last frames before the ignition goes off show the engine stopped.
+            if (_liveFramesSent == _parkAtFrame - (StopLeadSeconds / _recordsPerFrame))
+                _model.BeginStop();
+            if (_liveFramesSent == _parkAtFrame)
+            {
+                var from = _model.NowUtc.AddSeconds(1);
+                _model.Park(TimeSpan.FromSeconds(_parkSeconds));
+                Parked = (from, from.AddSeconds(_parkSeconds));
+            }
+        }
         var count = history ? Math.Min(HistoryRecordsPerFrame, _historySecondsLeft) : _recordsPerFrame;
         var samples = new Sample[count];
         for (var i = 0; i < count; i++)
@@ -146,7 +178,8 @@ public sealed class LoadVehicle
 
     private double LiveDue(long frame)
     {
-        var due = _historyWindow + _phase + ((frame + 1) * _recordsPerFrame);
+        // Frames after an ignition-off come that much later: sample time keeps to the wall clock.
+        var due = _historyWindow + _phase + ((frame + 1) * _recordsPerFrame) + (_parkAtFrame >= 0 && frame >= _parkAtFrame ? _parkSeconds : 0);
         return due - _recordsPerFrame < _liveEnd - 1e-9 ? due : double.PositiveInfinity;
     }
 

@@ -33,10 +33,10 @@ public sealed class TsdbVerifier(Uri tsdbUrl) : IDisposable
     private readonly HttpClient _http = new() { BaseAddress = tsdbUrl, Timeout = TimeSpan.FromMinutes(5) };
 
     /// <summary>
-    /// Compares the TSDB with <paramref name="expected"/>: per VIN, the half-open range of sample
-    /// seconds sent. Only VINs starting with <paramref name="vinPrefix"/> are read.
+    /// Compares the TSDB with <paramref name="expected"/>: per VIN, the sample seconds sent (a range, less
+    /// an ignition-off gap). Only VINs starting with <paramref name="vinPrefix"/> are read.
     /// </summary>
-    public async Task<TsdbVerification> VerifyAsync(string vinPrefix, IReadOnlyDictionary<string, (long From, long To)> expected, CancellationToken cancellationToken)
+    public async Task<TsdbVerification> VerifyAsync(string vinPrefix, IReadOnlyDictionary<string, SentSeconds> expected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(expected);
         using (var flush = await _http.GetAsync(new Uri("internal/force_flush", UriKind.Relative), cancellationToken))
@@ -70,12 +70,12 @@ public sealed class TsdbVerifier(Uri tsdbUrl) : IDisposable
                 seconds.Add(t.GetInt64() / 1000);
             seconds.Sort();
             var seen = counts.TryGetValue(vin, out var c);
-            var range = expected.TryGetValue(vin, out var r) ? r : (From: 0L, To: 0L);
+            var range = expected.TryGetValue(vin, out var r) ? r : default;
             for (var i = 0; i < seconds.Count; i++)
             {
                 if (seen || (i > 0 && seconds[i] == seconds[i - 1]))
                     c.Copies++;
-                else if (seconds[i] >= range.From && seconds[i] < range.To)
+                else if (range.Contains(seconds[i]))
                     c.InRange++;
                 else
                     c.Outside++;
@@ -87,7 +87,7 @@ public sealed class TsdbVerifier(Uri tsdbUrl) : IDisposable
         var examples = new List<string>();
         foreach (var (vin, range) in expected)
         {
-            var want = range.To - range.From;
+            var want = range.Count;
             expectedTotal += want;
             var (inRange, copies, outside) = counts.GetValueOrDefault(vin);
             total += inRange + copies + outside;
@@ -114,4 +114,17 @@ public sealed class TsdbVerifier(Uri tsdbUrl) : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+}
+
+/// <summary>
+/// The sample seconds one vehicle sent: [<paramref name="From"/>, <paramref name="To"/>) less the
+/// ignition-off gap [<paramref name="GapFrom"/>, <paramref name="GapTo"/>) (empty when equal), Unix seconds.
+/// </summary>
+public readonly record struct SentSeconds(long From, long To, long GapFrom = 0, long GapTo = 0)
+{
+    /// <summary>True when <paramref name="second"/> was sent.</summary>
+    public bool Contains(long second) => second >= From && second < To && !(second >= GapFrom && second < GapTo);
+
+    /// <summary>How many seconds were sent.</summary>
+    public long Count => Math.Max(0, To - From) - Math.Max(0, Math.Min(To, GapTo) - Math.Max(From, GapFrom));
 }
