@@ -8,6 +8,7 @@
 # Parameters (environment):
 #   VEHICLES=20000  DURATION=00:01:30  FORMAT=hj1239  WARMUP_SECONDS=40  TRACE_SECONDS=20
 #   SILO_ARGS="..."   extra silo settings, e.g. "--Telemetry:TimeSeries:Policy=adaptive"
+#   LOAD_ARGS="..."   extra load-generator options, e.g. "--drain-timeout 00:00:10"
 #   OUT=/tmp/silo.perf.data
 #   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
 #   GCDUMP=/tmp/silo.gcdump   also takes a heap snapshot (dotnet-gcdump) after the profile and prints
@@ -22,6 +23,7 @@ FORMAT=${FORMAT:-hj1239}
 WARMUP_SECONDS=${WARMUP_SECONDS:-40}
 TRACE_SECONDS=${TRACE_SECONDS:-20}
 SILO_ARGS=${SILO_ARGS:-}
+LOAD_ARGS=${LOAD_ARGS:-}
 OUT=${OUT:-/tmp/silo.perf.data}
 command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf"; exit 1; }
 mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -55,30 +57,35 @@ silo_dotnet=$(pgrep -f "Telemetry.Silo.dll.*profile-silo-$api_port" | head -1)
 
 dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 127.0.0.1:$mqtt_port --format "$FORMAT" \
   --api "http://127.0.0.1:$api_port/" --api-key "@$dir/data/keys/admin.key" --silo-pid "$silo_dotnet" --fault-share 0.002 --history-minutes 5 \
-  --report "$dir/report.json" > "$dir/load.log" 2>&1 & load_pid=$!
+  --report "$dir/report.json" $LOAD_ARGS > "$dir/load.log" 2>&1 & load_pid=$!
 sleep "$WARMUP_SECONDS"
 cpu0=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
 metric() { curl -s "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" 'index($0, m) == 1 {s+=$2} END{printf "%.0f\n", s+0}'; }
 stored0=$(metric telemetry_samples_accepted_total); alloc0=$(metric dotnet_gc_heap_total_allocated)
+t0=$(date +%s.%N); commits0=$(metric telemetry_storage_journal_commits_total); appended0=$(metric telemetry_storage_journal_appended_total)
 perf record -e cpu-clock -F 499 -g -p "$silo_dotnet" -o "$OUT" -- sleep "$TRACE_SECONDS" > /dev/null 2>&1
 cpu1=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
 if [ -n "${ALLOC_TRACE:-}" ]; then
   PATH="$PATH:$HOME/.dotnet/tools" dotnet-trace collect -p "$silo_dotnet" --profile gc-verbose --duration 00:00:00:08 -o "$ALLOC_TRACE" > /dev/null
 fi
 stored1=$(metric telemetry_samples_accepted_total); alloc1=$(metric dotnet_gc_heap_total_allocated)
+t1=$(date +%s.%N); commits1=$(metric telemetry_storage_journal_commits_total); appended1=$(metric telemetry_storage_journal_appended_total)
 if [ -n "${GCDUMP:-}" ]; then
   PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump collect -p "$silo_dotnet" -o "$GCDUMP" > /dev/null
   PATH="$PATH:$HOME/.dotnet/tools" dotnet-gcdump report "$GCDUMP" > "$GCDUMP.txt" 2>&1 || true
 fi
 while kill -0 "$load_pid" 2>/dev/null; do sleep 1; done
 tail -25 "$dir/load.log"
-python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" "$alloc0" "$alloc1" <<'PY'
+python3 - "$cpu0" "$cpu1" "$stored0" "$stored1" "$alloc0" "$alloc1" "$commits0" "$commits1" "$appended0" "$appended1" "$t0" "$t1" <<'PY'
 import os, sys
-cpu0, cpu1, s0, s1, a0, a1 = (float(x) for x in sys.argv[1:])
+cpu0, cpu1, s0, s1, a0, a1, c0, c1, r0, r1, t0, t1 = (float(x) for x in sys.argv[1:])
 ticks = os.sysconf('SC_CLK_TCK')
 cpu = (cpu1 - cpu0) / ticks
 n = s1 - s0
 print(f"silo CPU during the profile: {cpu:.1f} s for {n:.0f} accepted samples: {1e6 * cpu / n if n else float('nan'):.1f} us/sample, {(a1 - a0) / n if n else float('nan'):.0f} bytes allocated/sample")
+commits = c1 - c0
+seconds = t1 - t0
+print(f"journal during the profile: {commits / seconds:.0f} group commits/s, {(r1 - r0) / commits if commits else float('nan'):.1f} records per commit")
 PY
 if [ -n "${GCDUMP:-}" ] && [ -s "$GCDUMP.txt" ]; then
   echo "== heap snapshot ($GCDUMP.txt), $VEHICLES vehicles"

@@ -276,7 +276,7 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     private readonly WriteService? _service;
     private readonly string _bucket;
     private readonly string _org;
-    private readonly bool _gzip;
+    private readonly CompressionLevel? _level;
 
     public InfluxLineBatchWriter(TimeSeriesOptions options, bool gzip = false)
     {
@@ -291,11 +291,11 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
         _client = new InfluxDBClient(clientOptions);
         _api = _client.GetWriteApiAsync();
         _service = ServiceField?.GetValue(_api) as WriteService;
-        // With the write service at hand the writer compresses the body itself, at the fastest level:
-        // the client's own gzip uses the default level, which cost about a seventh of the silo's CPU
-        // under load for a body about 15 % smaller (bench/results/storage.md).
-        _gzip = gzip && _service is not null;
-        if (gzip && !_gzip)
+        // With the write service at hand the writer compresses the body itself, at the level of
+        // Telemetry:TimeSeries:Compression: the client's own gzip has only zlib's default level, which cost
+        // about a seventh of the silo's CPU at 20,000 trucks (bench/results/storage.md).
+        _level = gzip ? options.GzipLevel : null;
+        if (_level is not null && _service is null)
             _client.EnableGzip();
         _bucket = options.Bucket;
         _org = options.Org;
@@ -308,15 +308,15 @@ internal sealed class InfluxLineBatchWriter : ILineBatchWriter
     public Task WriteAsync(ReadOnlyMemory<byte> lines, int count, CancellationToken cancellationToken) =>
         _service is null
             ? _api.WriteRecordAsync(Encoding.UTF8.GetString(lines.Span), WritePrecision.S, _bucket, _org, cancellationToken)
-            : _service.PostWriteAsync(_org, _bucket, _gzip ? Compress(lines.Span) : lines.ToArray(), null, _gzip ? "gzip" : "identity",
-                "text/plain; charset=utf-8", null, "application/json", null, WritePrecision.S, cancellationToken);
+            : _service.PostWriteAsync(_org, _bucket, _level is { } level ? Compress(lines.Span, level) : lines.ToArray(), null,
+                _level is null ? "identity" : "gzip", "text/plain; charset=utf-8", null, "application/json", null, WritePrecision.S, cancellationToken);
 
-    /// <summary>The body as one gzip member at <see cref="CompressionLevel.Fastest"/>.</summary>
-    internal static byte[] Compress(ReadOnlySpan<byte> body)
+    /// <summary>The body as one gzip member at <paramref name="level"/>.</summary>
+    internal static byte[] Compress(ReadOnlySpan<byte> body, CompressionLevel level)
     {
-        // Line protocol shrinks to about a tenth: start the output at a quarter to grow at most twice.
+        // Line protocol shrinks to a sixth or less: start the output at a quarter to grow at most once.
         using var output = new MemoryStream(Math.Max(256, body.Length / 4));
-        using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        using (var gzip = new GZipStream(output, level, leaveOpen: true))
         {
             gzip.Write(body);
         }

@@ -74,6 +74,23 @@ public sealed class TimeSeriesOptions
     /// </summary>
     public TimeSpan AdaptiveDetailDelay { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// Content encoding of the write requests to InfluxDB or VictoriaMetrics: <c>fastest</c> (gzip at the
+    /// fastest level, the default), <c>optimal</c> (gzip at zlib's default level: bodies about 40 % smaller
+    /// for about 4.5 times the CPU, for a TSDB across a slow link), <c>smallest</c> or <c>none</c>.
+    /// Measured in <c>bench/results/storage.md</c>.
+    /// </summary>
+    public string Compression { get; set; } = "fastest";
+
+    /// <summary>The gzip level of <see cref="Compression"/>; null for <c>none</c> (or a value <see cref="Validate"/> refuses).</summary>
+    internal System.IO.Compression.CompressionLevel? GzipLevel => Compression.ToLowerInvariant() switch
+    {
+        "fastest" => System.IO.Compression.CompressionLevel.Fastest,
+        "optimal" => System.IO.Compression.CompressionLevel.Optimal,
+        "smallest" => System.IO.Compression.CompressionLevel.SmallestSize,
+        _ => null,
+    };
+
     /// <summary>The value of <see cref="Policy"/> that stores everything.</summary>
     public const string FullPolicy = "full";
 
@@ -130,6 +147,8 @@ public sealed class TimeSeriesOptions
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxConcurrentWrites {MaxConcurrentWrites} is outside 1..64."));
         if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > TimeSpan.FromMinutes(10))
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:RequestTimeout {RequestTimeout} is outside 00:00:00 (exclusive)..00:10:00."));
+        if (GzipLevel is null && !string.Equals(Compression, "none", StringComparison.OrdinalIgnoreCase))
+            errors.Add($"{Section}:Compression '{Compression}' is none of 'fastest', 'optimal', 'smallest' and 'none'.");
         if (!string.Equals(Policy, FullPolicy, StringComparison.OrdinalIgnoreCase) && !IsAdaptive)
             errors.Add($"{Section}:Policy '{Policy}' is neither '{FullPolicy}' nor '{AdaptivePolicy}'.");
         if (AdaptiveWindow < TimeSpan.Zero || AdaptiveWindow > TimeSpan.FromHours(6))

@@ -490,7 +490,7 @@ internal sealed record class ShipperTarget(ILineBatchWriter Writer, string Sink,
 {
     public static ShipperTarget Influx(TimeSeriesOptions options) =>
         new(new InfluxLineBatchWriter(options, gzip: true), InfluxTimeSeriesSink.SinkName,
-            $"InfluxDB at {options.InfluxUrl}, org {options.Org}, bucket {options.Bucket} (gzip)");
+            $"InfluxDB at {options.InfluxUrl}, org {options.Org}, bucket {options.Bucket} (compression {options.Compression})");
 
     public static ShipperTarget Files(LineProtocolFileSink files) =>
         new(new LineProtocolFileBatchWriter(files), LineProtocolFileSink.SinkName, $"line-protocol files in {files.Directory}");

@@ -205,5 +205,19 @@ public sealed class AdaptivePolicyTests : IDisposable
             Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"Telemetry:TimeSeries:Policy '{policy}'"), errors[0], StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("fastest", true)]
+    [InlineData("Optimal", true)]
+    [InlineData("none", true)]
+    [InlineData("brotli", false)]
+    public void Compression_OnlyTheGzipLevelsOrNone(string compression, bool valid)
+    {
+        var errors = new TimeSeriesOptions { Compression = compression }.Validate();
+
+        Assert.Equal(valid, errors.Count == 0);
+        if (!valid)
+            Assert.Equal("Telemetry:TimeSeries:Compression 'brotli' is none of 'fastest', 'optimal', 'smallest' and 'none'.", errors[0]);
+    }
+
     public void Dispose() => _dir.Dispose();
 }

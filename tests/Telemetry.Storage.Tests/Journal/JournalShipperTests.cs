@@ -26,7 +26,7 @@ public sealed class JournalShipperTests : IDisposable
 
     private FileJournal OpenJournal() => new(JournalOptions, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
 
-    private JournalShipper CreateShipper(FileJournal journal, Uri? url, StorageMetrics? metrics = null, int batchSize = 40) => new(
+    private JournalShipper CreateShipper(FileJournal journal, Uri? url, StorageMetrics? metrics = null, int batchSize = 40, string compression = "fastest") => new(
         journal,
         Options.Create(new TimeSeriesOptions
         {
@@ -37,6 +37,7 @@ public sealed class JournalShipperTests : IDisposable
             RetryDelay = TimeSpan.FromMilliseconds(50),
             RequestTimeout = TimeSpan.FromSeconds(5),
             MaxConcurrentWrites = 4,
+            Compression = compression,
         }),
         Options.Create(JournalOptions),
         NullLoggerFactory.Instance,
@@ -67,9 +68,11 @@ public sealed class JournalShipperTests : IDisposable
     private static string Match(IEnumerable<string> vins) => $"{{__name__=~\"hdv_.*\",vin=~\"{string.Join('|', vins)}\"}}";
 
     [Theory]
-    [InlineData(40)] // whole 10-line records per request
-    [InlineData(7)] // records split across requests
-    public async Task Shipper_WritesEveryLineExactlyOnce_AndResumesFromItsCursorAfterRestart(int batchSize)
+    [InlineData(40, "fastest")] // whole 10-line records per request
+    [InlineData(7, "fastest")] // records split across requests
+    [InlineData(40, "optimal")]
+    [InlineData(40, "none")]
+    public async Task Shipper_WritesEveryLineExactlyOnce_AndResumesFromItsCursorAfterRestart(int batchSize, string compression)
     {
         await using var server = await VictoriaMetricsServer.StartAsync(deduplicate: false, Ct);
         var vins = Enumerable.Range(0, 3).Select(_ => TestData.NewVin("LJRNL")).ToArray();
@@ -77,7 +80,7 @@ public sealed class JournalShipperTests : IDisposable
         await using var journal = OpenJournal();
 
         var firstValues = await JournalFleetAsync(journal, vins, frames: 12, start);
-        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize))
+        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize, compression: compression))
         {
             await shipper.StartAsync(Ct);
             await CaughtUpAsync(shipper, journal);
@@ -90,7 +93,7 @@ public sealed class JournalShipperTests : IDisposable
 
         // More records, then a new shipper on the same journal: it starts at its cursor and sends only the new ones.
         var moreValues = await JournalFleetAsync(journal, vins, frames: 5, start.AddMinutes(5), seed: 7);
-        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize))
+        using (var shipper = CreateShipper(journal, server.Url, batchSize: batchSize, compression: compression))
         {
             await shipper.StartAsync(Ct);
             await CaughtUpAsync(shipper, journal);
