@@ -7,7 +7,8 @@ namespace Telemetry.Grains;
 /// <summary>
 /// In-process fan-out of alert changes. Each listener has a bounded queue; a listener that falls
 /// behind loses its oldest changes (counted in <c>telemetry.alerts.feed.dropped</c>), never slows the grains.
-/// The durable record is the alert store, not this feed.
+/// The durable record is the alert store, not this feed. In a cluster, a relay (<see cref="RelayTo"/>)
+/// carries this silo's changes to the other silos, whose changes arrive through <see cref="DeliverFromPeer"/>.
 /// </summary>
 public sealed class AlertFeed : IAlertFeed, IDisposable
 {
@@ -23,7 +24,21 @@ public sealed class AlertFeed : IAlertFeed, IDisposable
         _dropped = _meter.CreateCounter<long>("telemetry.alerts.feed.dropped", "{change}", "Alert changes a slow live listener did not receive.");
     }
 
+    private Action<AlertChange>? _outbound;
+
+    /// <summary>Hands every change published on this silo also to <paramref name="outbound"/> (the cluster relay); it must not block.</summary>
+    public void RelayTo(Action<AlertChange> outbound) => _outbound = outbound;
+
     public void Publish(AlertChange change)
+    {
+        Deliver(change);
+        _outbound?.Invoke(change);
+    }
+
+    /// <summary>A change another silo of the cluster published: to this silo's listeners only, not relayed again.</summary>
+    public void DeliverFromPeer(AlertChange change) => Deliver(change);
+
+    private void Deliver(AlertChange change)
     {
         lock (_gate)
         {

@@ -69,7 +69,13 @@ public static class TelemetrySiloExtensions
         services.AddHostedService(sp => sp.GetRequiredService<FileVehicleRegistry>());
         services.AddSingleton<IZoneIndex>(sp => ZoneFile.Load(sp.GetRequiredService<IOptions<ReferenceDataOptions>>().Value));
         services.AddSingleton<GrainMetrics>();
-        services.AddSingleton<IAlertFeed, AlertFeed>();
+        services.AddSingleton<AlertFeed>();
+        services.AddSingleton<IAlertFeed>(sp => sp.GetRequiredService<AlertFeed>());
+        if (silo.Clustering == ClusteringMode.Redis)
+        {
+            // Every silo's live stream carries every silo's alert changes.
+            services.AddHostedService<RedisAlertRelay>();
+        }
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(TelemetryClock.System);
         return builder;

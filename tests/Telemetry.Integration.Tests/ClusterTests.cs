@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Telemetry.Abstractions;
 using Telemetry.Fleet;
+using Telemetry.Grains;
 using Telemetry.Testing;
 
 namespace Telemetry.Integration.Tests;
@@ -52,5 +56,51 @@ public sealed class ClusterTests
         Assert.Equal(Trucks, series.Count);
         Assert.All(series, s => Assert.Equal(HistoryMinutes * 60, s.TimestampsMs.Distinct().Count()));
         Assert.Equal(sent.Samples, VictoriaMetricsServer.CountSamples(series));
+    }
+
+    [Fact]
+    public async Task TwoSilosOnOneRedis_EachSilosLiveFeedCarriesEveryEpisodeChange_Once()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var redis = await RedisServer.StartAsync(ct);
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        var settings = new Dictionary<string, string>
+        {
+            ["Telemetry:Orleans:Clustering"] = "Redis",
+            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
+            ["Telemetry:Orleans:ClusterId"] = "shared-feed",
+        };
+        await using var first = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
+        await using var second = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
+        var seen = new[] { new ConcurrentQueue<AlertChange>(), new ConcurrentQueue<AlertChange>() };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var listeners = new[] { first, second }.Select((silo, i) => Task.Run(async () =>
+        {
+            await foreach (var change in silo.Services.GetRequiredService<IAlertFeed>().SubscribeAsync(stop.Token))
+                seen[i].Enqueue(change);
+        }, ct)).ToList();
+
+        // Vehicles whose terminals keep sending corrupt frames (R9.checkcode after three): their grains are placed on
+        // either silo, so each silo's feed needs the other's changes to show all of them.
+        const int Vehicles = 8;
+        var vins = Enumerable.Range(0, Vehicles).Select(i => $"LFEED{i:D12}").ToList();
+        var grains = first.Services.GetRequiredService<IGrainFactory>();
+        var now = DateTime.UtcNow;
+        foreach (var vin in vins)
+        {
+            for (var n = 0; n < 3; n++)
+                await grains.GetGrain<IVehicleGrain>(vin).ReportCheckCodeFailure(now.AddSeconds(n));
+        }
+
+        static List<string> Opened(ConcurrentQueue<AlertChange> changes) =>
+            [.. changes.Where(c => c.Kind == AlertChangeKind.Opened && c.Alert.RuleId == "R9.checkcode").Select(c => c.Alert.Vin).Order(StringComparer.Ordinal)];
+        await Eventually.WaitAsync(() => Opened(seen[0]).Count >= Vehicles && Opened(seen[1]).Count >= Vehicles, TimeSpan.FromSeconds(30),
+            $"both silos' live feeds should carry the {Vehicles} openings", ct);
+        await Task.Delay(500, ct); // an echo of a silo's own change would arrive by now
+        await stop.CancelAsync();
+        await Task.WhenAll(listeners.Select(l => l.ContinueWith(_ => { }, TaskScheduler.Default)));
+
+        Assert.Equal(vins, Opened(seen[0]));
+        Assert.Equal(vins, Opened(seen[1]));
     }
 }
