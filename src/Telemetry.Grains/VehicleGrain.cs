@@ -94,8 +94,17 @@ public sealed partial class VehicleGrain(
 
     private async ValueTask<IngestResult> IngestAsync(TelemetryBatch batch, List<Sample> accepted)
     {
+        using var activity = GrainTracing.Source.StartActivity("vehicle ingest");
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
         var result = _detector.OnBatch(batch, _changes, accepted);
+        if (activity is not null)
+        {
+            activity.SetTag("telemetry.vin", batch.Vin);
+            activity.SetTag("telemetry.samples", batch.Samples.Length);
+            activity.SetTag("telemetry.accepted", result.Accepted);
+            activity.SetTag("telemetry.duplicates", result.Duplicates);
+            activity.SetTag("telemetry.alert_changes", _changes.Count);
+        }
 
         // The live feed first (latency); the durable records before this call returns.
         PublishLive(_changes);

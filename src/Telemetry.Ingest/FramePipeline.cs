@@ -69,6 +69,10 @@ public sealed partial class FramePipeline(
             metrics.Received();
         }
         Interlocked.Increment(ref _inFlight);
+        using var activity = IngestTracing.Source.StartActivity(archive ? "ingest message" : "replay message", ActivityKind.Consumer);
+        activity?.SetTag("messaging.system", "mqtt");
+        activity?.SetTag("messaging.destination.name", topic);
+        activity?.SetTag("messaging.message.body.size", payloadLength);
         try
         {
             if (!TopicRoute.TryParse(topic, _options.TopicPrefix, out var route))
@@ -80,8 +84,11 @@ public sealed partial class FramePipeline(
                 return await RejectAsync(topic, receivedUtc, payload, "tooLarge",
                     $"Payload of {payloadLength} bytes exceeds {MqttIngestOptions.Section}:MaxPayloadBytes {_options.MaxPayloadBytes}; the first {payload.Length} bytes are kept.", cancellationToken);
             }
+            activity?.SetTag("telemetry.vin", route.Vin);
+            activity?.SetTag("telemetry.format", route.Format);
             // One payload may hold several concatenated frames: each is stored or rejected on its own.
             var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
+            activity?.SetTag("telemetry.frames", frames.Count);
             var archived = Task.CompletedTask;
             var stored = 0;
             for (var index = 0; index < frames.Count; index++)
@@ -114,10 +121,12 @@ public sealed partial class FramePipeline(
                 }
             }
             await archived;
+            activity?.SetTag("telemetry.outcome", stored > 0 ? "stored" : "rejected");
             return stored > 0 ? IngestOutcome.Stored : IngestOutcome.Rejected;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            activity?.SetTag("telemetry.outcome", "notStored");
             return IngestOutcome.NotStored;
         }
         finally
@@ -284,6 +293,7 @@ public sealed partial class FramePipeline(
     private async Task<IngestOutcome> RejectAsync(string topic, DateTime receivedUtc, ReadOnlyMemory<byte> payload, string reason, string message, CancellationToken cancellationToken)
     {
         metrics.Rejected(reason);
+        Activity.Current?.AddEvent(new ActivityEvent("rejected", tags: new ActivityTagsCollection { ["telemetry.reason"] = reason }));
         Log.Rejected(logger, topic, reason, message);
         await deadLetters.WriteAsync(new DeadLetter(receivedUtc, topic, reason, message, payload.ToArray()), cancellationToken);
         return IngestOutcome.Rejected;

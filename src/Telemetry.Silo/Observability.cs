@@ -46,9 +46,11 @@ public static class Observability
         });
         if (otlp)
         {
-            // Grain calls carry the trace context and make spans (Orleans' activity sources).
+            // Grain calls carry the trace context and make spans (Orleans' activity sources): a message's
+            // "ingest message" span is the parent of the grain call and of the grain's "vehicle ingest" span.
             builder.UseOrleans(orleans => orleans.AddActivityPropagation());
             otel.WithTracing(tracing => tracing
+                .AddSource(IngestTracing.SourceName, GrainTracing.SourceName)
                 .AddSource(OrleansSources)
                 .AddAspNetCoreInstrumentation(o => o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics"))
                 .AddHttpClientInstrumentation()
