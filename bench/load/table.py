@@ -34,11 +34,11 @@ for path in sorted(glob.glob(os.path.join(a.reports, "[0-9]*.json"))):
     rows.append((s, r, v, lat, vm_bytes))
 
 print(f"# {a.title}\n")
-print(f"Commit measured: `{a.commit}`. Machine: {a.machine} (shared with other work, so every number is noisy; "
-      "CPU % is of one core, the ceiling is cores x 100 %).\n")
+print(f"Commit measured: `{a.commit}`. Machine: {a.machine} (CPU % is of one core, the ceiling is cores x 100 %; "
+      "say below whether anything else ran during the ladder).\n")
 print("Each step runs on a fresh mosquitto, victoria-metrics (no deduplication) and Release silo started by "
       "`bench/load/run.sh`; the generator runs on the same machine. Definitions: `definitions` in each JSON report "
-      "(next to this file in `load/`) and the README's load-test section.\n")
+      f"(in `{os.path.basename(os.path.normpath(a.reports))}/` next to this file) and the README's load-test section.\n")
 print("| vehicles | format | policy | offered f/s | offered samples/s | acked | stored samples/s | lag at end s | lag growth samples/s "
       "| alert p50 / p99 ms | silo CPU % | silo RSS MiB | silo bytes/vehicle | TSDB bytes/vehicle | not stored after drain | duplicated | generator / broker / TSDB CPU % | result |")
 print("|" + "---|" * 18)
