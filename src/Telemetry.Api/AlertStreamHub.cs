@@ -35,6 +35,16 @@ public sealed class AlertStreamHub(IAlertFeed feed) : BackgroundService
     /// <summary>Clients disconnected because they did not read.</summary>
     public long DroppedClients => Interlocked.Read(ref _dropped);
 
+    /// <summary>Clients connected now.</summary>
+    public int ConnectedClients
+    {
+        get
+        {
+            lock (_gate)
+                return _clients.Count;
+        }
+    }
+
     private long _dropped;
 
     /// <summary>

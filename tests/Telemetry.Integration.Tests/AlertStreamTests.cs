@@ -113,9 +113,9 @@ public sealed class AlertStreamTests
         }
     }
 
-    private sealed record class SseEvent(string? Id, string? Event, JsonElement Data);
+    internal sealed record class SseEvent(string? Id, string? Event, JsonElement Data);
 
-    private sealed class SseReader : IAsyncDisposable
+    internal sealed class SseReader : IAsyncDisposable
     {
         private readonly HttpResponseMessage _response;
         private readonly StreamReader _reader;
