@@ -46,12 +46,22 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
             .Build();
         // Its own listener: MQTTnet's reads any packet length a client announces; this one stops at MaxPacketBytes.
         var listener = new PacketLimitedTcpAdapter(address, settings.Port, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"));
-        _server = new MqttServerFactory().CreateMqttServer(serverOptions, [listener]);
+        List<MQTTnet.Server.IMqttServerAdapter> listeners = [listener];
+        if (settings.TlsPort != 0)
+        {
+            listeners.Add(new PacketLimitedTcpAdapter(address, settings.TlsPort, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"),
+                settings.LoadCertificate(), () => metrics.BrokerRefused("tlsHandshake")));
+        }
+        _server = new MqttServerFactory().CreateMqttServer(serverOptions, listeners);
         _access.Attach(_server);
         _server.InterceptingPublishAsync += OnPublishAsync;
         await _server.StartAsync();
         _revocations = Task.Run(() => WatchRevocationsAsync(services.GetService<TimeProvider>() ?? TimeProvider.System, _stopping.Token), CancellationToken.None);
         Log.Started(logger, settings.Host, settings.Port, settings.AllowAnonymous ? "anonymous clients allowed" : "devices authenticate with their VIN and secret");
+        if (settings.TlsPort != 0)
+        {
+            Log.TlsStarted(logger, settings.Host, settings.TlsPort);
+        }
     }
 
     private async Task OnPublishAsync(InterceptingPublishEventArgs e)
@@ -124,6 +134,9 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
     {
         [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Host}:{Port}; terminal messages are acknowledged once durable; {Access}")]
         public static partial void Started(ILogger logger, string host, int port, string access);
+
+        [LoggerMessage(EventId = 2017, Level = LogLevel.Information, Message = "Embedded MQTT broker listening for TLS on {Host}:{Port}")]
+        public static partial void TlsStarted(ILogger logger, string host, int port);
 
         [LoggerMessage(EventId = 2016, Level = LogLevel.Warning, Message = "Looking for revoked devices failed; trying again later")]
         public static partial void RevocationCheckFailed(ILogger logger, Exception exception);

@@ -82,6 +82,33 @@ public sealed class MqttIngestOptions
     /// <summary>At stop, how long messages in flight may take to finish and be acknowledged.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Embedded broker: a second listener on this port that speaks MQTT over TLS (0: none). Needs
+    /// <see cref="CertificatePath"/>. Terminals authenticate on it as on <see cref="Port"/>.
+    /// </summary>
+    public int TlsPort { get; set; }
+
+    /// <summary>
+    /// The embedded broker's TLS certificate: a PEM file (with <see cref="CertificateKeyPath"/>, or the key in the same
+    /// file) or a PKCS#12 file (<c>.pfx</c>/<c>.p12</c>, with <see cref="CertificatePassword"/> when it has one).
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="CertificatePath"/>, when it is a separate file.</summary>
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>The password of a PKCS#12 <see cref="CertificatePath"/>.</summary>
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>External mode: connect to the broker over TLS (the broker's TLS port in <see cref="Port"/>).</summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>
+    /// External mode with <see cref="UseTls"/>: a PEM file of the certificate authority that signed the broker's
+    /// certificate, trusted for this connection only; empty: the system's trusted roots.
+    /// </summary>
+    public string? CaCertificatePath { get; set; }
+
     /// <summary>Returns one sentence per invalid setting.</summary>
     public IEnumerable<string> Validate()
     {
@@ -133,6 +160,36 @@ public sealed class MqttIngestOptions
         {
             yield return $"{Section}:SessionExpiry {SessionExpiry} must be a non-negative duration.";
         }
+        if (TlsPort is < 0 or > 65535 || (TlsPort != 0 && TlsPort == Port))
+        {
+            yield return $"{Section}:TlsPort {TlsPort} must be 0 (no TLS listener) or a TCP port other than {Section}:Port.";
+        }
+        if (TlsPort != 0 && string.IsNullOrWhiteSpace(CertificatePath))
+        {
+            yield return $"{Section}:TlsPort {TlsPort} needs {Section}:CertificatePath (PEM or PKCS#12).";
+        }
+        foreach (var (name, path) in new[] { ("CertificatePath", CertificatePath), ("CertificateKeyPath", CertificateKeyPath), ("CaCertificatePath", CaCertificatePath) })
+        {
+            if (!string.IsNullOrWhiteSpace(path) && !File.Exists(path))
+            {
+                yield return $"{Section}:{name} '{path}' does not exist.";
+            }
+        }
+    }
+
+    /// <summary>Loads the embedded broker's TLS certificate with its private key (see <see cref="CertificatePath"/>).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate()
+    {
+        var path = CertificatePath ?? throw new InvalidOperationException($"{Section}:CertificatePath is not set.");
+        var extension = Path.GetExtension(path);
+        if (extension.Equals(".pfx", StringComparison.OrdinalIgnoreCase) || extension.Equals(".p12", StringComparison.OrdinalIgnoreCase))
+        {
+            return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(path, CertificatePassword);
+        }
+        using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(path, string.IsNullOrWhiteSpace(CertificateKeyPath) ? null : CertificateKeyPath);
+        // A key loaded from PEM is ephemeral; exported and loaded again it works with SslStream on every platform.
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
     }
 
     /// <summary>

@@ -92,6 +92,19 @@ public sealed partial class MqttIngestService(
         {
             builder = builder.WithCredentials(options.Username, options.Password);
         }
+        if (options.UseTls)
+        {
+            builder = builder.WithTlsOptions(tls =>
+            {
+                tls.UseTls().WithTargetHost(options.Host);
+                if (!string.IsNullOrWhiteSpace(options.CaCertificatePath))
+                {
+                    // Trust the named authority for the broker's certificate, instead of the system's roots.
+                    var authority = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(options.CaCertificatePath);
+                    tls.WithTrustChain(new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(authority));
+                }
+            });
+        }
         var clientOptions = builder.Build();
         // The library's default socket buffers (8 KiB) cap the TCP receive window, and with it delivery.
         ((MqttClientTcpOptions)clientOptions.ChannelOptions).BufferSize = options.SocketBufferBytes;

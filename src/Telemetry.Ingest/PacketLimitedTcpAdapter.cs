@@ -14,8 +14,14 @@ namespace Telemetry.Ingest;
 /// each packet's fixed header as it passes and ends the connection when the announced length exceeds the limit, so
 /// the body is never read or allocated.
 /// </summary>
-internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int maxPacketBytes, Action onTooLarge) : IMqttServerAdapter
+/// <remarks>With a <paramref name="certificate"/> the listener speaks TLS: the handshake must finish within
+/// <see cref="HandshakeTimeout"/>, a failed one ends the connection (counted through <paramref name="onHandshakeFailed"/>).</remarks>
+internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int maxPacketBytes, Action onTooLarge,
+    System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, Action? onHandshakeFailed = null) : IMqttServerAdapter
 {
+    /// <summary>Longest a TLS client may take to finish its handshake.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task _accepting = Task.CompletedTask;
@@ -89,7 +95,24 @@ internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int m
         {
             socket.NoDelay = true;
             socket.LingerState = new LingerOption(true, 0);
-            var stream = new PacketSizeGuard(new NetworkStream(socket, ownsSocket: true), maxPacketBytes, onTooLarge);
+            Stream transport = new NetworkStream(socket, ownsSocket: true);
+            if (certificate is not null)
+            {
+                var tls = new System.Net.Security.SslStream(transport, leaveInnerStreamOpen: false);
+                transport = tls;
+                using var handshake = new CancellationTokenSource(HandshakeTimeout);
+                try
+                {
+                    await tls.AuthenticateAsServerAsync(new System.Net.Security.SslServerAuthenticationOptions { ServerCertificate = certificate }, handshake.Token);
+                }
+                catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
+                {
+                    onHandshakeFailed?.Invoke();
+                    await tls.DisposeAsync();
+                    return;
+                }
+            }
+            var stream = new PacketSizeGuard(transport, maxPacketBytes, onTooLarge);
             await using (stream)
             {
                 var handler = ClientHandler;

@@ -12,14 +12,28 @@ public sealed class TestPublisher : IAsyncDisposable
         ConnectAsync(host, port, user: null, password: null, cancellationToken);
 
     /// <summary>Connects with a user name and password (a device: its VIN and secret); throws when the broker refuses.</summary>
-    public static async Task<TestPublisher> ConnectAsync(string host, int port, string? user, string? password, CancellationToken cancellationToken)
+    public static Task<TestPublisher> ConnectAsync(string host, int port, string? user, string? password, CancellationToken cancellationToken) =>
+        ConnectAsync(host, port, user, password, trust: null, cancellationToken);
+
+    /// <summary>
+    /// Connects over TLS when <paramref name="trust"/> is given: the broker's certificate must chain to it (a
+    /// self-signed certificate trusts itself); throws when the handshake or the broker refuses.
+    /// </summary>
+    public static async Task<TestPublisher> ConnectAsync(string host, int port, string? user, string? password,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? trust, CancellationToken cancellationToken)
     {
         var publisher = new TestPublisher();
         var builder = new MqttClientOptionsBuilder().WithTcpServer(host, port)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500);
+            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithTimeout(TimeSpan.FromSeconds(10));
         if (user is not null)
         {
             builder = builder.WithCredentials(user, password);
+        }
+        if (trust is not null)
+        {
+            builder = builder.WithTlsOptions(tls => tls.UseTls().WithTargetHost(host)
+                .WithTrustChain(new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(trust)));
         }
         await publisher._client.ConnectAsync(builder.Build(), cancellationToken);
         return publisher;
