@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Telemetry.Api;
@@ -18,6 +19,9 @@ public static class Observability
     public static readonly string OrleansMeter = "Microsoft.Orleans";
 
     private static readonly string[] OrleansSources = ["Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application"];
+
+    /// <summary>Where the Orleans dashboard is mapped when <see cref="SiloOptions.Dashboard"/> is on.</summary>
+    public const string DashboardPath = "/orleans";
 
     /// <summary>A vehicle counts as online when a frame of it arrived this recently.</summary>
     public static readonly TimeSpan OnlineWindow = VehicleIndex.OnlineWindow;
@@ -82,6 +86,11 @@ public static class Observability
             scrape.RequireAuthorization(ApiPolicies.Read);
         }
         app.MapTelemetryHealth();
+        if (app.ServiceProvider.GetRequiredService<IOptions<SiloOptions>>().Value.Dashboard)
+        {
+            // Grain state and the live log are in there: admins only; a browser is asked for the key.
+            app.MapOrleansDashboard(DashboardPath).RequireAuthorization(ApiPolicies.Admin).WithMetadata(BrowserSignIn.Instance);
+        }
         app.MapGet("/reference/zones.geojson", (HttpContext context, IOptions<ReferenceDataOptions> options) =>
         {
             // Grafana's browser fetches the layer from another origin.

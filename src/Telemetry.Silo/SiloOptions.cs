@@ -36,6 +36,12 @@ public sealed class SiloOptions
     public string AdvertisedAddress { get; set; } = "";
 
     /// <summary>
+    /// The Orleans dashboard (silos, grain activations and calls, reminders, grain state, live log) at
+    /// <c>/orleans/</c>, for the admin role only. Off by default: it profiles every grain call.
+    /// </summary>
+    public bool Dashboard { get; set; }
+
+    /// <summary>
     /// A grain idle this long is deactivated (its state saved) and its memory freed. Silent vehicles
     /// whose clock matters are still advanced by the sweep, which reactivates them from saved state.
     /// </summary>

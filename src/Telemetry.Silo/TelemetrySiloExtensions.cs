@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Runtime.Hosting;
 using StackExchange.Redis;
 using Telemetry.Abstractions;
@@ -44,6 +45,11 @@ public static class TelemetrySiloExtensions
                 orleans.Services.AddGrainStorage(VehicleGrainOptions.StorageName, (sp, _) =>
                     new FileGrainStorage(Path.Combine(Path.GetFullPath(silo.StateDirectory), "grains"), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
                 orleans.UseInMemoryReminderService();
+            }
+            if (silo.Dashboard)
+            {
+                // Profiles every grain call; mapped at /orleans/ for admins (Observability.MapTelemetryMetrics).
+                orleans.AddDashboard();
             }
             orleans.Configure<GrainCollectionOptions>(o => o.CollectionAge = silo.CollectionAge);
             orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromTicks(
