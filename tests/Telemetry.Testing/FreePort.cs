@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
@@ -6,31 +7,37 @@ namespace Telemetry.Testing;
 /// <summary>Free loopback TCP ports for servers started by tests.</summary>
 public static class FreePort
 {
-    /// <summary>
-    /// A port that was free on 127.0.0.1 a moment ago. Another process may take it before the
-    /// server binds it: server fixtures retry with a new port when that happens.
-    /// </summary>
-    public static int Next()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    // Every port handed out in this process: a port probed free but not yet bound (a child process binds it later)
+    // would otherwise be handed out again by the next probe, and two servers would race for it.
+    private static readonly ConcurrentDictionary<int, byte> HandedOut = new();
 
-    /// <summary><paramref name="count"/> distinct free ports.</summary>
+    /// <summary>
+    /// A port that was free on 127.0.0.1 a moment ago and that this process never handed out before. Another
+    /// process may take it before the server binds it: server fixtures retry with a new port when that happens.
+    /// </summary>
+    public static int Next() => Next(1)[0];
+
+    /// <summary><paramref name="count"/> distinct free ports, none handed out before in this process.</summary>
     public static int[] Next(int count)
     {
-        var listeners = new List<TcpListener>(count);
+        var ports = new List<int>(count);
+        var listeners = new List<TcpListener>();
         try
         {
-            for (var i = 0; i < count; i++)
+            // Holding every probe open until the end keeps the kernel from giving the same port twice in one call.
+            for (var attempt = 0; ports.Count < count; attempt++)
             {
+                if (attempt > 1000)
+                    throw new InvalidOperationException($"No fresh loopback port after {attempt} attempts ({HandedOut.Count} handed out).");
                 var listener = new TcpListener(IPAddress.Loopback, 0);
                 listener.Start();
                 listeners.Add(listener);
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                if (HandedOut.TryAdd(port, 0))
+                    ports.Add(port);
             }
 
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+            return [.. ports];
         }
         finally
         {
