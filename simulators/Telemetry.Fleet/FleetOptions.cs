@@ -36,6 +36,15 @@ public sealed class FleetOptions
     /// <summary>Topic prefix.</summary>
     public string TopicPrefix { get; set; } = "hdv";
 
+    /// <summary>
+    /// User name of the fleet's one connection; null: anonymous. A silo's embedded broker takes many VINs on one
+    /// connection from <c>@operator</c> with an admin API key as <see cref="Password"/>.
+    /// </summary>
+    public string? Username { get; set; }
+
+    /// <summary>Password of the fleet's one connection.</summary>
+    public string? Password { get; set; }
+
     /// <summary>Returns one sentence per invalid setting.</summary>
     public IEnumerable<string> Validate()
     {

@@ -70,7 +70,7 @@ public sealed class FleetPublisher : IAsyncDisposable
     {
         if (secrets is null)
         {
-            await ConnectOrThrowAsync(_client, ClientOptions($"telemetry-fleet-{_options.FirstIndex}-{Guid.NewGuid():N}", null, null), cancellationToken);
+            await ConnectOrThrowAsync(_client, ClientOptions($"telemetry-fleet-{_options.FirstIndex}-{Guid.NewGuid():N}", _options.Username, _options.Password), cancellationToken);
             return;
         }
         foreach (var truck in Trucks)
@@ -91,7 +91,7 @@ public sealed class FleetPublisher : IAsyncDisposable
         if (result.ResultCode != MqttClientConnectResultCode.Success)
         {
             throw new InvalidOperationException($"The broker refused the connection of client '{options.ClientId}': {result.ResultCode}."
-                + (options.Credentials is null ? " A silo's embedded broker takes a fleet on one connection only with Telemetry:Mqtt:AllowAnonymous=true." : ""));
+                + (options.Credentials is null ? " A silo's embedded broker takes a fleet on one connection from --username @operator with an admin API key as --password, or from anyone with Telemetry:Mqtt:AllowAnonymous=true." : ""));
         }
     }
 

@@ -26,6 +26,8 @@ public static class LoadCommand
         var maxInFlight = new Option<int>("--max-inflight") { Description = "Unacknowledged QoS 1 publishes per connection at most.", DefaultValueFactory = _ => 10_000 };
         var tsdb = new Option<string?>("--tsdb") { Description = "VictoriaMetrics base URL: verify every (VIN, second) is stored exactly once." };
         var api = new Option<string?>("--api") { Description = "Silo API base URL: alert stream (latency, detection) and /metrics (stored, rejected, CPU)." };
+        var username = new Option<string?>("--username") { Description = "Broker user name of the generator's connections (a silo's embedded broker: @operator, with an admin API key as password)." };
+        var password = new Option<string?>("--password") { Description = "Broker password, or @FILE to read it from a file (such as @data/keys/admin.key)." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key for the alert stream, or @FILE to read it from a file (such as @data/keys/admin.key)." };
         var report = new Option<FileInfo?>("--report", "-r") { Description = "Write the JSON report to this file." };
         var siloPid = new Option<int?>("--silo-pid") { Description = "PID of a silo on this machine: CPU and memory from /proc." };
@@ -44,7 +46,7 @@ public static class LoadCommand
 
         var command = new Command("load", "Drive N vehicles at an exact open-loop rate over pipelined MQTT connections and measure what the system stored, how late it alerted and whether it kept up. Exit code 0 when the run met its targets.")
         {
-            vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, apiKey, report, siloPid, watch,
+            vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, apiKey, username, password, report, siloPid, watch,
             faultShare, parkedShare, parkedMinutes, history, historyAll, historySeconds, seed, vinPrefix, maxLag, drain, label,
         };
         command.SetAction(async (parse, cancellationToken) =>
@@ -65,6 +67,8 @@ public static class LoadCommand
                 TsdbUrl = ParseUrl(parse.GetValue(tsdb), "--tsdb", errors),
                 ApiUrl = ParseUrl(parse.GetValue(api), "--api", errors),
                 ApiKey = ReadKey(parse.GetValue(apiKey), errors),
+                Username = parse.GetValue(username),
+                Password = ReadKey(parse.GetValue(password), errors, "--password"),
                 SiloPid = parse.GetValue(siloPid),
                 FaultShare = parse.GetValue(faultShare),
                 ParkedShare = parse.GetValue(parkedShare),
@@ -230,7 +234,7 @@ public static class LoadCommand
         return url;
     }
 
-    private static string? ReadKey(string? value, List<string> errors)
+    private static string? ReadKey(string? value, List<string> errors, string option = "--api-key")
     {
         if (string.IsNullOrEmpty(value) || !value.StartsWith('@'))
             return value;
@@ -240,12 +244,12 @@ public static class LoadCommand
         }
         catch (IOException ex)
         {
-            errors.Add($"--api-key: cannot read '{value[1..]}': {ex.Message}");
+            errors.Add($"{option}: cannot read '{value[1..]}': {ex.Message}");
             return null;
         }
         catch (UnauthorizedAccessException ex)
         {
-            errors.Add($"--api-key: cannot read '{value[1..]}': {ex.Message}");
+            errors.Add($"{option}: cannot read '{value[1..]}': {ex.Message}");
             return null;
         }
     }

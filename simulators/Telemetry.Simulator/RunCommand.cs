@@ -16,10 +16,12 @@ public static class RunCommand
         var share = new Option<double>("--exceedance-share") { Description = "Share of trucks (0-1) with a NOx exceedance injected.", DefaultValueFactory = _ => 0.05 };
         var first = new Option<int>("--first-index") { Description = "First VIN index, to run several simulators side by side.", DefaultValueFactory = _ => 0 };
         var duration = new Option<TimeSpan?>("--duration", "-d") { Description = "Stop after this long live (e.g. 00:05:00); default: until Ctrl+C." };
+        var username = new Option<string?>("--username") { Description = "Broker user name (a silo's embedded broker: @operator, with an admin API key as password)." };
+        var password = new Option<string?>("--password") { Description = "Broker password, or @FILE to read it from a file (such as @data/keys/admin.key)." };
 
         var command = new Command("run", "Publish a simulated fleet to an MQTT broker (the silo's embedded one by default).")
         {
-            trucks, format, broker, history, share, first, duration,
+            trucks, format, broker, history, share, first, duration, username, password,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -33,6 +35,9 @@ public static class RunCommand
                 FirstIndex = parse.GetValue(first),
                 Host = host,
                 Port = port,
+                Username = parse.GetValue(username),
+                Password = parse.GetValue(password) is { } secret && secret.StartsWith('@') && File.Exists(secret[1..])
+                    ? File.ReadAllText(secret[1..]).Trim() : parse.GetValue(password),
             };
             var errors = options.Validate().ToList();
             if (brokerError is not null)

@@ -23,8 +23,8 @@ internal static class ReplayCommand
         var from = new Option<DateTime?>("--from") { Description = "Only frames received at or after this UTC time (2026-11-30T08:00:00Z)." };
         var until = new Option<DateTime?>("--until") { Description = "Only frames received before this UTC time." };
         var vin = new Option<string?>("--vin") { Description = "Only frames of this VIN (its topic)." };
-        var username = new Option<string?>("--username") { Description = "Broker user name." };
-        var password = new Option<string?>("--password") { Description = "Broker password." };
+        var username = new Option<string?>("--username") { Description = "Broker user name (a silo's embedded broker: @operator, with an admin API key as password)." };
+        var password = new Option<string?>("--password") { Description = "Broker password, or @FILE to read it from a file (such as @data/keys/admin.key)." };
         var command = new Command("replay", "Publish the raw frames archived in a journal to a broker again (QoS 1); the pipeline drops what it already stored.")
         {
             journal, broker, from, until, vin, username, password,
@@ -47,7 +47,20 @@ internal static class ReplayCommand
                 parse.GetValue(from) is { } f ? f.ToUniversalTime() : DateTime.MinValue,
                 parse.GetValue(until) is { } u ? u.ToUniversalTime() : DateTime.MaxValue,
                 parse.GetValue(vin));
-            return await RunAsync(directory, hostPort[0], port, parse.GetValue(username), parse.GetValue(password), filter, stdout, stderr, cancellationToken);
+            var secret = parse.GetValue(password);
+            if (secret is not null && secret.StartsWith('@'))
+            {
+                try
+                {
+                    secret = (await File.ReadAllTextAsync(secret[1..], cancellationToken)).Trim();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    await stderr.WriteLineAsync($"--password: cannot read '{secret[1..]}': {ex.Message}");
+                    return CliApp.UsageError;
+                }
+            }
+            return await RunAsync(directory, hostPort[0], port, parse.GetValue(username), secret, filter, stdout, stderr, cancellationToken);
         });
         return command;
     }
@@ -79,7 +92,7 @@ internal static class ReplayCommand
             if (connected.ResultCode != MqttClientConnectResultCode.Success)
             {
                 // A silo's embedded broker admits one client for many VINs only with Telemetry:Mqtt:AllowAnonymous=true.
-                await stderr.WriteLineAsync($"The broker at {host}:{port} refused the connection: {connected.ResultCode}. A silo's embedded broker takes a replay of many VINs only with Telemetry:Mqtt:AllowAnonymous=true.");
+                await stderr.WriteLineAsync($"The broker at {host}:{port} refused the connection: {connected.ResultCode}. A silo's embedded broker takes a replay of many VINs from --username @operator --password @data/keys/admin.key (an admin API key), or from anyone with Telemetry:Mqtt:AllowAnonymous=true.");
                 return CliApp.UsageError;
             }
         }

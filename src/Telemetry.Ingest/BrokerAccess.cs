@@ -13,12 +13,21 @@ namespace Telemetry.Ingest;
 /// A terminal connects with its VIN as user name and its secret as password (checked against the
 /// <see cref="DeviceCredentialStore"/>), may publish only under <c>{prefix}/{its VIN}/...</c>, never retained, and
 /// may subscribe to nothing. Without a user name a client is refused unless <see cref="MqttIngestOptions.AllowAnonymous"/>.
+/// An operator (user name <see cref="OperatorUser"/>, an API key of the admin role as password) may publish under any
+/// VIN: the CLI's <c>replay</c> of an archive and the simulator's runs, which carry many VINs on one connection.
 /// A VIN holds one connection and one session: a new connection of the VIN closes the earlier one, and no other client
 /// may take over a device's session by using its client id. Every refusal is
 /// counted by reason (<see cref="IngestMetrics"/>); secrets are never logged.
 /// </summary>
-public sealed partial class BrokerAccess(MqttIngestOptions options, DeviceCredentialStore? credentials, IngestMetrics metrics, ILogger logger)
+public sealed partial class BrokerAccess(MqttIngestOptions options, DeviceCredentialStore? credentials, IngestMetrics metrics, ILogger logger,
+    ApiKeyStore? apiKeys = null)
 {
+    /// <summary>
+    /// User name of an operator's connection (not a VIN: '@' is outside the VIN alphabet). Its password is an API key of
+    /// the admin role, checked when it connects; it may publish under any VIN of the prefix, and subscribe to nothing.
+    /// </summary>
+    public const string OperatorUser = "@operator";
+
     // The client id of each VIN's one session (connected, or kept for its reconnection).
     private readonly ConcurrentDictionary<string, string> _sessionOfVin = new(StringComparer.Ordinal);
     // The VIN that owns each device session: its client id cannot be taken over by anyone else.
@@ -56,6 +65,15 @@ public sealed partial class BrokerAccess(MqttIngestOptions options, DeviceCreden
             }
             kind = "anonymous";
         }
+        else if (e.UserName == OperatorUser)
+        {
+            if (await CheckOperatorAsync(e) is { } refused)
+            {
+                Refuse(e, refused.Code, refused.Reason);
+                return;
+            }
+            kind = "operator";
+        }
         else if (await CheckDeviceAsync(e) is { } refusal)
         {
             Refuse(e, refusal.Code, refusal.Reason);
@@ -72,6 +90,25 @@ public sealed partial class BrokerAccess(MqttIngestOptions options, DeviceCreden
             return;
         }
         metrics.BrokerConnected(kind);
+    }
+
+    /// <summary>Null when the password is an active API key of the admin role; otherwise the refusal.</summary>
+    private async Task<(MqttConnectReasonCode Code, string Reason)?> CheckOperatorAsync(ValidatingConnectionEventArgs e)
+    {
+        if (apiKeys is null)
+        {
+            return (MqttConnectReasonCode.ServerUnavailable, "credentialsUnavailable");
+        }
+        try
+        {
+            var key = string.IsNullOrEmpty(e.Password) ? null : await apiKeys.VerifyAsync(e.Password, e.CancellationToken);
+            return key?.Role == ApiRoles.Admin ? null : (MqttConnectReasonCode.BadUserNameOrPassword, "badOperatorKey");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.CredentialsUnavailable(logger, ex);
+            return (MqttConnectReasonCode.ServerUnavailable, "credentialsUnavailable");
+        }
     }
 
     /// <summary>Null when the user name is a VIN with an active credential and the password its secret; otherwise the refusal.</summary>
@@ -114,7 +151,7 @@ public sealed partial class BrokerAccess(MqttIngestOptions options, DeviceCreden
         {
             reason = "outsidePrefix";
         }
-        else if (!string.IsNullOrEmpty(e.UserName) && !VinLevel(topic).SequenceEqual(e.UserName.AsSpan()))
+        else if (!string.IsNullOrEmpty(e.UserName) && e.UserName != OperatorUser && !VinLevel(topic).SequenceEqual(e.UserName.AsSpan()))
         {
             reason = "foreignVin";
         }

@@ -39,7 +39,7 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
         var settings = options.Value;
         _pipeline = services.GetRequiredService<FramePipeline>();
         var metrics = services.GetRequiredService<IngestMetrics>();
-        _access = new BrokerAccess(settings, services.GetService<DeviceCredentialStore>(), metrics, logger);
+        _access = new BrokerAccess(settings, services.GetService<DeviceCredentialStore>(), metrics, logger, services.GetService<ApiKeyStore>());
         var address = IPAddress.Parse(settings.Host);
         var serverOptions = new MqttServerOptionsBuilder()
             .WithPersistentSessions()

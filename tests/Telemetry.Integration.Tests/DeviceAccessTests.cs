@@ -367,6 +367,36 @@ public sealed class DeviceAccessTests
         return new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
     }
 
+    [Fact]
+    public async Task Operator_WithAnAdminKey_PublishesForAnyVin_AndOtherKeysAreRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null);
+        var adminKey = (await File.ReadAllTextAsync(silo.AdminKeyFile, ct)).Trim();
+        var (_, fleetKey) = await silo.Services.GetRequiredService<ApiKeyStore>().CreateAsync("north", ApiRoles.Fleet, ["north"], ct);
+        var t = DateTime.UtcNow.AddMinutes(-1);
+        t = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+
+        // As the CLI's replay and the simulator's run connect: one connection, many VINs.
+        await using (var operatorClient = await TestPublisher.ConnectAsync("127.0.0.1", silo.MqttPort, BrokerAccess.OperatorUser, adminKey, ct))
+        {
+            await operatorClient.PublishAsync($"hdv/{VinA}/gb17691", Frame(VinA, t), ct);
+            await operatorClient.PublishAsync($"hdv/{VinB}/gb17691", Frame(VinB, t), ct);
+        }
+        await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded == 2, Turn, "both VINs' frames from the operator are stored", ct);
+
+        // As the load generator connects: its own MQTT 3.1.1 CONNECT with the credentials.
+        await using (await Telemetry.Fleet.Load.MqttPipelinedConnection.ConnectAsync("127.0.0.1", silo.MqttPort, "operator-load", 1, ct, BrokerAccess.OperatorUser, adminKey))
+        {
+        }
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await Telemetry.Fleet.Load.MqttPipelinedConnection.ConnectAsync("127.0.0.1", silo.MqttPort, "operator-fleet-key", 1, ct, BrokerAccess.OperatorUser, fleetKey));
+        Assert.Contains("bad user name or password", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(MqttClientConnectResultCode.BadUserNameOrPassword, await ConnectResultAsync(silo, BrokerAccess.OperatorUser, adminKey + "x", ct));
+        Assert.Equal(2, silo.Ingest.BrokerTotal("connection:badOperatorKey"));
+        Assert.Equal(2, silo.Ingest.BrokerTotal("connected:operator"));
+    }
+
     internal static byte[] Frame(string vin, DateTime timeUtc)
     {
         var sample = Sample.Empty(timeUtc) with

@@ -87,7 +87,8 @@ public sealed class LoadGenerator : IAsyncDisposable
         for (var i = 0; i < _options.Connections; i++)
         {
             var clientId = $"load-{_options.VinPrefix}-{i}-{Guid.NewGuid():N}";
-            _connections.Add(await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, clientId, _options.Qos, cancellationToken));
+            _connections.Add(await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, clientId, _options.Qos, cancellationToken,
+                _options.Username, _options.Password));
         }
     }
 

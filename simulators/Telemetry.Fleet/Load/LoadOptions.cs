@@ -40,6 +40,15 @@ public sealed class LoadOptions
     /// <summary>Base URL of the TSDB (VictoriaMetrics) to verify every sample in; null: no verification.</summary>
     public Uri? TsdbUrl { get; set; }
 
+    /// <summary>
+    /// User name of the generator's connections; null: anonymous. A silo's embedded broker takes many VINs on one
+    /// connection from <c>@operator</c> with an admin API key as <see cref="Password"/>.
+    /// </summary>
+    public string? Username { get; set; }
+
+    /// <summary>Password of the generator's connections.</summary>
+    public string? Password { get; set; }
+
     /// <summary>Base URL of the silo's HTTP API (alert stream, <c>/metrics</c>); null: nothing read from the silo.</summary>
     public Uri? ApiUrl { get; set; }
 

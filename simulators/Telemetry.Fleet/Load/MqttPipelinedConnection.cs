@@ -50,28 +50,24 @@ public sealed class MqttPipelinedConnection : IAsyncDisposable
     /// <summary>Why the connection failed, if it did.</summary>
     public Exception? Error { get; private set; }
 
-    /// <summary>Connects and completes the MQTT handshake; throws when the broker refuses.</summary>
-    public static async Task<MqttPipelinedConnection> ConnectAsync(string host, int port, string clientId, int qos, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects and completes the MQTT handshake, with a user name and password when given (a silo's embedded broker:
+    /// <c>@operator</c> and an admin API key); throws when the broker refuses.
+    /// </summary>
+    public static async Task<MqttPipelinedConnection> ConnectAsync(string host, int port, string clientId, int qos, CancellationToken cancellationToken,
+        string? username = null, string? password = null)
     {
         var tcp = new TcpClient { NoDelay = true, SendBufferSize = 1 << 20, ReceiveBufferSize = 1 << 18 };
         try
         {
             await tcp.ConnectAsync(host, port, cancellationToken);
             var stream = tcp.GetStream();
-            var id = Encoding.UTF8.GetBytes(clientId);
-            var remaining = 10 + 2 + id.Length;
-            var connect = new byte[2 + remaining];
-            connect[0] = 0x10;
-            connect[1] = (byte)remaining;
-            "\0\u0004MQTT\u0004\u0002\0\0"u8.CopyTo(connect.AsSpan(2));
-            connect[12] = (byte)(id.Length >> 8);
-            connect[13] = (byte)id.Length;
-            id.CopyTo(connect, 14);
-            await stream.WriteAsync(connect, cancellationToken);
+            await stream.WriteAsync(ConnectPacket(clientId, username, password), cancellationToken);
             var connack = new byte[4];
             await stream.ReadExactlyAsync(connack, cancellationToken);
             if (connack[0] != 0x20 || connack[3] != 0)
-                throw new InvalidOperationException($"The broker at {host}:{port} refused the connection (CONNACK {Convert.ToHexString(connack)}).");
+                throw new InvalidOperationException($"The broker at {host}:{port} refused the connection (CONNACK {Convert.ToHexString(connack)}"
+                    + (connack[3] is 4 or 5 ? ": bad user name or password, or not authorized" : "") + ").");
             return new MqttPipelinedConnection(tcp, qos);
         }
         catch
@@ -79,6 +75,42 @@ public sealed class MqttPipelinedConnection : IAsyncDisposable
             tcp.Dispose();
             throw;
         }
+    }
+
+    /// <summary>An MQTT 3.1.1 CONNECT: clean session, no keep-alive, the client id and the optional credentials.</summary>
+    internal static byte[] ConnectPacket(string clientId, string? username, string? password)
+    {
+        var body = new List<byte>();
+        void String(string value)
+        {
+            var bytes = Encoding.UTF8.GetBytes(value);
+            body.Add((byte)(bytes.Length >> 8));
+            body.Add((byte)bytes.Length);
+            body.AddRange(bytes);
+        }
+        var flags = (byte)(0x02 | (username is null ? 0 : 0x80) | (username is null || password is null ? 0 : 0x40));
+        body.AddRange("\0\u0004MQTT\u0004"u8.ToArray());
+        body.Add(flags);
+        body.Add(0);
+        body.Add(0);
+        String(clientId);
+        if (username is not null)
+        {
+            String(username);
+            if (password is not null)
+                String(password);
+        }
+        var packet = new List<byte> { 0x10 };
+        var remaining = body.Count;
+        do
+        {
+            var b = (byte)(remaining & 0x7F);
+            remaining >>= 7;
+            packet.Add(remaining > 0 ? (byte)(b | 0x80) : b);
+        }
+        while (remaining > 0);
+        packet.AddRange(body);
+        return [.. packet];
     }
 
     /// <summary>Bytes a PUBLISH of this topic and payload takes at most.</summary>
