@@ -234,7 +234,8 @@ public static class LoadCommand
         return url;
     }
 
-    private static string? ReadKey(string? value, List<string> errors, string option = "--api-key")
+    /// <summary>The value, or the trimmed contents of FILE for <c>@FILE</c>; an unreadable file is an error naming <paramref name="option"/>.</summary>
+    internal static string? ReadKey(string? value, List<string> errors, string option = "--api-key")
     {
         if (string.IsNullOrEmpty(value) || !value.StartsWith('@'))
             return value;

@@ -26,6 +26,8 @@ public static class RunCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var (host, port, brokerError) = ParseBroker(parse.GetValue(broker)!);
+            var secretErrors = new List<string>();
+            var secret = LoadCommand.ReadKey(parse.GetValue(password), secretErrors, "--password");
             var options = new FleetOptions
             {
                 Trucks = parse.GetValue(trucks),
@@ -36,10 +38,10 @@ public static class RunCommand
                 Host = host,
                 Port = port,
                 Username = parse.GetValue(username),
-                Password = parse.GetValue(password) is { } secret && secret.StartsWith('@') && File.Exists(secret[1..])
-                    ? File.ReadAllText(secret[1..]).Trim() : parse.GetValue(password),
+                Password = secret,
             };
             var errors = options.Validate().ToList();
+            errors.AddRange(secretErrors);
             if (brokerError is not null)
             {
                 errors.Add(brokerError);
