@@ -183,7 +183,7 @@ internal sealed class MinuteAggregates(TimeProvider time)
             span[at++] = (byte)separator;
             key.CopyTo(span[at..]);
             at += key.Length;
-            value.TryFormat(span[at..], out var written, default, System.Globalization.CultureInfo.InvariantCulture);
+            DecimalText.TryWrite(value, span[at..], out var written);
             return at + written;
         }
     }
