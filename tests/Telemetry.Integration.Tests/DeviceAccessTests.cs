@@ -361,7 +361,7 @@ public sealed class DeviceAccessTests
         }
     }
 
-    private static DateTime RecentSecond()
+    internal static DateTime RecentSecond()
     {
         var t = DateTime.UtcNow.AddMinutes(-5);
         return new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
@@ -374,8 +374,7 @@ public sealed class DeviceAccessTests
         await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null);
         var adminKey = (await File.ReadAllTextAsync(silo.AdminKeyFile, ct)).Trim();
         var (_, fleetKey) = await silo.Services.GetRequiredService<ApiKeyStore>().CreateAsync("north", ApiRoles.Fleet, ["north"], ct);
-        var t = DateTime.UtcNow.AddMinutes(-1);
-        t = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var t = RecentSecond();
 
         // As the CLI's replay and the simulator's run connect: one connection, many VINs.
         await using (var operatorClient = await TestPublisher.ConnectAsync("127.0.0.1", silo.MqttPort, BrokerAccess.OperatorUser, adminKey, ct))

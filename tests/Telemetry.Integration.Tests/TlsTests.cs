@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Telemetry.Abstractions;
 using Telemetry.Testing;
 
 namespace Telemetry.Integration.Tests;
@@ -34,16 +33,6 @@ public sealed class TlsTests : IDisposable
         return (X509CertificateLoader.LoadCertificate(certificate.RawData), certPath, keyPath);
     }
 
-    private static byte[] Frame(DateTime t) => Telemetry.Protocol.FrameEncoder.Encode(
-        new TelemetryBatch(Vin, FrameKind.RealTime, t, 1, [Sample.Empty(t) with { SpeedKmh = 30, EngineSpeedRpm = 900, Longitude = 117.0, Latitude = 36.6 }], [], default),
-        Telemetry.Protocol.TerminalProfile.Hj1239);
-
-    private static DateTime Now()
-    {
-        var now = DateTime.UtcNow;
-        return new DateTime(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
-    }
-
     [Fact]
     public async Task EmbeddedBroker_TlsListener_TakesFramesOverTls_AndRefusesPlainAndUntrustedClients()
     {
@@ -60,7 +49,7 @@ public sealed class TlsTests : IDisposable
         });
 
         await using (var terminal = await TestPublisher.ConnectAsync("127.0.0.1", tlsPort, null, null, certificate, ct))
-            await terminal.PublishAsync($"hdv/{Vin}/hj1239", Frame(Now()), ct);
+            await terminal.PublishAsync($"hdv/{Vin}/gb17691", DeviceAccessTests.Frame(Vin, DeviceAccessTests.RecentSecond()), ct);
         await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded == 1, TimeSpan.FromSeconds(30), "the frame sent over TLS is stored", ct);
 
         // Plain MQTT on the TLS port, and a client that does not trust the broker's certificate: no session.
@@ -87,7 +76,7 @@ public sealed class TlsTests : IDisposable
         });
 
         await using (var terminal = await TestPublisher.ConnectAsync("127.0.0.1", tlsPort, null, null, certificate, ct))
-            await terminal.PublishAsync($"hdv/{Vin}/hj1239", Frame(Now()), ct);
+            await terminal.PublishAsync($"hdv/{Vin}/gb17691", DeviceAccessTests.Frame(Vin, DeviceAccessTests.RecentSecond()), ct);
 
         await Eventually.WaitAsync(() => silo.Ingest.Totals.Decoded == 1, TimeSpan.FromSeconds(30), "the subscriber on the TLS listener stores the frame", ct);
     }
