@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Storage;
 using Orleans.Dashboard;
 using Orleans.Runtime.Hosting;
 using StackExchange.Redis;
@@ -33,7 +34,16 @@ public static class TelemetrySiloExtensions
             {
                 var redis = ConfigurationOptions.Parse(silo.RedisConnectionString);
                 orleans.UseRedisClustering(o => o.ConfigurationOptions = redis);
-                orleans.AddRedisGrainStorage(VehicleGrainOptions.StorageName, o => o.ConfigurationOptions = redis);
+                // Grain state in Orleans' binary format, as on local disk: the default JSON serializer cannot read back
+                // immutable collections (an open episode's thresholds), so such a vehicle could not activate again.
+                // State an earlier version wrote as JSON is read with the JSON serializer when the binary one cannot read it.
+                orleans.AddRedisGrainStorage(VehicleGrainOptions.StorageName, options => options.Configure<IServiceProvider>((o, sp) =>
+                {
+                    o.ConfigurationOptions = redis;
+                    o.GrainStorageSerializer = new GrainStorageSerializer(
+                        new OrleansGrainStorageSerializer(sp.GetRequiredService<Orleans.Serialization.Serializer>()),
+                        sp.GetRequiredService<IGrainStorageSerializer>());
+                }));
                 orleans.UseRedisReminderService(o => o.ConfigurationOptions = redis);
                 var advertised = string.IsNullOrEmpty(silo.AdvertisedAddress) ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(silo.AdvertisedAddress);
                 orleans.ConfigureEndpoints(advertised, silo.SiloPort, silo.GatewayPort, listenOnAnyHostAddress: !string.IsNullOrEmpty(silo.AdvertisedAddress));

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Collections.Immutable;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Abstractions;
@@ -67,5 +68,64 @@ public sealed class SiloRestartTests
         Assert.True(offline.StartUtc > truck.NowUtc.AddSeconds(-30) && offline.StartUtc <= truck.NowUtc.AddSeconds(1),
             $"the episode starts where the data stopped ({truck.NowUtc:O}), not at {offline.StartUtc:O}");
         Assert.Equal(0, second.Ingest.Totals.Received);
+    }
+
+    [Fact]
+    public async Task TruckWithAnOpenEpisode_InRedisGrainState_ActivatesOnTheNextSilo_AndKeepsItsOneEpisode()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var redis = await RedisServer.StartAsync(ct);
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        var settings = new Dictionary<string, string>
+        {
+            ["Telemetry:Orleans:Clustering"] = "Redis",
+            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
+            ["Telemetry:Orleans:ClusterId"] = "restart-episode-test",
+        };
+        var start = DateTime.UtcNow.AddMinutes(-40);
+        start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var vin = Vins.Make(4343, "LRST");
+        var truck = new TruckModel(vin, seed: 4343, DriveCycle.Highway, start);
+        truck.Inject(Fault.HighNox, start, start.AddDays(1));
+        var sequence = (ushort)0;
+        async Task PublishAsync(int frames)
+        {
+            await using var terminal = await TestPublisher.ConnectAsync(broker.Host, broker.Port, ct);
+            for (var f = 0; f < frames; f++)
+            {
+                var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
+                var batch = new TelemetryBatch(vin, FrameKind.Reissue, samples[0].TimeUtc, sequence++, samples, [], default);
+                await terminal.PublishAsync($"hdv/{vin}/hj1239", FrameEncoder.Encode(batch, TerminalProfile.Hj1239), ct);
+            }
+        }
+
+        Alert opened;
+        await using (var first = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings))
+        {
+            await PublishAsync(120);
+            var r1 = await Eventually.WaitForAsync(() => first.GetAlertsAsync($"?vin={vin}&rule=R1"), a => a.Count > 0, TimeSpan.FromSeconds(60),
+                "the failed SCR opens R1", cancellationToken: ct);
+            opened = Assert.Single(r1);
+            Assert.Equal(AlertStatus.Open, opened.Status);
+        }
+
+        // The vehicle's state, saved in Redis with the open episode in it, is read back by the next silo: the
+        // grain activates, takes the truck's next frames and goes on with the same episode.
+        await using var second = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
+        await PublishAsync(30);
+        await Eventually.WaitAsync(async () =>
+        {
+            using var response = await second.Http.GetAsync(new Uri($"/api/vehicles/{vin}", UriKind.Relative), ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                return false;
+            }
+            var detail = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct);
+            return detail.TryGetProperty("lastSampleUtc", out var last) && last.ValueKind == System.Text.Json.JsonValueKind.String
+                && last.GetDateTime().ToUniversalTime() >= truck.NowUtc.AddSeconds(-1);
+        }, TimeSpan.FromSeconds(60), "the second silo activates the truck from its saved state and takes its next frames", ct);
+        var after = Assert.Single(await second.GetAlertsAsync($"?vin={vin}&rule=R1"));
+        Assert.Equal(opened.Id, after.Id);
+        Assert.Equal(AlertStatus.Open, after.Status);
     }
 }
