@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Runtime;
 using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Protocol;
@@ -271,6 +272,13 @@ public sealed partial class FramePipeline(
                     // Not this frame's fault: wait for space without using up its attempts.
                     metrics.WaitedForJournal();
                 }
+                else if (ex is OrleansMessageRejectionException or SiloUnavailableException)
+                {
+                    // The silo that holds the grain is gone and the cluster has not declared it dead yet: once it
+                    // has, the call activates the grain elsewhere. Not this frame's fault either.
+                    metrics.WaitedForSilo();
+                    Log.WaitingForSilo(logger, batch.Vin, delay, ex.Message);
+                }
                 else if (++attempt >= _options.MaxAttempts)
                 {
                     metrics.Failed();
@@ -306,6 +314,9 @@ public sealed partial class FramePipeline(
 
         [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Storing a frame of {Vin} failed; retrying in {Delay}")]
         public static partial void DispatchRetry(ILogger logger, string vin, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(EventId = 2018, Level = LogLevel.Warning, Message = "Storing a frame of {Vin} waits for the cluster: the silo of its grain is unreachable ({Reason}); retrying in {Delay}")]
+        public static partial void WaitingForSilo(ILogger logger, string vin, TimeSpan delay, string reason);
 
         [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "Storing a frame of {Vin} failed {Attempts} times; it is dead-lettered")]
         public static partial void GaveUp(ILogger logger, string vin, int attempts, Exception exception);

@@ -17,6 +17,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _failed;
     private readonly Histogram<double> _latency;
     private readonly Counter<long> _journalWaits;
+    private readonly Counter<long> _siloWaits;
     private readonly Counter<long> _acknowledged;
     private readonly Counter<long> _delivered;
     private readonly Counter<long> _deadLetterBytes;
@@ -38,6 +39,8 @@ public sealed class IngestMetrics : IDisposable
         _rejected = _meter.CreateCounter<long>("telemetry.ingest.rejected", "{message}", "Messages rejected, by reason; each is dead-lettered.");
         _retries = _meter.CreateCounter<long>("telemetry.ingest.dispatch.retries", "{attempt}", "Grain calls retried because storing the frame failed.");
         _failed = _meter.CreateCounter<long>("telemetry.ingest.failed", "{message}", "Messages whose vehicle grain failed every attempt; each is dead-lettered as processingFailed.");
+        _siloWaits = _meter.CreateCounter<long>("telemetry.ingest.silo_unavailable_waits", "{wait}",
+            "Times a grain call waited, without using up its attempts, because the silo of the grain was unreachable and not yet declared dead.");
         _journalWaits = _meter.CreateCounter<long>("telemetry.ingest.journal_full_waits", "{wait}", "Times a message waited unacknowledged because the journal reached its disk cap.");
         _deadLetterBytes = _meter.CreateCounter<long>("telemetry.ingest.dead_letters.written", "By", "Bytes written to the dead-letter file.");
         _deadLetterRotations = _meter.CreateCounter<long>("telemetry.ingest.dead_letters.rotations", "{rotation}", "Times the dead-letter file reached its cap and was rotated (the oldest dead letters are then gone).");
@@ -130,6 +133,8 @@ public sealed class IngestMetrics : IDisposable
     public void Failed() => _failed.Add(1);
 
     public void WaitedForJournal() => _journalWaits.Add(1);
+
+    public void WaitedForSilo() => _siloWaits.Add(1);
 
     public void Acknowledged() => _acknowledged.Add(1);
 
