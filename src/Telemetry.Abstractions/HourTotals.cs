@@ -10,6 +10,7 @@ namespace Telemetry.Abstractions;
 /// seconds (<see cref="WorkPercentRpmSeconds"/>): the reference torque that turns it into kWh comes from the
 /// vehicle registry when the report is made, so a torque registered late still gives the right work.
 /// </remarks>
+[GenerateSerializer]
 public sealed class HourTotals
 {
     /// <summary>Creates the totals of <paramref name="vin"/> for the hour that starts at <paramref name="hourUtc"/>.</summary>
@@ -21,55 +22,55 @@ public sealed class HourTotals
     }
 
     /// <summary>The vehicle.</summary>
-    public string Vin { get; }
+    [Id(0)] public string Vin { get; }
 
     /// <summary>Start of the hour, UTC (whole hour).</summary>
-    public DateTime HourUtc { get; }
+    [Id(1)] public DateTime HourUtc { get; }
 
     /// <summary>Accepted samples (seconds with data).</summary>
-    public long Samples { get; set; }
+    [Id(2)] public long Samples { get; set; }
 
     /// <summary>Bit m set: at least one sample in minute m of the hour (the vehicle was reporting then).</summary>
-    public ulong MinuteMask { get; set; }
+    [Id(3)] public ulong MinuteMask { get; set; }
 
     /// <summary>Seconds with the engine running (engine speed at or above the gate's running speed; speed above 0 when rpm is missing).</summary>
-    public long RunningSeconds { get; set; }
+    [Id(4)] public long RunningSeconds { get; set; }
 
     /// <summary>Seconds the emission rules' validity gate was open (warm engine, warm SCR, time since start).</summary>
-    public long GatedSeconds { get; set; }
+    [Id(5)] public long GatedSeconds { get; set; }
 
     /// <summary>Distance from vehicle speed, km (speed x 1 s per sample).</summary>
-    public double DistanceKm { get; set; }
+    [Id(6)] public double DistanceKm { get; set; }
 
     /// <summary>Distance from vehicle speed while the malfunction indicator lamp was on (last known OBD state), km.</summary>
-    public double MilOnDistanceKm { get; set; }
+    [Id(7)] public double MilOnDistanceKm { get; set; }
 
     /// <summary>Lowest odometer reading of the hour, km; NaN when none.</summary>
-    public double OdometerMinKm { get; set; } = double.NaN;
+    [Id(8)] public double OdometerMinKm { get; set; } = double.NaN;
 
     /// <summary>Highest odometer reading of the hour, km; NaN when none.</summary>
-    public double OdometerMaxKm { get; set; } = double.NaN;
+    [Id(9)] public double OdometerMaxKm { get; set; } = double.NaN;
 
     /// <summary>Fuel from the fuel flow, L (seconds with a fuel flow).</summary>
-    public double FuelL { get; set; }
+    [Id(10)] public double FuelL { get; set; }
 
     /// <summary>Tailpipe NOx mass, g (seconds with downstream NOx above 0 ppm, intake air and fuel flow).</summary>
-    public double NoxG { get; set; }
+    [Id(11)] public double NoxG { get; set; }
 
     /// <summary>Sum of max(0, actual - friction torque %) x rpm over the seconds with torque and rpm (%·rpm·s).</summary>
-    public double WorkPercentRpmSeconds { get; set; }
+    [Id(12)] public double WorkPercentRpmSeconds { get; set; }
 
     /// <summary>NOx mass of the seconds that have both NOx mass and work, g (numerator of mg/kWh).</summary>
-    public double PairedNoxG { get; set; }
+    [Id(13)] public double PairedNoxG { get; set; }
 
     /// <summary>Work of the seconds that have both NOx mass and work, %·rpm·s (denominator of mg/kWh).</summary>
-    public double PairedWorkPercentRpmSeconds { get; set; }
+    [Id(14)] public double PairedWorkPercentRpmSeconds { get; set; }
 
     /// <summary>Urea dosed, L (actual dosing of the supplementary record, mL/h x 1 s).</summary>
-    public double UreaL { get; set; }
+    [Id(15)] public double UreaL { get; set; }
 
     /// <summary>Fuel of the seconds that have a urea dosing value, L (denominator of the urea-to-fuel ratio).</summary>
-    public double UreaFuelL { get; set; }
+    [Id(16)] public double UreaFuelL { get; set; }
 
     /// <summary>True when nothing was added.</summary>
     public bool IsEmpty => Samples == 0;
@@ -110,6 +111,14 @@ public interface IHourTotalsStore
     /// transaction: either every one is added or none.
     /// </summary>
     Task AddAsync(IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds one batch of <paramref name="vin"/>'s totals once: like <see cref="AddAsync"/>, unless a batch numbered
+    /// <paramref name="batch"/> or higher of this vehicle was added before, then nothing is added and the answer is
+    /// false. A vehicle numbers its batches in increasing order and offers them oldest first, so a batch offered again
+    /// (after a crash between storing it and saving that it was stored, or after an answer lost on the way) counts once.
+    /// </summary>
+    Task<bool> AddBatchAsync(string vin, long batch, IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default);
 
     /// <summary>The stored totals of <paramref name="vins"/> for the hours that start in [<paramref name="fromUtc"/>, <paramref name="untilUtc"/>).</summary>
     Task<IReadOnlyList<HourTotals>> ReadAsync(IReadOnlyCollection<string> vins, DateTime fromUtc, DateTime untilUtc, CancellationToken cancellationToken = default);

@@ -7,7 +7,7 @@ using Npgsql;
 namespace Telemetry.Storage.Cases;
 
 /// <summary>
-/// The relational database of alert episodes, cases, the audit trail, API keys, the vehicles' hourly totals and device credentials: SQLite (one file) or
+/// The relational database of alert episodes, cases, the audit trail, API keys, the vehicles' hourly totals, device credentials and the vehicle registry: SQLite (one file) or
 /// PostgreSQL, with one schema written for both. <see cref="MigrateAsync"/> applies the migrations that are missing,
 /// in order, each in a transaction, recorded in <c>schema_migrations</c>; several silos starting at once on one
 /// PostgreSQL take turns through an advisory lock.
@@ -156,6 +156,34 @@ public abstract class CaseDatabase
         );
         """;
 
+    // Migration 4: the vehicle registry (SqlVehicleRegistryStore) and its change counter, the same on both providers.
+    private const string VehiclesTable = """
+        CREATE TABLE vehicles (
+            vin TEXT PRIMARY KEY,
+            fleet TEXT NULL,
+            region TEXT NULL,
+            engine_model TEXT NULL,
+            reference_torque_nm DOUBLE PRECISION NULL,
+            emission_stage TEXT NULL,
+            terminal_profile TEXT NULL,
+            terminal_public_key TEXT NULL,
+            updated_ticks BIGINT NOT NULL
+        );
+        CREATE TABLE registry_version (
+            id INTEGER PRIMARY KEY,
+            version BIGINT NOT NULL
+        );
+        INSERT INTO registry_version (id, version) VALUES (1, 0);
+        """;
+
+    // Migration 5: the highest batch of hourly totals added per vehicle (SqlHourTotalsStore.AddBatchAsync), the same on both providers.
+    private const string HourBatchesTable = """
+        CREATE TABLE vehicle_hour_batches (
+            vin TEXT PRIMARY KEY,
+            batch BIGINT NOT NULL
+        );
+        """;
+
     private const string AuditColumns = """
             alert_id TEXT NOT NULL,
             at_ticks BIGINT NOT NULL,
@@ -190,6 +218,8 @@ public abstract class CaseDatabase
             """,
             VehicleHours,
             DeviceCredentialsTable,
+            VehiclesTable,
+            HourBatchesTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>
@@ -237,6 +267,8 @@ public abstract class CaseDatabase
             """,
             VehicleHours,
             DeviceCredentialsTable,
+            VehiclesTable,
+            HourBatchesTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>

@@ -7,6 +7,8 @@ namespace Telemetry.Storage.Cases;
 /// The vehicles' hourly totals in the <c>vehicle_hours</c> table of a <see cref="CaseDatabase"/>, one row per VIN
 /// and UTC hour. <see cref="AddAsync"/> adds to a row (sums add, the minute mask is OR-ed, the odometer range
 /// widens), so the grain stores what it gathered since its previous store, whatever is already there.
+/// <see cref="AddBatchAsync"/> does the same once per numbered batch of a vehicle (<c>vehicle_hour_batches</c> keeps the
+/// highest batch added per VIN), which the grain uses so that a batch offered again after a crash counts once.
 /// </summary>
 public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
 {
@@ -59,6 +61,34 @@ public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
                 await connection.ExecuteAsync(Upsert, Row.From(t), transaction);
         }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> AddBatchAsync(string vin, long batch, IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vin);
+        ArgumentNullException.ThrowIfNull(totals);
+        if (totals.Any(t => t.Vin != vin))
+            throw new ArgumentException($"Every total of a batch of {vin} must be of {vin}.", nameof(totals));
+        await using var connection = await Database.OpenAsync(cancellationToken);
+        await using var transaction = Database.BeginWrite(connection);
+        // The batch number is raised first, and only when it goes up: the raise holds the vehicle's row (or, for its
+        // first batch, the key) until the commit, so two silos offering the same batch at once add it once.
+        var raised = await connection.ExecuteAsync(
+            """
+            INSERT INTO vehicle_hour_batches (vin, batch) VALUES (@vin, @batch)
+            ON CONFLICT (vin) DO UPDATE SET batch = excluded.batch WHERE vehicle_hour_batches.batch < excluded.batch
+            """,
+            new { vin, batch }, transaction);
+        if (raised == 0)
+            return false;
+        foreach (var t in totals)
+        {
+            if (!t.IsEmpty)
+                await connection.ExecuteAsync(Upsert, Row.From(t), transaction);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     /// <inheritdoc />

@@ -89,6 +89,38 @@ public abstract class HourTotalsStoreContract
             return t;
         }
     }
+
+    [Fact]
+    public async Task AddBatch_AddsEachNumberedBatchOnce_AnOlderOrRepeatedOneIsRefused_AndVehiclesCountApart()
+    {
+        var store = new SqlHourTotalsStore(CreateDatabase());
+        HourTotals[] first = [Totals(VinA, H0, 60, 100, 101, 1), Totals(VinA, H0.AddHours(1), 10, 102, 103, 2)];
+
+        Assert.True(await store.AddBatchAsync(VinA, 1_000, first, Ct));
+        // The same batch offered again (a crash between storing it and saving that it was stored) adds nothing.
+        Assert.False(await store.AddBatchAsync(VinA, 1_000, first, Ct));
+        Assert.False(await store.AddBatchAsync(VinA, 999, [Totals(VinA, H0, 5, 100, 100, 1)], Ct));
+        // Another vehicle's numbering is its own.
+        Assert.True(await store.AddBatchAsync(VinB, 1, [Totals(VinB, H0, 7, 5, 6, 1)], Ct));
+        Assert.True(await store.AddBatchAsync(VinA, 1_001, [Totals(VinA, H0, 30, 99, 100, 4)], Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AddBatchAsync(VinA, 1_002, [Totals(VinB, H0, 1, 1, 1, 1)], Ct));
+
+        var read = await store.ReadAsync([VinA, VinB], H0, H0.AddHours(2), Ct);
+        Assert.Equal([(VinA, H0, 90L), (VinA, H0.AddHours(1), 10L), (VinB, H0, 7L)], read.Select(t => (t.Vin, t.HourUtc, t.Samples)));
+        Assert.Equal(99, read[0].OdometerMinKm);
+    }
+
+    [Fact]
+    public async Task AddBatch_TheSameFirstBatchOfferedByTwoWritersAtOnce_CountsOnce()
+    {
+        var database = CreateDatabase();
+        var stores = Enumerable.Range(0, 8).Select(_ => new SqlHourTotalsStore(database)).ToList();
+        var added = await Task.WhenAll(stores.Select(s => Task.Run(() => s.AddBatchAsync(VinA, 5, [Totals(VinA, H0, 60, 100, 101, 1)], Ct), Ct)));
+
+        Assert.Single(added, a => a);
+        var read = Assert.Single(await stores[0].ReadAsync([VinA], H0, H0.AddHours(1), Ct));
+        Assert.Equal(60, read.Samples);
+    }
 }
 
 /// <summary>The hourly totals on SQLite: one file per test.</summary>
