@@ -68,4 +68,13 @@ public interface IVehicleRegistry
 
     /// <summary>True when only registered vehicles may send data (<c>Telemetry:ReferenceData:RequireRegistered</c>).</summary>
     bool RequireRegistered => false;
+
+    /// <summary>
+    /// True when the registry is a file (<c>Telemetry:ReferenceData:RegistryPath</c>): that file is changed to change
+    /// it, and imports into the database's registry are refused rather than silently not in force.
+    /// </summary>
+    bool IsFile => false;
+
+    /// <summary>Reloads from the source now when it changed (after an import, so the next answer reflects it).</summary>
+    Task ReloadAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,20 +1,23 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.Json;
+using CsvHelper;
+using CsvHelper.Configuration;
 using Telemetry.Abstractions;
 
 namespace Telemetry.Detection;
 
 /// <summary>
 /// Vehicle reference data parsed from registry text (JSON or CSV) and swapped atomically: readers
-/// never see a half-loaded registry. Pure: the host reads the file and calls <see cref="Load"/>.
+/// never see a half-loaded registry. Pure: the host reads the file and calls <see cref="Load(string)"/>.
 /// </summary>
 /// <remarks>
 /// JSON: an array of objects (or an object with a <c>vehicles</c> array) with <c>vin</c>, <c>fleet</c>,
 /// <c>region</c>, <c>engineModel</c>, <c>referenceTorqueNm</c>, <c>emissionStage</c>, and optionally
 /// <c>terminalProfile</c> (the protocol profile of the vehicle's terminal) and <c>terminalPublicKey</c>
 /// (its SM2 public key in hex).
-/// CSV: a header line naming those columns (any order, case-insensitive), then one vehicle per line.
+/// CSV (RFC 4180, read and written with CsvHelper): a header line naming those columns (any order,
+/// case-insensitive), then one vehicle per line; lines starting with <c>#</c> are comments.
 /// </remarks>
 public sealed class VehicleRegistry : IVehicleRegistry
 {
@@ -39,10 +42,16 @@ public sealed class VehicleRegistry : IVehicleRegistry
     /// replaces the registry in one step. On a parse error the previous registry stays and
     /// <see cref="FormatException"/> names the bad line or element.
     /// </summary>
-    public void Load(string text)
+    public void Load(string text) => Load(Parse(text));
+
+    /// <summary>Replaces the registry with <paramref name="vehicles"/> in one step (later duplicates of a VIN win).</summary>
+    public void Load(IEnumerable<VehicleInfo> vehicles)
     {
-        var parsed = Parse(text);
-        _vehicles = parsed.ToFrozenDictionary(v => v.Vin, StringComparer.Ordinal);
+        ArgumentNullException.ThrowIfNull(vehicles);
+        var byVin = new Dictionary<string, VehicleInfo>(StringComparer.Ordinal);
+        foreach (var v in vehicles)
+            byVin[v.Vin] = v;
+        _vehicles = byVin.ToFrozenDictionary(StringComparer.Ordinal);
         Generation++;
     }
 
@@ -101,38 +110,98 @@ public sealed class VehicleRegistry : IVehicleRegistry
 
     private static List<VehicleInfo> ParseCsv(string text)
     {
-        var lines = text.Split('\n');
-        var result = new List<VehicleInfo>();
-        Dictionary<string, int>? columns = null;
-        for (var n = 0; n < lines.Length; n++)
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
-            var line = lines[n].Trim('\r', ' ', '\t');
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var cells = line.Split(',').Select(c => c.Trim().Trim('"')).ToArray();
-            if (columns is null)
+            PrepareHeaderForMatch = args => args.Header.Trim().ToLowerInvariant(),
+            TrimOptions = TrimOptions.Trim,
+            AllowComments = true,
+            Comment = '#',
+            IgnoreBlankLines = true,
+            MissingFieldFound = null,
+            HeaderValidated = null,
+            BadDataFound = null,
+        };
+        var result = new List<VehicleInfo>();
+        using var reader = new StringReader(text);
+        using var csv = new CsvReader(reader, config);
+        try
+        {
+            if (!csv.Read() || !csv.ReadHeader())
+                return result;
+            if (csv.HeaderRecord is not { } header || !header.Any(h => string.Equals(h.Trim(), "vin", StringComparison.OrdinalIgnoreCase)))
+                throw new FormatException($"Vehicle registry CSV header (line {csv.Parser.RawRow}) has no vin column.");
+            while (csv.Read())
             {
-                columns = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-                for (var i = 0; i < cells.Length; i++)
-                    columns[cells[i]] = i;
-                if (!columns.ContainsKey("vin"))
-                    throw new FormatException("Vehicle registry CSV header (line 1) has no vin column.");
-                continue;
+                var where = $"line {csv.Parser.RawRow}";
+                string? Cell(string name) => csv.TryGetField<string>(name.ToLowerInvariant(), out var value) && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
+                if (csv.Parser.Record is { } cells && cells.All(string.IsNullOrWhiteSpace))
+                    continue;
+                var vin = Cell("vin") ?? throw new FormatException($"Vehicle registry CSV {where} has no vin.");
+                double? torque = null;
+                if (Cell("referenceTorqueNm") is { } t)
+                {
+                    if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                        throw new FormatException($"Vehicle registry CSV {where}: referenceTorqueNm \"{t}\" is not a number.");
+                    torque = value;
+                }
+                result.Add(Make(vin, Cell("fleet"), Cell("region"), Cell("engineModel"), torque, Cell("emissionStage"), where)
+                    with { TerminalProfile = Profile(Cell("terminalProfile"), where), TerminalPublicKey = PublicKey(Cell("terminalPublicKey"), where) });
             }
-            string? Cell(string name) => columns.TryGetValue(name, out var i) && i < cells.Length && cells[i].Length > 0 ? cells[i] : null;
-            var vin = Cell("vin") ?? throw new FormatException($"Vehicle registry CSV line {n + 1} has no vin.");
-            double? torque = null;
-            if (Cell("referenceTorqueNm") is { } t)
-            {
-                if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-                    throw new FormatException($"Vehicle registry CSV line {n + 1}: referenceTorqueNm \"{t}\" is not a number.");
-                torque = value;
-            }
-            result.Add(Make(vin, Cell("fleet"), Cell("region"), Cell("engineModel"), torque, Cell("emissionStage"), $"line {n + 1}")
-                with { TerminalProfile = Profile(Cell("terminalProfile"), $"line {n + 1}"), TerminalPublicKey = PublicKey(Cell("terminalPublicKey"), $"line {n + 1}") });
+        }
+        catch (CsvHelperException ex)
+        {
+            throw new FormatException($"Vehicle registry CSV line {ex.Context?.Parser?.RawRow}: {ex.Message.Split('\n')[0]}", ex);
         }
         return result;
     }
+
+    /// <summary>The columns of registry CSV, in the order <see cref="ToCsv"/> writes them.</summary>
+    public static IReadOnlyList<string> CsvColumns { get; } =
+        ["vin", "fleet", "region", "engineModel", "referenceTorqueNm", "emissionStage", "terminalProfile", "terminalPublicKey"];
+
+    /// <summary>
+    /// <paramref name="vehicles"/> as registry CSV (a header of <see cref="CsvColumns"/>, then one vehicle per line,
+    /// quoted where needed) that <see cref="Parse"/> reads back to the same records.
+    /// </summary>
+    public static string ToCsv(IEnumerable<VehicleInfo> vehicles)
+    {
+        ArgumentNullException.ThrowIfNull(vehicles);
+        using var writer = new StringWriter(CultureInfo.InvariantCulture) { NewLine = "\n" };
+        using (var csv = new CsvWriter(writer, new CsvConfiguration(CultureInfo.InvariantCulture) { NewLine = "\n" }))
+        {
+            foreach (var column in CsvColumns)
+                csv.WriteField(column);
+            csv.NextRecord();
+            foreach (var v in vehicles)
+            {
+                csv.WriteField(v.Vin);
+                csv.WriteField(v.Fleet);
+                csv.WriteField(v.Region);
+                csv.WriteField(v.EngineModel);
+                csv.WriteField(v.ReferenceTorqueNm?.ToString("R", CultureInfo.InvariantCulture));
+                csv.WriteField(v.EmissionStage);
+                csv.WriteField(v.TerminalProfile);
+                csv.WriteField(v.TerminalPublicKey);
+                csv.NextRecord();
+            }
+        }
+        return writer.ToString();
+    }
+
+    /// <summary><paramref name="vehicles"/> as registry JSON (an array of objects, unknown fields left out) that <see cref="Parse"/> reads back.</summary>
+    public static string ToJson(IEnumerable<VehicleInfo> vehicles)
+    {
+        ArgumentNullException.ThrowIfNull(vehicles);
+        var rows = vehicles.Select(v => new Row(v.Vin, v.Fleet, v.Region, v.EngineModel, v.ReferenceTorqueNm, v.EmissionStage, v.TerminalProfile, v.TerminalPublicKey));
+        return JsonSerializer.Serialize(rows, WriteOptions);
+    }
+
+    private static readonly JsonSerializerOptions WriteOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
 
     private static VehicleInfo Make(string vin, string? fleet, string? region, string? engine, double? torque, string? stage, string where)
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Abstractions;
 using Telemetry.Detection;
+using Telemetry.Storage.Cases;
 
 namespace Telemetry.Silo;
 
@@ -10,8 +11,9 @@ public sealed class ReferenceDataOptions
     public const string Section = "Telemetry:ReferenceData";
 
     /// <summary>
-    /// Vehicle registry (JSON or CSV, see <see cref="VehicleRegistry"/>); empty = no registry, rules that
-    /// need reference data stay silent. Besides fleet, region and reference torque an entry may name the
+    /// Vehicle registry file (JSON or CSV, see <see cref="VehicleRegistry"/>), which then is the registry; empty = the
+    /// registry in the database (<c>telemetry-cli registry import</c>), empty until vehicles are imported: rules that
+    /// need reference data stay silent for vehicles not registered. Besides fleet, region and reference torque an entry may name the
     /// terminal's protocol profile (<c>terminalProfile</c>) and SM2 public key (<c>terminalPublicKey</c>).
     /// </summary>
     public string RegistryPath { get; set; } = "";
@@ -23,8 +25,8 @@ public sealed class ReferenceDataOptions
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Only vehicles in the registry may send data: a frame of any other VIN is dead-lettered as
-    /// <c>unregistered</c> without activating a grain. Needs <see cref="RegistryPath"/>.
+    /// Only vehicles in the registry (file or database) may send data: a frame of any other VIN is dead-lettered as
+    /// <c>unregistered</c> without activating a grain.
     /// </summary>
     public bool RequireRegistered { get; set; }
 
@@ -38,10 +40,6 @@ public sealed class ReferenceDataOptions
         if (!string.IsNullOrEmpty(ZonesPath) && !File.Exists(ZonesPath))
         {
             yield return $"{Section}:ZonesPath '{ZonesPath}' does not exist.";
-        }
-        if (RequireRegistered && string.IsNullOrEmpty(RegistryPath))
-        {
-            yield return $"{Section}:RequireRegistered needs {Section}:RegistryPath (no registry would refuse every vehicle).";
         }
         if (ReloadInterval < TimeSpan.FromSeconds(1))
         {
@@ -58,15 +56,30 @@ public static class ZoneFile
         string.IsNullOrEmpty(options.ZonesPath) ? ZoneIndex.Empty : ZoneIndex.FromGeoJson(File.ReadAllText(options.ZonesPath));
 }
 
+/// <summary>Where the registry in force comes from.</summary>
+public enum RegistrySource
+{
+    /// <summary>The relational database (<c>vehicles</c> table), managed with <c>telemetry-cli registry</c> or <c>PUT /api/registry</c>.</summary>
+    Database = 0,
+
+    /// <summary>The file <see cref="ReferenceDataOptions.RegistryPath"/>; the database's registry is not used.</summary>
+    File = 1,
+}
+
 /// <summary>
-/// The vehicle registry loaded from <see cref="ReferenceDataOptions.RegistryPath"/> and reloaded
-/// when the file changes; a file that does not parse keeps the previous registry and is logged.
+/// The vehicle registry in force. When <see cref="ReferenceDataOptions.RegistryPath"/> names a file, that file is the
+/// registry, reloaded when it changes; otherwise the registry is the database's (<see cref="SqlVehicleRegistryStore"/>),
+/// reloaded when its version changes, so every silo on one PostgreSQL holds the same registry within one
+/// <see cref="ReferenceDataOptions.ReloadInterval"/>. A source that cannot be read at start stops the silo; later, a
+/// file that does not parse or a database that does not answer keeps the previous registry and is logged.
 /// </summary>
-public sealed partial class FileVehicleRegistry(IOptions<ReferenceDataOptions> options, ILogger<FileVehicleRegistry> logger)
-    : BackgroundService, IVehicleRegistry
+public sealed partial class ReferenceVehicleRegistry(IOptions<ReferenceDataOptions> options, SqlVehicleRegistryStore database,
+    ILogger<ReferenceVehicleRegistry> logger) : BackgroundService, IVehicleRegistry
 {
     private readonly VehicleRegistry _current = new();
+    private readonly SemaphoreSlim _reloading = new(1, 1);
     private DateTime _loadedWriteTimeUtc;
+    private long _loadedVersion = -1;
 
     public VehicleInfo? Find(string vin) => _current.Find(vin);
 
@@ -76,47 +89,88 @@ public sealed partial class FileVehicleRegistry(IOptions<ReferenceDataOptions> o
     /// <inheritdoc />
     public bool RequireRegistered => options.Value.RequireRegistered;
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Where the registry comes from.</summary>
+    public RegistrySource Source => string.IsNullOrEmpty(options.Value.RegistryPath) ? RegistrySource.Database : RegistrySource.File;
+
+    /// <summary>Number of registered vehicles.</summary>
+    public int Count => _current.Count;
+
+    /// <inheritdoc />
+    public bool IsFile => Source == RegistrySource.File;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        Reload(throwOnError: true);
-        return base.StartAsync(cancellationToken);
+        await ReloadAsync(throwOnError: true, cancellationToken).ConfigureAwait(false);
+        if (RequireRegistered && _current.Count == 0)
+        {
+            Log.RequireRegisteredEmpty(logger, Source.ToString());
+        }
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Reloads now when the source changed (after an import through the API, so the answer reflects it).</summary>
+    public Task ReloadAsync(CancellationToken cancellationToken) => ReloadAsync(throwOnError: true, cancellationToken);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (string.IsNullOrEmpty(options.Value.RegistryPath))
-        {
-            return;
-        }
         using var timer = new PeriodicTimer(options.Value.ReloadInterval);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            Reload(throwOnError: false);
+            await ReloadAsync(throwOnError: false, stoppingToken).ConfigureAwait(false);
         }
     }
 
-    private void Reload(bool throwOnError)
+    private async Task ReloadAsync(bool throwOnError, CancellationToken cancellationToken)
+    {
+        await _reloading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Source == RegistrySource.File)
+                ReloadFile();
+            else
+                await ReloadDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!throwOnError && ex is not OperationCanceledException)
+        {
+            Log.ReloadFailed(logger, Where, ex);
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
+
+    private string Where => Source == RegistrySource.File ? options.Value.RegistryPath : database.Database.Description;
+
+    private void ReloadFile()
     {
         var path = options.Value.RegistryPath;
-        if (string.IsNullOrEmpty(path))
+        var written = File.GetLastWriteTimeUtc(path);
+        if (written == _loadedWriteTimeUtc)
         {
             return;
         }
-        try
+        _current.Load(File.ReadAllText(path));
+        _loadedWriteTimeUtc = written;
+        Log.Loaded(logger, _current.Count, path);
+    }
+
+    private async Task ReloadDatabaseAsync(CancellationToken cancellationToken)
+    {
+        if (await database.VersionAsync(cancellationToken).ConfigureAwait(false) == _loadedVersion)
         {
-            var written = File.GetLastWriteTimeUtc(path);
-            if (written == _loadedWriteTimeUtc)
-            {
-                return;
-            }
-            _current.Load(File.ReadAllText(path));
-            _loadedWriteTimeUtc = written;
-            Log.Loaded(logger, _current.Count, path);
+            return;
         }
-        catch (Exception ex) when (!throwOnError)
-        {
-            Log.ReloadFailed(logger, path, ex);
-        }
+        var (version, vehicles) = await database.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        _current.Load(vehicles);
+        _loadedVersion = version;
+        Log.Loaded(logger, _current.Count, Where);
+    }
+
+    public override void Dispose()
+    {
+        _reloading.Dispose();
+        base.Dispose();
     }
 
     private static partial class Log
@@ -126,5 +180,9 @@ public sealed partial class FileVehicleRegistry(IOptions<ReferenceDataOptions> o
 
         [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Vehicle registry {Path} could not be reloaded; the previous one stays in force")]
         public static partial void ReloadFailed(ILogger logger, string path, Exception exception);
+
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Warning,
+            Message = "Telemetry:ReferenceData:RequireRegistered is on and the registry ({Source}) is empty: every frame is refused as unregistered until vehicles are imported")]
+        public static partial void RequireRegisteredEmpty(ILogger logger, string source);
     }
 }

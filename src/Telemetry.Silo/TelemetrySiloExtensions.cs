@@ -80,9 +80,9 @@ public static class TelemetrySiloExtensions
         services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
         services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ReferenceDataOptions>>(new SentenceValidator<ReferenceDataOptions>(o => o.Validate()));
-        services.AddSingleton<FileVehicleRegistry>();
-        services.AddSingleton<IVehicleRegistry>(sp => sp.GetRequiredService<FileVehicleRegistry>());
-        services.AddHostedService(sp => sp.GetRequiredService<FileVehicleRegistry>());
+        services.AddSingleton<ReferenceVehicleRegistry>();
+        services.AddSingleton<IVehicleRegistry>(sp => sp.GetRequiredService<ReferenceVehicleRegistry>());
+        services.AddHostedService(sp => sp.GetRequiredService<ReferenceVehicleRegistry>());
         services.AddSingleton<IZoneIndex>(sp => ZoneFile.Load(sp.GetRequiredService<IOptions<ReferenceDataOptions>>().Value));
         services.AddSingleton<GrainMetrics>();
         services.AddSingleton<AlertFeed>();

@@ -86,6 +86,25 @@ public sealed class SupportTests
     }
 
     [Fact]
+    public void Registry_CsvAndJsonWriters_ReadBackToTheSameRecords_QuotesAndCommentsIncluded()
+    {
+        VehicleInfo[] vehicles =
+        [
+            new() { Vin = "LTEST000000000001", Fleet = "Fleet \"A\", North", Region = "370100", EngineModel = "WP13, 480 hp", ReferenceTorqueNm = 2300.25,
+                EmissionStage = "China VI", TerminalProfile = "signedRecords", TerminalPublicKey = "04" + new string('D', 128) },
+            new() { Vin = "LTEST000000000002" },
+        ];
+        var csv = VehicleRegistry.ToCsv(vehicles);
+        Assert.StartsWith(string.Join(',', VehicleRegistry.CsvColumns) + "\n", csv, StringComparison.Ordinal);
+        Assert.Equal(vehicles, VehicleRegistry.Parse(csv));
+        Assert.Equal(vehicles, VehicleRegistry.Parse(VehicleRegistry.ToJson(vehicles)));
+        Assert.Equal(vehicles, VehicleRegistry.Parse("# exported by hand\n\n" + csv.Replace("\n", "\r\n", StringComparison.Ordinal)));
+        Assert.Empty(VehicleRegistry.Parse("vin,fleet\n"));
+        var noVin = Assert.Throws<FormatException>(() => VehicleRegistry.Parse("fleet,region\nA,B\n"));
+        Assert.Contains("no vin column", noVin.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Zones_BadGeoJson_Throws_HoursParsed()
     {
         Assert.Throws<FormatException>(() => ZoneIndex.FromGeoJson("{not json"));
