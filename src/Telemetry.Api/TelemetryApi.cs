@@ -88,6 +88,7 @@ public static class TelemetryApi
         api.MapGet("/keys", ListKeysAsync).AllowQuery().RequireAuthorization(ApiPolicies.Admin).WithName("ListKeys")
             .WithSummary("The API keys (never their secrets).").ProducesProblem(StatusCodes.Status403Forbidden);
         api.MapReports();
+        api.MapRegistry();
         app.MapGet("/health", () => TypedResults.Text("ok")).AllowQuery().AllowAnonymous().WithName("Liveness");
         return app;
     }

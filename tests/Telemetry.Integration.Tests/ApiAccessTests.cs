@@ -42,6 +42,9 @@ public sealed class ApiAccessTests
         ["GET /api/vehicles/{vin}/track"] = [401, 200, 200, 404, 200, 404],
         ["GET /api/vehicles/{vin}/alerts"] = [401, 200, 200, 404, 200, 404],
         ["GET /api/keys"] = [401, 200, 403, 403, 403, 403],
+        ["GET /api/registry"] = [401, 200, 403, 403, 403, 403],
+        // The registry of this test is a file: an import into the database's registry is refused as not in force.
+        ["PUT /api/registry"] = [401, 409, 403, 403, 403, 403],
         // Reports: a fleet caller only of its own fleets' vehicles, enforcement only of its regions' vehicles.
         ["GET /api/reports/vehicles/{vin}"] = [401, 200, 200, 404, 200, 404],
         ["GET /api/reports/fleets/{fleet}"] = [401, 200, 200, 404, 200, 404],
@@ -150,6 +153,12 @@ public sealed class ApiAccessTests
                     var lines = (await response.Content.ReadAsStringAsync(ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
                     if (lines.Length != 1 + VisibleVehicles[c])
                         failures.Add($"{key} as {Callers[c]}: {lines.Length - 1} CSV rows, expected {VisibleVehicles[c]}");
+                }
+                else if (key == "GET /api/registry")
+                {
+                    var registered = Telemetry.Detection.VehicleRegistry.Parse(await response.Content.ReadAsStringAsync(ct));
+                    if (registered.Count != 1 || registered[0].Vin != NorthVin || registered[0].Fleet != NorthFleet)
+                        failures.Add($"{key} as {Callers[c]}: {registered.Count} vehicles, expected the north vehicle");
                 }
                 else if (key == "GET /api/vehicles/{vin}/alerts")
                 {
