@@ -5,49 +5,69 @@ using Telemetry.Detection;
 namespace Telemetry.Grains;
 
 // Hourly totals for compliance reports: the detector tells the accumulator of every sample the rules evaluate
-// (accepted seconds only, each once, late ones in their own hour); the totals are stored in the case database
-// just before the detector's state is saved, so what is stored and what the saved state has counted go together.
+// (accepted seconds only, each once, late ones in their own hour). At each save the totals gathered since the last one
+// move into the outbox, which is saved with the detector's state, and only then are offered to the case database, which
+// adds each numbered batch once. So what is stored and what the saved dedup state has counted go together, whatever
+// moment a crash picks (see HourTotalsOutbox).
 public sealed partial class VehicleGrain
 {
     private HourTotalsAccumulator _hours = null!;
-    private IHourTotalsStore? _hoursStore;
+    private HourTotalsOutbox? _outbox;
     private ILogger _hoursLogger = null!;
 
     private void AttachHours(PhysicsOptions physics, ILogger log)
     {
         _hours = new HourTotalsAccumulator(_vin, physics);
-        _hoursStore = ServiceProvider.GetService<IHourTotalsStore>();
         _hoursLogger = log;
         // Without a store (a host without the case database) nothing is gathered, so nothing is dropped either.
-        if (_hoursStore is not null)
+        if (ServiceProvider.GetService<IHourTotalsStore>() is { } store)
+        {
+            _outbox = new HourTotalsOutbox(_vin, store, TimeProvider.System);
+            _outbox.Restore(state.State.PendingHours, state.State.HoursBatch);
             _detector.Observer = _hours;
+        }
+    }
+
+    /// <summary>Before a save: the totals gathered since the last save go into the outbox, which is saved with the state.</summary>
+    private void MoveHoursToOutbox()
+    {
+        if (_outbox is null)
+            return;
+        if (_hours.DirtyCount > 0)
+            _outbox.Add(_hours.TakeDirty());
+        state.State.PendingHours = _outbox.Pending;
+        state.State.HoursBatch = _outbox.LastBatch;
     }
 
     /// <summary>
-    /// Adds the hours gathered since the last store to the stored totals. A failure (database down) keeps them for the
-    /// next attempt and does not hold up ingest or the detector's state.
+    /// After a save: offers the saved batches to the store. A failure (database down) keeps them, saved, for the next
+    /// attempt and does not hold up ingest or the detector's state.
     /// </summary>
-    private async Task FlushHoursAsync()
+    private async Task StoreHoursAsync()
     {
-        if (_hours.DirtyCount == 0 || _hoursStore is not { } store)
+        if (_outbox?.Pending is not { } pending)
             return;
-        var taken = _hours.TakeDirty();
+        var hours = pending.Sum(p => p.Hours.Count);
         try
         {
-            await store.AddAsync([.. taken]);
-            metrics.ReportHours(taken.Count, stored: true);
+            var (_, already) = await _outbox.StoreAsync();
+            metrics.ReportHours(hours, stored: true);
+            if (already > 0)
+                Log.HourTotalsAlreadyStored(_hoursLogger, _vin, already);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            _hours.Return(taken);
-            metrics.ReportHours(taken.Count, stored: false);
+            metrics.ReportHours(hours, stored: false);
             Log.HourTotalsFailed(_hoursLogger, _vin, ex);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "Vehicle {Vin}: storing the hourly totals failed; they are kept and stored with the next save")]
+        [LoggerMessage(EventId = 3050, Level = LogLevel.Warning, Message = "Vehicle {Vin}: storing the hourly totals failed; they are kept with the saved state and stored after the next save")]
         public static partial void HourTotalsFailed(ILogger logger, string vin, Exception exception);
+
+        [LoggerMessage(EventId = 3051, Level = LogLevel.Information, Message = "Vehicle {Vin}: {Batches} batch(es) of hourly totals offered again after a restart were stored already and were not added twice")]
+        public static partial void HourTotalsAlreadyStored(ILogger logger, string vin, int batches);
     }
 }

@@ -51,7 +51,7 @@ public sealed partial class VehicleGrain(
     private const int MaxSpareLists = 1024;
     private const int MaxSpareCapacity = 64;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var vin = _vin = this.GetPrimaryKeyString();
         _detector = new VehicleDetector(vin, detectionOptions.Value, registry.Find(vin), zones);
@@ -67,7 +67,8 @@ public sealed partial class VehicleGrain(
         }
         _lastPersistUtc = Now;
         AttachHours(detectionOptions.Value.Physics, logger);
-        return Task.CompletedTask;
+        // Batches of hourly totals saved before a crash or a move to another silo: stored now (once), not at the next save.
+        await StoreHoursAsync();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -229,13 +230,14 @@ public sealed partial class VehicleGrain(
 
     private async Task PersistAsync()
     {
-        await FlushHoursAsync();
+        MoveHoursToOutbox();
         state.State.Detector = _detector.Capture();
         await state.WriteStateAsync();
         // The snapshot is only needed for the write: do not keep a second copy of the detector in memory.
         state.State.Detector = null;
         _dirty = false;
         _lastPersistUtc = Now;
+        await StoreHoursAsync();
     }
 
     /// <summary>

@@ -73,4 +73,10 @@ public sealed class VehicleGrainState
     [Id(2)] public long SamplesAccepted { get; set; }
 
     [Id(3)] public long DuplicatesDropped { get; set; }
+
+    /// <summary>Batches of hourly totals saved and not yet known to be in the case database (see <see cref="Detection.HourTotalsOutbox"/>).</summary>
+    [Id(4)] public List<Detection.PendingHourTotals>? PendingHours { get; set; }
+
+    /// <summary>The number of the newest batch of hourly totals.</summary>
+    [Id(5)] public long HoursBatch { get; set; }
 }
