@@ -228,6 +228,104 @@ public sealed class FaultTests
         }
     }
 
+    [Fact]
+    public async Task ClusteredSiloKilled_MidRun_TheOtherSiloCarriesOn_RestartedOnItsData_NothingLostNoEpisodeDuplicated()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var redis = await RedisServer.StartAsync(ct);
+        await using var postgres = await PostgresServer.StartAsync(ct);
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        await using var tsdb = await VictoriaMetricsServer.StartAsync(deduplicate: false, ct);
+        var shared = Directory.CreateTempSubdirectory("telemetry-cluster-kill-").FullName;
+        Dictionary<string, string> Settings(string name) => new()
+        {
+            ["Telemetry:Mqtt:Mode"] = "External",
+            ["Telemetry:Mqtt:Host"] = broker.Host,
+            ["Telemetry:Mqtt:Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
+            ["Telemetry:Mqtt:ClientId"] = $"cluster-kill-{name}",
+            ["Telemetry:TimeSeries:InfluxUrl"] = tsdb.Url.ToString(),
+            ["Telemetry:Orleans:Clustering"] = "Redis",
+            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
+            ["Telemetry:Orleans:ClusterId"] = "cluster-kill",
+            ["Telemetry:Alerts:Store"] = "Postgres",
+            ["Telemetry:Alerts:ConnectionString"] = postgres.ConnectionString,
+            // One admin key for the cluster: the first silo writes it, the second finds keys in the shared database.
+            ["Telemetry:Api:AdminKeyFile"] = Path.Combine(shared, "admin.key"),
+        };
+        var trace = FaultTrace.Create(trucks: 10, framesPerTruck: 150, seed: 7500, withExceedance: true);
+        var dataA = Path.Combine(shared, "a");
+        var dataB = Path.Combine(shared, "b");
+        Directory.CreateDirectory(dataA);
+        Directory.CreateDirectory(dataB);
+        var siloA = await SiloProcess.StartAsync(Settings("a"), dataA, ct);
+        var siloB = await SiloProcess.StartAsync(Settings("b"), dataB, ct);
+        try
+        {
+            await using var terminal = new RepublishingTerminal(broker.Host, broker.Port, "fault-cluster-kill");
+            var killed = false;
+            var killAt = trace.Frames.Count * 3 / 5;
+            double decodedByBAtKill = 0;
+            await terminal.PublishAllAsync(trace.Frames, inFlight: 50, perSecond: 150, TimeSpan.FromMinutes(4), async acked =>
+            {
+                if (acked == killAt && !killed)
+                {
+                    killed = true;
+                    await Eventually.WaitAsync(async () => (await AlertsAsync(siloB.Http, trace.ExceedingVin!, ct)).Count > 0,
+                        TimeSpan.FromSeconds(30), "R1 should be open before the kill", ct);
+                    decodedByBAtKill = await siloB.Http.MetricAsync("telemetry_ingest_decoded_total", ct);
+                    await siloA.KillAsync();
+                }
+            }, ct);
+            Assert.True(killed);
+            Assert.Equal(trace.Frames.Count, terminal.Acknowledged);
+            Assert.True(await siloB.Http.MetricAsync("telemetry_ingest_decoded_total", ct) > decodedByBAtKill,
+                "the surviving silo kept storing frames while the other one was dead");
+
+            // The killed silo comes back on its own data directory: its journal is shipped, and the broker delivers
+            // what its session had not acknowledged.
+            await siloA.DisposeAsync();
+            siloA = await SiloProcess.StartAsync(Settings("a"), dataA, ct);
+            // Both silos idle, three polls in a row: nothing in flight (a frame whose grain was on the killed silo
+            // waits until the cluster has declared that silo dead) and the journals shipped.
+            var idlePolls = 0;
+            await Eventually.WaitAsync(async () =>
+            {
+                var busy = false;
+                foreach (var silo in new[] { siloA, siloB })
+                {
+                    busy |= await silo.Http.MetricAsync("telemetry_ingest_in_flight", ct) != 0
+                        || await silo.Http.MetricAsync("telemetry_storage_shipper_lag_records", ct) != 0;
+                }
+                idlePolls = busy ? 0 : idlePolls + 1;
+                return idlePolls >= 3;
+            }, StoreTimeout, "both silos take every frame and ship everything", ct);
+
+            // The episodes are in the shared database: the exceeding truck's R1 once and still open, no rule twice.
+            var episodes = await AlertsAsync(siloB.Http, trace.ExceedingVin!, ct);
+            var r1s = episodes.Where(a => a.RuleId == "R1").ToList();
+            Assert.True(r1s.Count == 1, Describe(episodes));
+            Assert.Equal(AlertStatus.Open, r1s[0].Status);
+            Assert.Equal(episodes.Count, episodes.Select(a => a.RuleId).Distinct().Count());
+
+            await siloA.KillAsync();
+            await siloB.KillAsync();
+            var overlap = await trace.AssertStoredAfterCrashAsync(tsdb,
+                [Path.Combine(dataA, "data", "journal"), Path.Combine(dataB, "data", "journal")], StoreTimeout, ct);
+            TestContext.Current.TestOutputHelper?.WriteLine($"(VIN, second) journaled by both silos: {overlap} of {trace.TotalSamples}");
+        }
+        catch (Exception)
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine($"silo a:\n{siloA.Output}\nsilo b:\n{siloB.Output}");
+            throw;
+        }
+        finally
+        {
+            await siloA.DisposeAsync();
+            await siloB.DisposeAsync();
+            TempDirectory.Delete(shared);
+        }
+    }
+
     /// <summary>
     /// After a kill and restart: everything shipped, the exceeding truck's R1 episode once and still
     /// open, no rule with two episodes; then, the silo stopped, every sample stored (see

@@ -22,8 +22,9 @@ public sealed record class TraceFrame(string Vin, string Topic, byte[] Payload, 
 /// </summary>
 public sealed class FaultTrace
 {
-    private FaultTrace(IReadOnlyList<TraceFrame> frames, IReadOnlyList<string> vins, string? exceedingVin)
+    private FaultTrace(IReadOnlyList<TraceFrame> frames, IReadOnlyList<string> vins, string? exceedingVin, long? firstSecond)
     {
+        FirstSecond = firstSecond ?? 0;
         Frames = frames;
         Vins = vins;
         ExceedingVin = exceedingVin;
@@ -34,6 +35,9 @@ public sealed class FaultTrace
     public IReadOnlyList<string> Vins { get; }
 
     public string? ExceedingVin { get; }
+
+    /// <summary>The Unix second of every truck's first sample.</summary>
+    public long FirstSecond { get; }
 
     public int SamplesPerVin => Frames.Count / Vins.Count * 10;
 
@@ -55,16 +59,18 @@ public sealed class FaultTrace
             models.Add(model);
         }
         var frames = new List<TraceFrame>(trucks * framesPerTruck);
+        long? firstSecond = null;
         for (var f = 0; f < framesPerTruck; f++)
         {
             foreach (var model in models)
             {
                 var samples = Enumerable.Range(0, 10).Select(_ => model.Step()).ToImmutableArray();
+                firstSecond ??= new DateTimeOffset(samples[0].TimeUtc).ToUnixTimeSeconds();
                 var batch = new TelemetryBatch(model.Vin, FrameKind.Reissue, samples[0].TimeUtc, (ushort)f, samples, [], default);
                 frames.Add(new TraceFrame(model.Vin, $"hdv/{model.Vin}/hj1239", FrameEncoder.Encode(batch, TerminalProfile.Hj1239), samples.Length));
             }
         }
-        return new FaultTrace(frames, [.. models.Select(m => m.Vin)], withExceedance ? models[0].Vin : null);
+        return new FaultTrace(frames, [.. models.Select(m => m.Vin)], withExceedance ? models[0].Vin : null, firstSecond);
     }
 
     /// <summary>
@@ -102,14 +108,59 @@ public sealed class FaultTrace
     /// line of a shipper request that the kill cut off and that was sent again (victoria-metrics
     /// ingests a request's lines while it reads them; InfluxDB overwrites the same point).
     /// </summary>
-    public async Task AssertStoredAfterCrashAsync(VictoriaMetricsServer tsdb, string journalDirectory, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task AssertStoredAfterCrashAsync(VictoriaMetricsServer tsdb, string journalDirectory, TimeSpan timeout, CancellationToken cancellationToken) =>
+        AssertStoredAfterCrashAsync(tsdb, [journalDirectory], timeout, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AssertStoredAfterCrashAsync(VictoriaMetricsServer, string, TimeSpan, CancellationToken)"/> for a
+    /// cluster: every sample in victoria-metrics, every second copy the same value, each silo's journal holding a
+    /// (VIN, second) at most once and the journals together holding every one. A frame the killed silo had journaled
+    /// but not yet acknowledged may be journaled again by the silo the broker hands it to; the journals then hold it
+    /// twice, with the same value. Returns how many (VIN, second) more than one journal holds.
+    /// </summary>
+    public async Task<int> AssertStoredAfterCrashAsync(VictoriaMetricsServer tsdb, IReadOnlyList<string> journalDirectories, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
+        var union = new HashSet<(string, long)>();
+        var lines = 0;
+        foreach (var directory in journalDirectories)
+        {
+            await using var journal = new FileJournal(new JournalOptions { Directory = directory }, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+            var seen = new HashSet<(string, long)>();
+            await foreach (var record in journal.ReadAsync(1, follow: false, cancellationToken))
+            {
+                if (record.Type != JournalRecordType.Points)
+                {
+                    continue;
+                }
+                foreach (var line in System.Text.Encoding.UTF8.GetString(record.Payload.Span).Split('\n'))
+                {
+                    if (!line.StartsWith("hdv,vin=", StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+                    var vin = line[8..line.IndexOfAny([',', ' '], 8)];
+                    var second = long.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+                    lines++;
+                    Assert.True(seen.Add((vin, second)), $"the journal {directory} holds {vin} at {second} twice");
+                    union.Add((vin, second));
+                }
+            }
+        }
         const string match = "{__name__=\"hdv_odometerKm\"}";
-        var series = await Eventually.WaitForAsync(
-            () => tsdb.ExportAsync(match, cancellationToken),
-            all => all.Count == Vins.Count && all.All(s => s.TimestampsMs.Distinct().Count() == SamplesPerVin),
-            timeout, $"victoria-metrics holds each of the {TotalSamples} (VIN, second) of the trace",
-            all => $"{all.Sum(s => s.TimestampsMs.Distinct().Count())} distinct in {all.Count} series", cancellationToken);
+        IReadOnlyList<ExportedSeries> series;
+        try
+        {
+            series = await Eventually.WaitForAsync(
+                () => tsdb.ExportAsync(match, cancellationToken),
+                all => all.Count == Vins.Count && all.All(s => s.TimestampsMs.Distinct().Count() == SamplesPerVin),
+                timeout, $"victoria-metrics holds each of the {TotalSamples} (VIN, second) of the trace",
+                all => $"{all.Sum(s => s.TimestampsMs.Distinct().Count())} distinct in {all.Count} series", cancellationToken);
+        }
+        catch (EventuallyTimeoutException timedOut)
+        {
+            throw new Xunit.Sdk.XunitException(await DescribeMissingAsync(tsdb, match, union, timedOut.Message, cancellationToken));
+        }
         var copies = 0;
         foreach (var s in series)
         {
@@ -120,29 +171,26 @@ public sealed class FaultTrace
             }
         }
 
-        await using var journal = new FileJournal(new JournalOptions { Directory = journalDirectory }, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
-        var seen = new HashSet<(string, long)>();
-        var lines = 0;
-        await foreach (var record in journal.ReadAsync(1, follow: false, cancellationToken))
-        {
-            if (record.Type != JournalRecordType.Points)
-            {
-                continue;
-            }
-            foreach (var line in System.Text.Encoding.UTF8.GetString(record.Payload.Span).Split('\n'))
-            {
-                if (!line.StartsWith("hdv,vin=", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-                var vin = line[8..line.IndexOfAny([',', ' '], 8)];
-                var second = long.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-                lines++;
-                Assert.True(seen.Add((vin, second)), $"the journal holds {vin} at {second} twice");
-            }
-        }
-        Assert.Equal(TotalSamples, lines);
-        Assert.True(copies <= 4 * 20_000, $"{copies} second copies: more than the shipper's requests in flight can hold");
+        Assert.Equal(TotalSamples, union.Count);
+        if (journalDirectories.Count == 1)
+            Assert.Equal(TotalSamples, lines);
+        Assert.True(copies <= 4 * 20_000 * journalDirectories.Count + (lines - union.Count),
+            $"{copies} second copies: more than the shipper's requests in flight and the journals' overlap can hold");
+        return lines - union.Count;
+    }
+
+    /// <summary>Which (VIN, second) of the trace victoria-metrics lacks, and whether a journal holds them.</summary>
+    private async Task<string> DescribeMissingAsync(VictoriaMetricsServer tsdb, string match, HashSet<(string Vin, long Second)> journaled,
+        string timedOut, CancellationToken cancellationToken)
+    {
+        var stored = (await tsdb.ExportAsync(match, cancellationToken))
+            .SelectMany(s => s.TimestampsMs.Select(t => (Vin: s.Label("vin") ?? "", Second: t / 1000)))
+            .ToHashSet();
+        var expected = Vins.SelectMany(v => Enumerable.Range(0, SamplesPerVin).Select(i => (Vin: v, Second: FirstSecond + i)));
+        var missing = expected.Where(k => !stored.Contains(k)).ToList();
+        var inJournal = missing.Count(journaled.Contains);
+        var runs = missing.GroupBy(k => k.Vin).Select(g => $"{g.Key}: {g.Count()} from {g.Min(k => k.Second)} to {g.Max(k => k.Second)}");
+        return $"{timedOut}\n{missing.Count} (VIN, second) not stored, {inJournal} of them journaled:\n{string.Join("\n", runs)}";
     }
 }
 

@@ -127,6 +127,8 @@ public sealed class SiloProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    private bool _disposed;
+
     private void Append(string? line)
     {
         if (line is null)
@@ -145,6 +147,11 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         Http.Dispose();
         if (!_process.HasExited)
         {
