@@ -85,5 +85,13 @@ public sealed class GrainMetrics : IDisposable
     public void ObserveVehiclesOnline(Func<long> online) =>
         _meter.CreateObservableGauge("telemetry.vehicles.online", online, "{vehicle}", "Vehicles that sent a frame to this silo in the last 5 minutes.");
 
+    /// <summary>
+    /// Reports a gauge of the delay allowed for when advancing silent vehicles' clocks
+    /// (<c>telemetry.ingest.delay</c>, see <see cref="IngestDelay"/>): above 0 while ingest is behind.
+    /// </summary>
+    public void ObserveIngestDelay(Func<double> seconds) =>
+        _meter.CreateObservableGauge("telemetry.ingest.delay", seconds, "s",
+            "How far behind real time this silo's ingest is (lower quartile of real-time frames' delay, 0 below 5 s); offline detection waits this much longer.");
+
     public void Dispose() => _meter.Dispose();
 }

@@ -25,6 +25,7 @@ public sealed partial class VehicleGrain(
     IVehicleRegistry registry,
     IZoneIndex zones,
     VehicleIndex vehicles,
+    IngestDelay delay,
     RecoveredSeconds recovered,
     GrainMetrics metrics,
     TelemetryClock clock,
@@ -141,6 +142,10 @@ public sealed partial class VehicleGrain(
             _track.Add(sample);
         }
         vehicles.Update(batch.Vin, _detector.LastArrivalUtc ?? Now, _detector.NeedsClock || _dirty);
+        if (batch.Kind == FrameKind.RealTime && batch.ReceivedUtc != default)
+        {
+            delay.Observe(batch.ReceivedUtc, Newest(batch));
+        }
         metrics.Record(result, _changes);
         return new IngestResult(result.Accepted, result.Duplicates, _changes.Count);
     }
@@ -176,7 +181,7 @@ public sealed partial class VehicleGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        await AdvanceClock(Now);
+        await AdvanceClock(delay.HorizonUtc(Now));
         var silentFor = _detector.LastArrivalUtc is { } last ? Now - last : TimeSpan.MaxValue;
         if (_detector.OpenAlerts.Count > 0 || silentFor < _options.IdleRetention)
         {
@@ -282,6 +287,19 @@ public sealed partial class VehicleGrain(
             _unwrittenChanges = allChanges.Count == 0 ? null : ReferenceEquals(allChanges, _unwrittenChanges) ? allChanges : [.. allChanges];
             throw;
         }
+    }
+
+    private static DateTime Newest(TelemetryBatch batch)
+    {
+        var newest = batch.FrameTimeUtc;
+        foreach (var sample in batch.Samples)
+        {
+            if (sample.TimeUtc > newest)
+            {
+                newest = sample.TimeUtc;
+            }
+        }
+        return newest;
     }
 
     private static List<Sample> RentList() => SpareLists.TryDequeue(out var list) ? list : new List<Sample>(16);

@@ -103,7 +103,7 @@ public static class Observability
         return app;
     }
 
-    /// <summary>Registers the <c>telemetry.vehicles.online</c> gauge over the vehicle index.</summary>
+    /// <summary>Registers the <c>telemetry.vehicles.online</c> gauge over the vehicle index and the <c>telemetry.ingest.delay</c> gauge.</summary>
     private sealed class OnlineGauge(IServiceProvider services, TimeProvider time) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
@@ -111,6 +111,10 @@ public static class Observability
             if (services.GetService<GrainMetrics>() is { } metrics && services.GetService<VehicleIndex>() is { } index)
             {
                 metrics.ObserveVehiclesOnline(() => index.CountArrivedSince(time.GetUtcNow().UtcDateTime - OnlineWindow));
+            }
+            if (services.GetService<GrainMetrics>() is { } grainMetrics && services.GetService<IngestDelay>() is { } delay)
+            {
+                grainMetrics.ObserveIngestDelay(() => delay.Allowance(time.GetUtcNow().UtcDateTime));
             }
             return Task.CompletedTask;
         }

@@ -72,6 +72,7 @@ public static class TelemetrySiloExtensions
         services.AddOptions<SiloOptions>().BindConfiguration(SiloOptions.Section)
             .PostConfigure(o => o.StateDirectory = Path.GetFullPath(o.StateDirectory));
         services.AddSingleton<VehicleIndex>();
+        services.AddSingleton<IngestDelay>();
         services.AddSingleton<RecoveredSeconds>();
         services.AddHostedService<JournalRecovery>();
         services.AddSingleton<VehicleSweep>();

@@ -17,6 +17,7 @@ public sealed partial class VehicleSweep(
     IOptions<VehicleGrainOptions> options,
     IOptions<SiloOptions> silo,
     VehicleIndex vehicles,
+    IngestDelay delay,
     IGrainFactory grains,
     IJournal journal,
     TelemetryClock clock,
@@ -61,12 +62,17 @@ public sealed partial class VehicleSweep(
     {
         var now = clock.UtcNow;
         var mark = journal.LastSequence;
-        var due = vehicles.DueForClock(now, options.Value.ClockPeriod);
+        // While ingest is behind, every truck's frames arrive late: advance the clocks only as far as
+        // ingest has got, so that a backlog is not reported as trucks going offline.
+        var allowance = delay.Allowance(now);
+        LogAllowanceChange(allowance);
+        var horizon = now - TimeSpan.FromSeconds(allowance);
+        var due = vehicles.DueForClock(horizon, options.Value.ClockPeriod);
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
             try
             {
-                await grains.GetGrain<IVehicleGrain>(vin).AdvanceClock(now);
+                await grains.GetGrain<IVehicleGrain>(vin).AdvanceClock(horizon);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -90,8 +96,31 @@ public sealed partial class VehicleSweep(
         }
     }
 
+    private void LogAllowanceChange(double allowance)
+    {
+        var behind = allowance >= LoggedAllowanceSeconds;
+        if (behind && !_behind)
+        {
+            Log.IngestBehind(logger, allowance);
+        }
+        else if (!behind && _behind)
+        {
+            Log.IngestCaughtUp(logger, allowance);
+        }
+        _behind = behind;
+    }
+
+    private const double LoggedAllowanceSeconds = 30;
+    private bool _behind;
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Ingest is {Seconds} s behind real time: offline detection waits for it (telemetry_ingest_delay_seconds)")]
+        public static partial void IngestBehind(ILogger logger, double seconds);
+
+        [LoggerMessage(EventId = 1405, Level = LogLevel.Information, Message = "Ingest caught up ({Seconds} s behind real time)")]
+        public static partial void IngestCaughtUp(ILogger logger, double seconds);
+
         [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Vehicle index: {Count} vehicles from {Path} ({Skipped} unreadable lines skipped)")]
         public static partial void IndexLoaded(ILogger logger, int count, string path, int skipped);
 

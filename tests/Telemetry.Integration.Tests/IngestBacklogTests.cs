@@ -1,0 +1,115 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.DependencyInjection;
+using Telemetry.Abstractions;
+using Telemetry.Grains;
+using Telemetry.Ingest;
+using Telemetry.Protocol;
+using Telemetry.Simulation;
+using Telemetry.Testing;
+
+namespace Telemetry.Integration.Tests;
+
+/// <summary>
+/// A silo that falls behind (more frames offered than it stores) receives every truck's frames
+/// late and further apart than the trucks sent them. That is the platform's backlog, not trucks
+/// going offline: the offline rule measures silence against how far ingest has got, and so still
+/// finds the one terminal that really went silent (once the others' data has moved on past it) and
+/// no other.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class IngestBacklogTests
+{
+    private const int Trucks = 300;
+
+    [Fact]
+    public async Task GrowingBacklog_RaisesOfflineOnlyForTheTruckReallySilent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var start = DateTime.UtcNow.AddHours(-2);
+        start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var clock = new ReplayClock(start);
+        var settings = new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
+            // The sweep runs every second of real time, each time on the replayed clock.
+            ["Telemetry:Vehicles:ClockPeriod"] = "00:00:01",
+        };
+        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
+            services => services.AddSingleton(new TelemetryClock(clock)));
+        var pipeline = silo.Services.GetRequiredService<FramePipeline>();
+        var trucks = Enumerable.Range(0, Trucks)
+            .Select(i => new TruckModel(Vins.Make(7000 + i, "LBKL"), seed: 7000 + i, DriveCycle.Highway, start))
+            .ToArray();
+        var silent = trucks[0];
+        var serial = (ushort)0;
+        var silentSince = default(DateTime);
+
+        async Task SendAsync(TruckModel truck, DateTime arrivalUtc)
+        {
+            var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
+            var batch = new TelemetryBatch(truck.Vin, FrameKind.RealTime, samples[^1].TimeUtc, serial++, samples, [], default);
+            var frame = FrameEncoder.Encode(batch, TerminalProfile.Hj1239);
+            clock.SetUtcNow(arrivalUtc);
+            var outcome = await pipeline.ProcessAsync($"hdv/{truck.Vin}/hj1239", frame, frame.Length, arrivalUtc, ct);
+            Assert.Equal(IngestOutcome.Stored, outcome);
+        }
+
+        // Warm up on time: one frame per truck (10 s of driving), arriving a second after it was sent.
+        foreach (var truck in trucks)
+        {
+            await SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1));
+        }
+
+        // Then ingest falls behind: each truck's next 10 s of data arrives 40 s after its previous
+        // frame (the silo stores a quarter of what is offered), so the backlog grows by 30 s a round.
+        // The first truck's terminal goes silent for real after the first round.
+        var backlog = TimeSpan.FromSeconds(10);
+        for (var round = 0; round < 5; round++)
+        {
+            for (var i = 0; i < Trucks; i++)
+            {
+                if (round > 0 && i == 0)
+                {
+                    continue;
+                }
+                var truck = trucks[i];
+                // Spread over the round, so that frames arrive all the time, as they do from a queue.
+                var arrival = truck.NowUtc.AddSeconds(10) + backlog + TimeSpan.FromSeconds(40.0 * i / Trucks);
+                await SendAsync(truck, arrival);
+            }
+            if (round == 0)
+            {
+                silentSince = silent.NowUtc;
+            }
+            backlog += TimeSpan.FromSeconds(30);
+            // Let the sweep run a few times at the end of the round.
+            await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+        }
+        // Without the allowance each truck, 40 s between frames, would be found offline here.
+        Assert.All(await silo.GetAlertsAsync("?rule=R9.offline"), a => Assert.Equal(silent.Vin, a.Vin));
+        var delay = silo.Services.GetRequiredService<IngestDelay>();
+        Assert.True(delay.Allowance(clock.GetUtcNow().UtcDateTime) >= 90, "the silo knows it is behind");
+
+        // Ingest catches up: every other truck's newest data now arrives a second after it was sent.
+        var caughtUp = clock.GetUtcNow().UtcDateTime.AddSeconds(5);
+        for (var i = 1; i < Trucks; i++)
+        {
+            var truck = trucks[i];
+            while (truck.NowUtc.AddSeconds(10) < caughtUp.AddSeconds(-1))
+            {
+                truck.Step();
+            }
+            await SendAsync(truck, caughtUp);
+        }
+        // Time goes on: the next seconds bring nothing new from the silent terminal.
+        clock.SetUtcNow(caughtUp.AddSeconds(6));
+        await Eventually.WaitForAsync(() => silo.GetAlertsAsync("?rule=R9.offline"), a => a.Count > 0, TimeSpan.FromSeconds(30),
+            "the terminal that went silent is found offline", cancellationToken: ct);
+        await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+        var alert = Assert.Single(await silo.GetAlertsAsync("?rule=R9.offline"));
+        Assert.Equal(silent.Vin, alert.Vin);
+        Assert.True(alert.StartUtc > silentSince.AddSeconds(-15) && alert.StartUtc <= silentSince.AddSeconds(1),
+            $"the episode starts where the silent terminal's data stopped ({silentSince:O}), not at {alert.StartUtc:O}");
+        Assert.Equal(0, delay.Allowance(clock.GetUtcNow().UtcDateTime));
+    }
+}
