@@ -63,6 +63,13 @@ public sealed class VehicleDetector
     /// </summary>
     public IEvaluatedSampleObserver? Observer { get; set; }
 
+    /// <summary>
+    /// How far behind real time the platform's own ingest is, in seconds (a broker backlog, a silo
+    /// short of CPU): the clock-skew check compares the terminal's time with the arrival time less
+    /// this, so that a backlog is not taken for every terminal's clock running late. 0 by default.
+    /// </summary>
+    public double IngestDelaySeconds { get; set; }
+
     internal DetectionOptions Options { get; }
 
     internal EpisodeLedger Ledger { get; }
@@ -453,7 +460,7 @@ public sealed class VehicleDetector
 
     private void CheckClock(long newestSecond, long arrivalSecond)
     {
-        var skew = newestSecond - arrivalSecond;
+        var skew = newestSecond - (arrivalSecond - (long)IngestDelaySeconds);
         var rule = _live.Rules.Clock;
         if (!rule.Enabled || Math.Abs(skew) <= Options.R9.MaxClockSkewSeconds)
             return;

@@ -7,7 +7,8 @@ namespace Telemetry.Grains;
 /// terminal that really went silent delays nothing. The offline rule measures silence in arrival
 /// time, so without this a backlog of 30 s would report every moving truck offline at once (and
 /// the alerts would cost the CPU the backlog needs); the sweep and the reminders advance the
-/// vehicles' clocks to <c>now - <see cref="Allowance"/></c> instead.
+/// vehicles' clocks to <c>now - <see cref="Allowance"/></c> instead, and the clock-skew check
+/// (R9.clock) allows for it too.
 /// <para>
 /// The estimate is the lower quartile of the delays of the real-time frames that arrived in the
 /// last 10 to 15 s (<see cref="WindowsRead"/> windows of <see cref="WindowSeconds"/>; re-issued history and a quarter of skewed or
@@ -41,8 +42,9 @@ public sealed class IngestDelay
     private readonly object _roll = new();
     private readonly int[][] _counts = [.. Enumerable.Range(0, Ring).Select(_ => new int[BucketCount])];
     private readonly long[] _windows = [.. Enumerable.Repeat(-1L, Ring)];
-    private long _estimateSecond = -1;
-    private double _estimate;
+    private Estimate _estimate = new(-1, 0);
+
+    private sealed record Estimate(long Second, double Seconds);
 
     /// <summary>Records one real-time frame: when it arrived and the time its terminal stamped on it.</summary>
     public void Observe(DateTime receivedUtc, DateTime frameTimeUtc)
@@ -64,12 +66,14 @@ public sealed class IngestDelay
     public double Allowance(DateTime nowUtc)
     {
         var second = nowUtc.Ticks / TimeSpan.TicksPerSecond;
+        // Read on every frame (the clock-skew check): computed at most once per second.
+        var cached = Volatile.Read(ref _estimate);
+        if (cached.Second == second)
+        {
+            return cached.Seconds;
+        }
         lock (_roll)
         {
-            if (second == _estimateSecond)
-            {
-                return _estimate;
-            }
             var window = nowUtc.Ticks / (WindowSeconds * TimeSpan.TicksPerSecond);
             var read = new List<int[]>(WindowsRead);
             for (var w = window - WindowsRead + 1; w <= window; w++)
@@ -80,9 +84,9 @@ public sealed class IngestDelay
                     read.Add(_counts[slot]);
                 }
             }
-            _estimate = LowerQuartile(read);
-            _estimateSecond = second;
-            return _estimate;
+            var estimate = LowerQuartile(read);
+            Volatile.Write(ref _estimate, new Estimate(second, estimate));
+            return estimate;
         }
     }
 
@@ -104,7 +108,7 @@ public sealed class IngestDelay
             }
             Array.Clear(_counts[slot]);
             Volatile.Write(ref _windows[slot], window);
-            _estimateSecond = -1;
+            Volatile.Write(ref _estimate, new Estimate(-1, 0));
             return true;
         }
     }

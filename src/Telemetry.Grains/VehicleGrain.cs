@@ -98,6 +98,7 @@ public sealed partial class VehicleGrain(
     {
         using var activity = GrainTracing.Source.StartActivity("vehicle ingest");
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
+        _detector.IngestDelaySeconds = batch.ReceivedUtc == default ? 0 : delay.Allowance(batch.ReceivedUtc);
         var result = _detector.OnBatch(batch, _changes, accepted);
         if (activity is not null)
         {

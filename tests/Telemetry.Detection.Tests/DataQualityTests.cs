@@ -80,6 +80,25 @@ public sealed class DataQualityTests
     }
 
     [Fact]
+    public void R9_ClockSkew_AllowsForThePlatformsOwnBacklog()
+    {
+        // Ingest 90 s behind: frames arrive 90 s after their terminal time, which is not a late clock.
+        var backlog = new Drive();
+        backlog.Detector.IngestDelaySeconds = 90;
+        backlog.Send([.. Enumerable.Range(1, 10).Select(Drive.Warm)], received: Drive.At(10).AddSeconds(90));
+        Assert.Equal(0, backlog.Opened("R9.clock"));
+        var unexplained = new Drive();
+        unexplained.Send([.. Enumerable.Range(1, 10).Select(Drive.Warm)], received: Drive.At(10).AddSeconds(90));
+        Assert.Equal(1, unexplained.Opened("R9.clock"));
+        // A clock 90 s ahead, seen through the same backlog: the frame arrives on time by our clock, yet the skew is 90 s.
+        var ahead = new Drive();
+        ahead.Detector.IngestDelaySeconds = 90;
+        ahead.Send([.. Enumerable.Range(1, 10).Select(Drive.Warm)], received: Drive.At(10));
+        Assert.Equal(1, ahead.Opened("R9.clock"));
+        Assert.Equal(90, ahead.First("R9.clock").Measured["clockSkewSeconds"]);
+    }
+
+    [Fact]
     public void R9_ManyInvalidFields_Opens_MissingFromTheStartDoesNot()
     {
         var blanked = new Drive().Run(300).Run(600, s => Drive.Warm(s) with
