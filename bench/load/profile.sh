@@ -35,7 +35,7 @@ sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simul
 
 dir=$(mktemp -d /tmp/telemetry-profile-XXXXXX)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; cp "$dir/silo.log" /tmp/profile-silo.log 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { cp "$dir/report.json" /tmp/profile-report.json 2>/dev/null || true; cp "$dir/load.log" /tmp/profile-load.log 2>/dev/null || true; for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; cp "$dir/silo.log" /tmp/profile-silo.log 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_for() { local what=$1 seconds=$2; shift 2

@@ -80,5 +80,15 @@ public sealed class LoadHarnessTests
         Assert.NotEmpty(report.Timeline);
         Assert.True(report.Timeline.Zip(report.Timeline.Skip(1)).All(p => p.Second.OfferedFrames >= p.First.OfferedFrames && p.Second.Seconds >= p.First.Seconds));
         Assert.Contains("R1", report.Detection.OpenedByRule.Keys);
+
+        // The silo's /metrics is read every ScrapeInterval (5 s) while the offer runs, not at every 0.5 s sample;
+        // the end of the offer is always read.
+        var live = report.Timeline.Where(s => s.Phase is "live" or "reissue").ToList();
+        var read = live.Where(s => s.StoredSamples is not null).ToList();
+        Assert.True(read.Count < live.Count / 3, $"{read.Count} of {live.Count} offer snapshots read the silo's metrics");
+        Assert.True(read.Zip(read.Skip(1)).SkipLast(1).All(p => p.Second.Seconds - p.First.Seconds >= 4.9),
+            "reads during the offer are at least the scrape interval apart");
+        Assert.NotNull(report.LagSamplesAtEndOfOffer);
+        Assert.NotNull(report.StoredSamplesPerSecondLive);
     }
 }

@@ -73,15 +73,15 @@ public static class LoadRun
 
         var sampler = new Sampler(options, generator, http, metricsUrl, baseline, clock);
         var timeline = new List<LoadSnapshot>();
-        async Task<LoadSnapshot> SampleAsync(string phase)
+        async Task<LoadSnapshot> SampleAsync(string phase, bool scrape = false)
         {
-            var snapshot = await sampler.TakeAsync(phase, cancellationToken);
+            var snapshot = await sampler.TakeAsync(phase, scrape, cancellationToken);
             timeline.Add(snapshot);
             progress?.Invoke(snapshot);
             return snapshot;
         }
 
-        var first = await SampleAsync("reissue");
+        var first = await SampleAsync("reissue", scrape: true);
         var running = generator.RunAsync(TimeSpan.FromSeconds(30), cancellationToken);
         var liveStart = (double)options.HistorySeconds;
         while (!running.IsCompleted)
@@ -91,7 +91,7 @@ public static class LoadRun
                 await SampleAsync(clock.Elapsed.TotalSeconds < liveStart ? "reissue" : "live");
         }
         await running;
-        var endOfOffer = await SampleAsync("live");
+        var endOfOffer = await SampleAsync("live", scrape: true);
         var offerSeconds = clock.Elapsed.TotalSeconds;
 
         // Drain: until the silo has stored what it was offered (or the TSDB holds it all), or the timeout.
@@ -109,7 +109,7 @@ public static class LoadRun
             if (clock.Elapsed >= drainDeadline)
                 break;
             await Task.Delay(options.SampleInterval, cancellationToken);
-            last = await SampleAsync("drain");
+            last = await SampleAsync("drain", scrape: true);
         }
 
         TsdbVerification? verified = null;
@@ -149,7 +149,7 @@ public static class LoadRun
         var liveRate = liveSamples / liveSeconds;
 
         // Stored rate over the live window: from the snapshot nearest its start to the end of the offer.
-        var liveFirst = timeline.FirstOrDefault(s => s.Seconds >= liveFrom) ?? first;
+        var liveFirst = timeline.FirstOrDefault(s => s.Seconds >= liveFrom && s.StoredSamples is not null) ?? first;
         double? storedRate = endOfOffer.StoredSamples is { } e && liveFirst.StoredSamples is { } b && endOfOffer.Seconds > liveFirst.Seconds
             ? (e - b) / (endOfOffer.Seconds - liveFirst.Seconds) : null;
 
@@ -385,6 +385,7 @@ public static class LoadRun
         private readonly TimeSpan _generatorCpuStart;
         private TimeSpan _generatorCpuLast;
         private double _lastSeconds;
+        private double _lastScrapeSeconds = double.NegativeInfinity;
 
         public Sampler(LoadOptions options, LoadGenerator generator, HttpClient http, Uri? metricsUrl, PrometheusText? baseline, Stopwatch clock)
         {
@@ -408,10 +409,17 @@ public static class LoadRun
         public double GeneratorCpuPercentOverall =>
             _clock.Elapsed.TotalSeconds <= 0 ? 0 : (Process.GetCurrentProcess().TotalProcessorTime - _generatorCpuStart).TotalSeconds / _clock.Elapsed.TotalSeconds * 100;
 
-        public async Task<LoadSnapshot> TakeAsync(string phase, CancellationToken cancellationToken)
+        /// <summary>
+        /// One snapshot. The silo's figures (stored, lag, decoded) are read when <paramref name="scrape"/> or
+        /// when <see cref="LoadOptions.ScrapeInterval"/> has passed; otherwise they are null in this snapshot.
+        /// </summary>
+        public async Task<LoadSnapshot> TakeAsync(string phase, bool scrape, CancellationToken cancellationToken)
         {
-            var metrics = _metricsUrl is null ? null : await ScrapeAsync(_http, _metricsUrl, cancellationToken);
+            var due = scrape || _clock.Elapsed.TotalSeconds - _lastScrapeSeconds >= _options.ScrapeInterval.TotalSeconds - 0.05;
+            var metrics = _metricsUrl is null || !due ? null : await ScrapeAsync(_http, _metricsUrl, cancellationToken);
             var seconds = _clock.Elapsed.TotalSeconds;
+            if (metrics is not null)
+                _lastScrapeSeconds = seconds;
             var dt = seconds - _lastSeconds;
             _lastSeconds = seconds;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -420,7 +428,7 @@ public static class LoadRun
             var perProcess = new SortedDictionary<string, double>(StringComparer.Ordinal);
             foreach (var (name, track) in _tracks)
             {
-                if (track.Sample(metrics, dt) is { } percent)
+                if (track.Sample(metrics, seconds) is { } percent)
                     perProcess[name] = percent;
             }
             long? Since(string name) => metrics is null ? null : (long)((metrics.Sum(name) ?? 0) - (_baseline?.Sum(name) ?? 0));
@@ -456,6 +464,7 @@ public static class LoadRun
         {
             private double? _firstCpu;
             private double? _lastCpu;
+            private double _lastAt;
             private double _seconds;
             public int? Pid { get; } = pid;
             public string Source { get; } = source;
@@ -466,7 +475,8 @@ public static class LoadRun
             public long? LastRss { get; private set; }
             public long? MaxRss { get; private set; }
 
-            public double? Sample(PrometheusText? metrics, double dt)
+            /// <summary>Reads the process's figures at <paramref name="at"/> seconds into the run; null when there are none (no fresh scrape).</summary>
+            public double? Sample(PrometheusText? metrics, double at)
             {
                 double? cpu;
                 long? rss;
@@ -490,6 +500,8 @@ public static class LoadRun
                 if (cpu is not { } c)
                     return null;
                 double? percent = null;
+                var dt = at - _lastAt;
+                _lastAt = at;
                 if (_lastCpu is { } previous && dt > 0)
                 {
                     percent = Math.Round((c - previous) / dt * 100, 1);
