@@ -489,7 +489,8 @@ public sealed class VehicleDetector
         return _live.LastSecond + (long)Math.Max(0, (arrivalUtc - _lastArrival).TotalSeconds);
     }
 
-    private static DateTime NewestTime(ReadOnlySpan<Sample> samples, DateTime fallback)
+    /// <summary>The newest sample time among <paramref name="samples"/>, or <paramref name="fallback"/> when it is newer (or there are none).</summary>
+    public static DateTime NewestTime(ReadOnlySpan<Sample> samples, DateTime fallback)
     {
         var t = fallback;
         foreach (ref readonly var s in samples)

@@ -145,7 +145,7 @@ public sealed partial class VehicleGrain(
         vehicles.Update(batch.Vin, _detector.LastArrivalUtc ?? Now, _detector.NeedsClock || _dirty);
         if (batch.Kind == FrameKind.RealTime && batch.ReceivedUtc != default)
         {
-            delay.Observe(batch.ReceivedUtc, Newest(batch));
+            delay.Observe(batch.ReceivedUtc, VehicleDetector.NewestTime(batch.Samples.IsDefault ? [] : batch.Samples.AsSpan(), batch.FrameTimeUtc));
         }
         metrics.Record(result, _changes);
         return new IngestResult(result.Accepted, result.Duplicates, _changes.Count);
@@ -288,19 +288,6 @@ public sealed partial class VehicleGrain(
             _unwrittenChanges = allChanges.Count == 0 ? null : ReferenceEquals(allChanges, _unwrittenChanges) ? allChanges : [.. allChanges];
             throw;
         }
-    }
-
-    private static DateTime Newest(TelemetryBatch batch)
-    {
-        var newest = batch.FrameTimeUtc;
-        foreach (var sample in batch.Samples)
-        {
-            if (sample.TimeUtc > newest)
-            {
-                newest = sample.TimeUtc;
-            }
-        }
-        return newest;
     }
 
     private static List<Sample> RentList() => SpareLists.TryDequeue(out var list) ? list : new List<Sample>(16);
