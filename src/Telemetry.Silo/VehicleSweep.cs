@@ -62,12 +62,14 @@ public sealed partial class VehicleSweep(
     {
         var now = clock.UtcNow;
         var mark = journal.LastSequence;
-        // While ingest is behind, every truck's frames arrive late: advance the clocks only as far as
-        // ingest has got, so that a backlog is not reported as trucks going offline.
+        // While ingest is behind, every truck's frames arrive late: advance the detectors' clocks only as
+        // far as ingest has got, so that a backlog is not reported as trucks going offline. Which vehicles
+        // are due stays on real time: a silent vehicle's state is saved by the next pass whatever the
+        // backlog, as the grain-state cursor below relies on.
         var allowance = delay.Allowance(now);
         LogAllowanceChange(allowance);
         var horizon = now - TimeSpan.FromSeconds(allowance);
-        var due = vehicles.DueForClock(horizon, options.Value.ClockPeriod);
+        var due = vehicles.DueForClock(now, options.Value.ClockPeriod);
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
             try
