@@ -42,7 +42,7 @@ internal sealed class R1NoxConcentration : Rule<R1NoxConcentration.RuleData>
 
     public override bool Enabled => _o.Enabled;
     /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
-    public override IReadOnlyList<string> DependsOn => ["R10"];
+    public override IReadOnlyList<string> DependsOn => ReadsR10;
 
     protected override RuleData NewState() => new() { Average = new MovingAverage(_o.AverageSeconds), Window = new WindowCounter(_o.WindowMinutes) };
 

@@ -59,7 +59,7 @@ internal sealed class R2SpecificNox : Rule<R2SpecificNox.RuleData>
 
     public override bool Enabled => _o.Enabled;
     /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
-    public override IReadOnlyList<string> DependsOn => ["R10"];
+    public override IReadOnlyList<string> DependsOn => ReadsR10;
 
     protected override RuleData NewState() => new()
     {

@@ -48,7 +48,7 @@ internal sealed class R3ScrEfficiency : Rule<R3ScrEfficiency.RuleData>
     public override bool Enabled => _o.Enabled;
     public override bool Publishes => true;
     /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
-    public override IReadOnlyList<string> DependsOn => ["R10"];
+    public override IReadOnlyList<string> DependsOn => ReadsR10;
 
     protected override RuleData NewState() => new()
     {

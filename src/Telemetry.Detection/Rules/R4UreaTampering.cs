@@ -73,7 +73,7 @@ internal sealed class R4UreaTampering : Rule<R4UreaTampering.RuleData>
 
     public override bool Enabled => _o.Enabled;
     /// <summary>Reads R3's result (the last second the SCR efficiency was low) for the frozen-level branch.</summary>
-    public override IReadOnlyList<string> DependsOn => ["R3"];
+    public override IReadOnlyList<string> DependsOn => ReadsR3;
 
     protected override RuleData NewState() => new() { LevelAverage = new MovingAverage(_o.RiseAverageSeconds) };
 

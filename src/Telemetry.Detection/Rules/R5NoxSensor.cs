@@ -138,7 +138,7 @@ internal sealed class R5NoxSensor : Rule<R5NoxSensor.RuleData>
 
     public override bool Enabled => _o.Enabled;
     /// <summary>Reads R10's result: the emission gate opens when the SCR reading is implausible.</summary>
-    public override IReadOnlyList<string> DependsOn => ["R10"];
+    public override IReadOnlyList<string> DependsOn => ReadsR10;
 
     protected override RuleData NewState() => new()
     {

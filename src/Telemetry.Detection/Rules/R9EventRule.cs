@@ -37,5 +37,5 @@ internal sealed class R9EventRule : StatelessRule
 
     public double Value(string key) => Values.TryGetValue(key, out var v) ? v : double.NaN;
 
-    public static ImmutableSortedDictionary<string, double> Thr(params (string Key, double Value)[] items) => Dict(items);
+    public static ImmutableSortedDictionary<string, double> Thr(params ReadOnlySpan<(string Key, double Value)> items) => Dict(items);
 }

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using System.Globalization;
-using System.Text;
 using Telemetry.Abstractions;
 
 namespace Telemetry.Detection.Rules;
@@ -108,6 +106,10 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     public virtual bool Publishes => false;
     /// <summary>Ids of rules whose published results this rule reads; the registry checks they come first.</summary>
     public virtual IReadOnlyList<string> DependsOn => [];
+
+    // Shared lists for DependsOn (a collection expression in a property would allocate on every read).
+    protected static readonly IReadOnlyList<string> ReadsR10 = ["R10"];
+    protected static readonly IReadOnlyList<string> ReadsR3 = ["R3"];
     public ImmutableSortedDictionary<string, double> Thresholds { get; protected init; } = ImmutableSortedDictionary<string, double>.Empty;
 
     /// <summary>When an episode opens now, the second its condition started (earlier than now for conditions found after a delay), else long.MinValue (now).</summary>
@@ -138,23 +140,60 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
 
     // Every vehicle builds its own rule instances, but their thresholds are the same for every vehicle
     // with the same settings: one shared dictionary per distinct content instead of one per vehicle
-    // and rule (about 5 KB per vehicle). Bounded in case settings are reloaded very often.
-    private static readonly ConcurrentDictionary<string, ImmutableSortedDictionary<string, double>> SharedThresholds = new(StringComparer.Ordinal);
+    // and rule (about 5 KB per vehicle). The lookup hashes the (name, value) pairs as they are, with
+    // no text key and no allocation, since every vehicle activation makes about 15 of these calls.
+    // Bounded in case settings are reloaded very often.
+    private static readonly ConcurrentDictionary<long, SharedEntry[]> SharedThresholds = new();
+    private static int _sharedCount;
     private const int MaxSharedThresholds = 4096;
 
-    protected static ImmutableSortedDictionary<string, double> Dict(params (string Key, double Value)[] items)
+    private sealed record SharedEntry((string Key, double Value)[] Items, ImmutableSortedDictionary<string, double> Dictionary);
+
+    protected static ImmutableSortedDictionary<string, double> Dict(params ReadOnlySpan<(string Key, double Value)> items)
     {
-        var key = new StringBuilder();
+        var hash = new HashCode();
         foreach (var (k, v) in items)
-            key.Append(k).Append('=').Append(v.ToString("R", CultureInfo.InvariantCulture)).Append(';');
-        var text = key.ToString();
-        if (SharedThresholds.TryGetValue(text, out var shared))
-            return shared;
+        {
+            hash.Add(k, StringComparer.Ordinal);
+            hash.Add(BitConverter.DoubleToInt64Bits(v));
+        }
+        var key = hash.ToHashCode();
+        if (SharedThresholds.TryGetValue(key, out var entries))
+        {
+            foreach (var e in entries)
+            {
+                if (Same(e.Items, items))
+                    return e.Dictionary;
+            }
+        }
         var b = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         foreach (var (k, v) in items)
             b[k] = v;
         var built = b.ToImmutable();
-        return SharedThresholds.Count < MaxSharedThresholds ? SharedThresholds.GetOrAdd(text, built) : built;
+        if (Volatile.Read(ref _sharedCount) >= MaxSharedThresholds)
+            return built;
+        var entry = new SharedEntry(items.ToArray(), built);
+        var stored = SharedThresholds.AddOrUpdate(key, _ => [entry], (_, old) => Array.Exists(old, e => Same(e.Items, entry.Items)) ? old : [.. old, entry]);
+        Interlocked.Increment(ref _sharedCount);
+        foreach (var e in stored)
+        {
+            if (Same(e.Items, items))
+                return e.Dictionary;
+        }
+        return built;
+
+        static bool Same(ReadOnlySpan<(string Key, double Value)> a, ReadOnlySpan<(string Key, double Value)> b)
+        {
+            if (a.Length != b.Length)
+                return false;
+            for (var i = 0; i < a.Length; i++)
+            {
+                if (!string.Equals(a[i].Key, b[i].Key, StringComparison.Ordinal) ||
+                    BitConverter.DoubleToInt64Bits(a[i].Value) != BitConverter.DoubleToInt64Bits(b[i].Value))
+                    return false;
+            }
+            return true;
+        }
     }
 }
 

@@ -18,8 +18,6 @@ internal sealed class RuleRegistry
     /// <summary>Fields the emission validity gate reads.</summary>
     public const FieldMask GateFields = FieldMask.EngineSpeedRpm | FieldMask.CoolantTempC | FieldMask.ScrInletTempC;
 
-    private readonly Rule[] _sampleRules;
-    private readonly bool[] _publishes;
     private readonly Rule[] _obdRules;
 
     // Fast path: the built-in sample rules, called directly (sealed types, so the JIT devirtualizes
@@ -46,34 +44,51 @@ internal sealed class RuleRegistry
     internal RuleRegistry(Rule[] all)
     {
         All = all;
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Every vehicle activation builds a registry, so this avoids LINQ and hashing: a few dozen rules
+        // compared pairwise cost less than the sets that would do it.
+        var sampleCount = 0;
+        var obdCount = 0;
         for (var i = 0; i < all.Length; i++)
         {
             var r = all[i];
             r.Index = i;
-            if (!seen.Add(r.Id))
+            if (IndexOf(all, i, r.Id) >= 0)
                 throw new InvalidOperationException($"Rule id {r.Id} is registered twice.");
             foreach (var d in r.DependsOn)
             {
-                if (!seen.Contains(d))
+                if (IndexOf(all, i, d) < 0)
                     throw new InvalidOperationException($"Rule {r.Id} reads the result of {d}, which must be registered before it.");
             }
+            if (r.Enabled)
+            {
+                sampleCount += r.UsesSamples ? 1 : 0;
+                obdCount += r.UsesObd ? 1 : 0;
+            }
         }
-        _sampleRules = [.. all.Where(r => r.Enabled && r.UsesSamples)];
-        _publishes = [.. _sampleRules.Select(r => r.Publishes)];
-        _obdRules = [.. all.Where(r => r.Enabled && r.UsesObd)];
+        var sampleRules = new Rule[sampleCount];
+        _obdRules = obdCount == 0 ? [] : new Rule[obdCount];
+        sampleCount = obdCount = 0;
+        foreach (var r in all)
+        {
+            if (!r.Enabled)
+                continue;
+            if (r.UsesSamples)
+                sampleRules[sampleCount++] = r;
+            if (r.UsesObd)
+                _obdRules[obdCount++] = r;
+        }
 
         // The fast path needs the built-in rules in their usual relative order; otherwise every rule
         // runs through the virtual call in registry order.
-        var others = new List<Rule>();
+        List<Rule>? others = null;
         var builtIn = 0;
         var ordered = true;
-        foreach (var r in _sampleRules)
+        foreach (var r in sampleRules)
         {
             var rank = BuiltInRank(r);
             if (rank < 0)
             {
-                others.Add(r);
+                (others ??= []).Add(r);
                 continue;
             }
             ordered &= rank >= builtIn;
@@ -81,7 +96,7 @@ internal sealed class RuleRegistry
         }
         if (ordered)
         {
-            foreach (var r in _sampleRules)
+            foreach (var r in sampleRules)
             {
                 switch (r)
                 {
@@ -100,20 +115,38 @@ internal sealed class RuleRegistry
                     default: break;
                 }
             }
-            _others = [.. others];
+            _others = others is null ? [] : [.. others];
         }
         else
         {
-            _others = _sampleRules;
+            _others = sampleRules;
         }
-        _othersPublish = [.. _others.Select(r => r.Publishes)];
+        _othersPublish = _others.Length == 0 ? [] : Array.ConvertAll(_others, r => r.Publishes);
         Offline = Event("R9.offline");
         Clock = Event("R9.clock");
         CheckCode = Event("R9.checkcode");
         Removal = Event("R9.removal");
-        _mil = Array.Find(all, r => r is R7MilDriving { Enabled: true }) as R7MilDriving;
+        foreach (var r in all)
+        {
+            if (r is R7MilDriving { Enabled: true } mil)
+            {
+                _mil = mil;
+                break;
+            }
+        }
 
-        R9EventRule Event(string id) => (R9EventRule)Array.Find(all, r => r.Id == id)!;
+        R9EventRule Event(string id) => IndexOf(all, all.Length, id) is var k and >= 0 ? (R9EventRule)all[k] : null!;
+    }
+
+    /// <summary>Position of the rule with <paramref name="id"/> among the first <paramref name="count"/> of <paramref name="rules"/>, or -1.</summary>
+    private static int IndexOf(Rule[] rules, int count, string id)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (string.Equals(rules[i].Id, id, StringComparison.Ordinal))
+                return i;
+        }
+        return -1;
     }
 
     /// <summary>Every rule, in evaluation order; a rule's index is its position here.</summary>
