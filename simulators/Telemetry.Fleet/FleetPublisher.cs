@@ -115,7 +115,8 @@ public sealed class FleetPublisher : IAsyncDisposable
     /// </summary>
     public async Task PublishHistoryAsync(CancellationToken cancellationToken, DateTime? untilUtc = null)
     {
-        var until = untilUtc ?? TruncateToSecond(_time.GetUtcNow().UtcDateTime);
+        // Whole seconds: a fraction left over would make the last step zero seconds long and loop forever.
+        var until = TruncateToSecond(untilUtc ?? _time.GetUtcNow().UtcDateTime);
         while (SimulatedUtc < until)
         {
             var seconds = (int)Math.Min(10, (until - SimulatedUtc).TotalSeconds);

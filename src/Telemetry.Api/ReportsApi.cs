@@ -33,7 +33,7 @@ internal static class ReportsApi
     }
 
     private static async Task<Results<Ok<VehicleReport>, FileContentHttpResult, ProblemHttpResult>> VehicleReportAsync(
-        string vin, [AsParameters] ReportRequest request, ClaimsPrincipal user, ComplianceReports reports, VehicleIndex vehicles,
+        string vin, [AsParameters] ReportRequest request, ClaimsPrincipal user, ComplianceReports reports, KnownVehicles vehicles,
         IVehicleRegistry registry, TimeProvider time, CancellationToken cancellationToken)
     {
         if (!Vin.IsValid(vin))
@@ -42,7 +42,7 @@ internal static class ReportsApi
         if (problem is not null)
             return problem;
         var info = registry.Find(vin);
-        if ((!vehicles.IsKnown(vin) && info is null) || !Caller.From(user).MaySee(info))
+        if ((!(await vehicles.ViewAsync(cancellationToken)).IsKnown(vin) && info is null) || !Caller.From(user).MaySee(info))
             return QueryParameters.NotFound($"No vehicle '{vin}'.");
         var report = await reports.VehicleAsync(vin, info, from, until, cancellationToken);
         if (!csv)

@@ -58,6 +58,7 @@ public static class TelemetryApi
         services.AddApiSecurity(options);
         services.AddSingleton<AlertStreamHub>();
         services.TryAddSingleton<ComplianceReports>();
+        services.TryAddSingleton<KnownVehicles>();
         services.AddHostedService(sp => sp.GetRequiredService<AlertStreamHub>());
         return builder;
     }

@@ -45,12 +45,13 @@ internal static class VehiclesApi
     }
 
     private static async Task<Results<Ok<Page<VehicleListItem>>, ProblemHttpResult>> ListAsync(
-        [AsParameters] VehicleListRequest request, ClaimsPrincipal user, IVehicleRegistry registry, VehicleIndex index, SqlAlertStore store,
+        [AsParameters] VehicleListRequest request, ClaimsPrincipal user, IVehicleRegistry registry, KnownVehicles known, SqlAlertStore store,
         TelemetryClock clock, CancellationToken cancellationToken)
     {
         var (filter, after, limit, problem) = request.Parse();
         if (problem is not null)
             return problem;
+        var index = await known.ViewAsync(cancellationToken);
         var caller = Caller.From(user);
         var openCounts = await store.CountOpenByVinAsync(caller.Scope, cancellationToken);
         var matches = Match(filter!, caller, registry, index, openCounts, clock.UtcNow);
@@ -61,12 +62,13 @@ internal static class VehiclesApi
     }
 
     private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ExportAsync(
-        [AsParameters] VehicleListRequest request, ClaimsPrincipal user, IVehicleRegistry registry, VehicleIndex index, SqlAlertStore store,
+        [AsParameters] VehicleListRequest request, ClaimsPrincipal user, IVehicleRegistry registry, KnownVehicles known, SqlAlertStore store,
         TelemetryClock clock, CancellationToken cancellationToken)
     {
         var (filter, _, _, problem) = request.Parse();
         if (problem is not null)
             return problem;
+        var index = await known.ViewAsync(cancellationToken);
         var caller = Caller.From(user);
         var openCounts = await store.CountOpenByVinAsync(caller.Scope, cancellationToken);
         var now = clock.UtcNow;
@@ -90,9 +92,10 @@ internal static class VehiclesApi
     }
 
     private static async Task<Results<Ok<VehicleDetail>, ProblemHttpResult>> GetAsync(
-        string vin, ClaimsPrincipal user, IGrainFactory grains, VehicleIndex index, IVehicleRegistry registry, TelemetryClock clock)
+        string vin, ClaimsPrincipal user, IGrainFactory grains, KnownVehicles known, IVehicleRegistry registry, TelemetryClock clock,
+        CancellationToken cancellationToken)
     {
-        var (info, heard, problem) = Resolve(vin, user, index, registry);
+        var (info, heard, problem) = Resolve(vin, user, await known.ViewAsync(cancellationToken), registry);
         if (problem is not null)
             return problem;
         if (!heard)
@@ -102,12 +105,13 @@ internal static class VehiclesApi
     }
 
     private static async Task<Results<ContentHttpResult, ProblemHttpResult>> TrackAsync(
-        string vin, [AsParameters] VehicleTrackRequest request, ClaimsPrincipal user, IGrainFactory grains, VehicleIndex index, IVehicleRegistry registry)
+        string vin, [AsParameters] VehicleTrackRequest request, ClaimsPrincipal user, IGrainFactory grains, KnownVehicles known, IVehicleRegistry registry,
+        CancellationToken cancellationToken)
     {
         var (minutes, invalid) = request.Parse();
         if (invalid is not null)
             return invalid;
-        var (_, heard, problem) = Resolve(vin, user, index, registry);
+        var (_, heard, problem) = Resolve(vin, user, await known.ViewAsync(cancellationToken), registry);
         if (problem is not null)
             return problem;
         ImmutableArray<Detection.TrackPoint> points = heard ? await grains.GetGrain<IVehicleGrain>(vin).GetTrack(minutes * 60) : [];
@@ -130,7 +134,7 @@ internal static class VehiclesApi
     }
 
     private static async Task<Results<Ok<Page<AlertItem>>, ProblemHttpResult>> AlertsAsync(
-        string vin, [AsParameters] VehicleAlertsRequest request, ClaimsPrincipal user, VehicleIndex index, IVehicleRegistry registry, SqlAlertStore store,
+        string vin, [AsParameters] VehicleAlertsRequest request, ClaimsPrincipal user, KnownVehicles known, IVehicleRegistry registry, SqlAlertStore store,
         CancellationToken cancellationToken)
     {
         if (!Vin.IsValid(vin))
@@ -153,16 +157,16 @@ internal static class VehiclesApi
             return QueryParameters.Invalid("cursor", ex.Message);
         }
         // Not registered, not heard of and no episode on record: nothing to page through.
-        if (page.Total == 0 && info is null && !index.IsKnown(vin))
+        if (page.Total == 0 && info is null && !(await known.ViewAsync(cancellationToken)).IsKnown(vin))
             return NotFound(vin);
         return TypedResults.Ok(new Page<AlertItem>([.. page.Items.Select(r => AlertItem.From(r, withEvidence: false))], page.Total, page.NextCursor));
     }
 
     /// <summary>
-    /// The vehicle's registry entry and whether this silo has heard from it, or the problem: a malformed VIN (400), or a
+    /// The vehicle's registry entry and whether any silo has heard from it, or the problem: a malformed VIN (400), or a
     /// VIN neither registered nor heard of, or outside the caller's scope (404). Nothing here activates a grain.
     /// </summary>
-    private static (VehicleInfo? Info, bool Heard, ProblemHttpResult? Problem) Resolve(string vin, ClaimsPrincipal user, VehicleIndex index, IVehicleRegistry registry)
+    private static (VehicleInfo? Info, bool Heard, ProblemHttpResult? Problem) Resolve(string vin, ClaimsPrincipal user, KnownVehicles.View index, IVehicleRegistry registry)
     {
         if (!Vin.IsValid(vin))
             return (null, false, InvalidVin(vin));
@@ -177,7 +181,7 @@ internal static class VehiclesApi
     /// The VINs the caller may see that match the filter: registered vehicles, and those heard on the wire without a
     /// registry entry (no fleet or region: only unscoped callers see them).
     /// </summary>
-    private static List<string> Match(VehicleFilter filter, Caller caller, IVehicleRegistry registry, VehicleIndex index,
+    private static List<string> Match(VehicleFilter filter, Caller caller, IVehicleRegistry registry, KnownVehicles.View index,
         IReadOnlyDictionary<string, int> openCounts, DateTime nowUtc)
     {
         var onlineSince = nowUtc - VehicleIndex.OnlineWindow;
@@ -210,7 +214,7 @@ internal static class VehiclesApi
         return matches;
     }
 
-    private static VehicleListItem Item(string vin, IVehicleRegistry registry, VehicleIndex index, IReadOnlyDictionary<string, int> openCounts, DateTime nowUtc)
+    private static VehicleListItem Item(string vin, IVehicleRegistry registry, KnownVehicles.View index, IReadOnlyDictionary<string, int> openCounts, DateTime nowUtc)
     {
         var info = registry.Find(vin);
         DateTime? received = index.TryGetLastArrival(vin, out var arrival) ? arrival : null;

@@ -88,6 +88,37 @@ public sealed class VehicleIndex
         }
     }
 
+    /// <summary>
+    /// The vehicles whose latest arrival is not yet shared with the cluster, or moved on by at least
+    /// <paramref name="step"/> since it last was; marks them shared (see <see cref="Unshare"/> when sharing fails).
+    /// </summary>
+    public List<(string Vin, DateTime LastArrivalUtc)> TakeUnshared(TimeSpan step)
+    {
+        var result = new List<(string, DateTime)>();
+        foreach (var (vin, entry) in _entries)
+        {
+            var arrival = Volatile.Read(ref entry.LastArrivalTicks);
+            var shared = Volatile.Read(ref entry.SharedTicks);
+            if (shared == 0 || arrival - shared >= step.Ticks)
+            {
+                entry.SharedTicks = arrival;
+                result.Add((vin, new DateTime(arrival, DateTimeKind.Utc)));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Marks the vehicles of a <see cref="TakeUnshared"/> whose sharing failed as not shared, so the next call offers them again.</summary>
+    public void Unshare(IEnumerable<(string Vin, DateTime LastArrivalUtc)> taken)
+    {
+        ArgumentNullException.ThrowIfNull(taken);
+        foreach (var (vin, _) in taken)
+        {
+            if (_entries.TryGetValue(vin, out var entry))
+                entry.SharedTicks = 0;
+        }
+    }
+
     /// <summary>Writes the index as text lines <c>vin ticks needsClock</c> (atomically: temp file, then rename).</summary>
     public async Task SaveAsync(string path, CancellationToken cancellationToken)
     {
@@ -136,6 +167,8 @@ public sealed class VehicleIndex
     private sealed class Entry
     {
         public long LastArrivalTicks;
+        /// <summary>The arrival last shared with the cluster, or 0.</summary>
+        public long SharedTicks;
         public bool NeedsClock;
     }
 }

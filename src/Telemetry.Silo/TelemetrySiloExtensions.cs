@@ -77,6 +77,7 @@ public static class TelemetrySiloExtensions
         services.AddHostedService<JournalRecovery>();
         services.AddSingleton<VehicleSweep>();
         services.AddHostedService(sp => sp.GetRequiredService<VehicleSweep>());
+        services.AddHostedService<VehicleArrivalsSharing>();
         services.AddOptions<DetectionOptions>().BindConfiguration(DetectionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DetectionOptions>>(new SentenceValidator<DetectionOptions>(o => o.Validate()));
         services.AddOptions<ReferenceDataOptions>().BindConfiguration(ReferenceDataOptions.Section).ValidateOnStart();

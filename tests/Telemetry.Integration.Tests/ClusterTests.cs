@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Abstractions;
 using Telemetry.Fleet;
@@ -102,5 +105,81 @@ public sealed class ClusterTests
 
         Assert.Equal(vins, Opened(seen[0]));
         Assert.Equal(vins, Opened(seen[1]));
+    }
+
+    [Fact]
+    public async Task TwoSilosOnOnePostgres_EachSilosApiListsEveryVehicle_WhicheverSiloTookItsFrames()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var redis = await RedisServer.StartAsync(ct);
+        await using var postgres = await PostgresServer.StartAsync(ct);
+        await using var broker = await MosquittoServer.StartAsync(ct);
+        var settings = new Dictionary<string, string>
+        {
+            ["Telemetry:Orleans:Clustering"] = "Redis",
+            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
+            ["Telemetry:Orleans:ClusterId"] = "shared-vehicles",
+            ["Telemetry:Alerts:Store"] = "Postgres",
+            ["Telemetry:Alerts:ConnectionString"] = postgres.ConnectionString,
+            // One admin key for the cluster: the first silo writes it, the second finds keys in the shared database.
+            ["Telemetry:Api:AdminKeyFile"] = Path.Combine(Directory.CreateTempSubdirectory("telemetry-cluster-vehicles-").FullName, "admin.key"),
+        };
+        await using var first = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
+        await using var second = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
+
+        // Not registered anywhere: these trucks are known only from their frames.
+        const int Vehicles = 20;
+        await using var fleet = new FleetPublisher(new FleetOptions
+        {
+            Trucks = Vehicles,
+            Format = FleetFormats.Hj1239,
+            HistoryMinutes = 1,
+            FirstIndex = 700,
+            Host = broker.Host,
+            Port = broker.Port,
+        });
+        await fleet.ConnectAsync(ct);
+        await fleet.PublishHistoryAsync(ct);
+        var sent = fleet.Progress;
+        await Eventually.WaitAsync(() => first.Ingest.Totals.Decoded + second.Ingest.Totals.Decoded == sent.Frames, TimeSpan.FromSeconds(60),
+            $"the two silos together should take all {sent.Frames} frames", ct);
+        var vins = fleet.Trucks.Select(t => t.Vin).Order(StringComparer.Ordinal).ToList();
+        var heardByFirst = first.Services.GetRequiredService<VehicleIndex>().Count;
+        var heardBySecond = second.Services.GetRequiredService<VehicleIndex>().Count;
+        Assert.True(heardByFirst < Vehicles && heardBySecond < Vehicles,
+            $"each silo's grains should hold some of the vehicles ({heardByFirst} / {heardBySecond} of {Vehicles})");
+
+        async Task<List<string>> ListAsync(SiloUnderTest silo)
+        {
+            using var page = JsonDocument.Parse(await silo.Http.GetStringAsync("/api/vehicles?limit=500", ct));
+            return [.. page.RootElement.GetProperty("items").EnumerateArray().Select(v => v.GetProperty("vin").GetString()!)];
+        }
+        var listed = (0, 0);
+        try
+        {
+            await Eventually.WaitAsync(async () =>
+            {
+                listed = ((await ListAsync(first)).Count, (await ListAsync(second)).Count);
+                return listed == (Vehicles, Vehicles);
+            }, TimeSpan.FromSeconds(45), $"both silos should list all {Vehicles} vehicles", ct);
+        }
+        catch (EventuallyTimeoutException)
+        {
+            Assert.Fail($"Both silos should list all {Vehicles} vehicles; they heard {heardByFirst} / {heardBySecond} and list {listed}.");
+        }
+        foreach (var silo in new[] { first, second })
+        {
+            Assert.Equal(vins, await ListAsync(silo));
+            using var online = JsonDocument.Parse(await silo.Http.GetStringAsync("/api/vehicles?online=true&limit=500", ct));
+            Assert.Equal(Vehicles, online.RootElement.GetProperty("total").GetInt32());
+            foreach (var vin in vins)
+            {
+                // The vehicle's detail comes from its grain, wherever the cluster placed it.
+                using var response = await silo.Http.GetAsync($"/api/vehicles/{vin}", ct);
+                Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET /api/vehicles/{vin}: {(int)response.StatusCode}");
+                using var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+                Assert.True(detail.RootElement.GetProperty("online").GetBoolean(), $"{vin} should be online on both silos");
+            }
+        }
     }
 }

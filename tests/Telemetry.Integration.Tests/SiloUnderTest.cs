@@ -19,17 +19,17 @@ public sealed class SiloUnderTest : IAsyncDisposable
 {
     private readonly SiloFactory _factory;
 
-    private SiloUnderTest(SiloFactory factory, Uri apiUrl, string dataDirectory)
+    private SiloUnderTest(SiloFactory factory, Uri apiUrl, string dataDirectory, string adminKeyFile)
     {
         _factory = factory;
         ApiUrl = apiUrl;
         DataDirectory = dataDirectory;
         Http = new HttpClient { BaseAddress = apiUrl };
-        AdminKeyFile = Path.Combine(dataDirectory, "keys", "admin.key");
+        AdminKeyFile = adminKeyFile;
         Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(AdminKeyFile));
     }
 
-    /// <summary>The admin key the first start wrote.</summary>
+    /// <summary>The admin key the first start wrote (<c>Telemetry:Api:AdminKeyFile</c>; silos on one database share one).</summary>
     public string AdminKeyFile { get; }
 
     /// <summary>A client of the API without credentials.</summary>
@@ -124,7 +124,7 @@ public sealed class SiloUnderTest : IAsyncDisposable
         var factory = new SiloFactory(config, services);
         factory.UseKestrel(ports[0]);
         factory.StartServer();
-        var silo = new SiloUnderTest(factory, apiUrl, data);
+        var silo = new SiloUnderTest(factory, apiUrl, data, config["Telemetry:Api:AdminKeyFile"]);
         var ingest = factory.Services.GetRequiredService<MqttIngestService>();
         await Eventually.WaitAsync(() => ingest.IsSubscribed, TimeSpan.FromSeconds(30), "the silo's ingest should subscribe to the broker");
         return silo;

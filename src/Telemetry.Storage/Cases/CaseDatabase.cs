@@ -184,6 +184,14 @@ public abstract class CaseDatabase
         );
         """;
 
+    // Migration 6: when each vehicle's latest frame arrived, as any silo of a cluster heard it (SqlVehicleArrivals), the same on both providers.
+    private const string VehicleArrivalsTable = """
+        CREATE TABLE vehicle_arrivals (
+            vin TEXT PRIMARY KEY,
+            last_arrival_ticks BIGINT NOT NULL
+        );
+        """;
+
     private const string AuditColumns = """
             alert_id TEXT NOT NULL,
             at_ticks BIGINT NOT NULL,
@@ -220,6 +228,7 @@ public abstract class CaseDatabase
             DeviceCredentialsTable,
             VehiclesTable,
             HourBatchesTable,
+            VehicleArrivalsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>
@@ -269,6 +278,7 @@ public abstract class CaseDatabase
             DeviceCredentialsTable,
             VehiclesTable,
             HourBatchesTable,
+            VehicleArrivalsTable,
         ];
 
         internal override DbTransaction BeginWrite(DbConnection connection) =>

@@ -12,7 +12,7 @@ public static class CasesHostingExtensions
 {
     /// <summary>
     /// Binds <see cref="CaseDatabaseOptions"/> (<c>Telemetry:Alerts</c>), validates them at start and registers the
-    /// <see cref="CaseDatabase"/>, <see cref="SqlAlertStore"/>, <see cref="ApiKeyStore"/>, <see cref="DeviceCredentialStore"/>, the vehicle registry (<see cref="SqlVehicleRegistryStore"/>) and the hourly totals (<see cref="IHourTotalsStore"/>). At start the schema is
+    /// <see cref="CaseDatabase"/>, <see cref="SqlAlertStore"/>, <see cref="ApiKeyStore"/>, <see cref="DeviceCredentialStore"/>, the vehicle registry (<see cref="SqlVehicleRegistryStore"/>), the vehicles' shared arrivals (<see cref="SqlVehicleArrivals"/>) and the hourly totals (<see cref="IHourTotalsStore"/>). At start the schema is
     /// migrated and, when <c>Telemetry:Alerts:FilePath</c> names an existing JSON Lines file of earlier versions, its
     /// records are imported once.
     /// </summary>
@@ -33,6 +33,7 @@ public static class CasesHostingExtensions
         services.TryAddSingleton<IHourTotalsStore>(sp => sp.GetRequiredService<SqlHourTotalsStore>());
         services.TryAddSingleton<DeviceCredentialStore>();
         services.TryAddSingleton<SqlVehicleRegistryStore>();
+        services.TryAddSingleton<SqlVehicleArrivals>();
         services.AddHostedService<AlertDatabaseStartup>();
         return services;
     }

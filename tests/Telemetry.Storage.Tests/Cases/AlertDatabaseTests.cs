@@ -29,6 +29,29 @@ public abstract partial class AlertDatabaseContract : AlertStoreContract
     protected override IAlertStore CreateStore() => new SqlAlertStore(CreateDatabase(), Time);
 
     [Fact]
+    public async Task VehicleArrivals_SharedBySeveralSilos_KeepEachVehiclesLatestArrival()
+    {
+        var a = new SqlVehicleArrivals(CreateDatabase());
+        var b = new SqlVehicleArrivals(ReopenDatabase());
+        Assert.Empty(await a.ReadAsync(Ct));
+
+        // More rows than one statement takes, so the batching is exercised.
+        var many = Enumerable.Range(0, SqlVehicleArrivals.RowsPerStatement + 17)
+            .Select(i => ($"LARR{i:D13}", T0.AddSeconds(i))).ToList();
+        await a.ShareAsync(many, Ct);
+        // Another silo shares one vehicle later and one earlier than this silo did: the later arrival wins both times.
+        await b.ShareAsync([("LARR0000000000001", T0.AddHours(1)), ("LARR0000000000002", T0.AddHours(-1))], Ct);
+        await a.ShareAsync([("LARR0000000000001", T0.AddMinutes(5))], Ct);
+
+        var read = await b.ReadAsync(Ct);
+        Assert.Equal(many.Count, read.Count);
+        Assert.Equal(T0.AddHours(1), read["LARR0000000000001"]);
+        Assert.Equal(T0.AddSeconds(2), read["LARR0000000000002"]);
+        Assert.Equal(T0.AddSeconds(many.Count - 1), read[$"LARR{many.Count - 1:D13}"]);
+        Assert.Equal(DateTimeKind.Utc, read["LARR0000000000000"].Kind);
+    }
+
+    [Fact]
     public async Task Workflow_AcknowledgeAssignCommentCloseReopen_ChangesTheCaseAndRecordsWhoAndWhen()
     {
         var store = new SqlAlertStore(CreateDatabase(), Time);
