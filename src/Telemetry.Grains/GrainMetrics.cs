@@ -19,6 +19,7 @@ public sealed class GrainMetrics : IDisposable
     private readonly UpDownCounter<long> _openEpisodes;
     private readonly Histogram<double> _alertLatency;
     private readonly Counter<long> _reportHours;
+    private readonly Counter<long> _clockAdvanced;
 
     public GrainMetrics(IMeterFactory meterFactory)
     {
@@ -33,6 +34,9 @@ public sealed class GrainMetrics : IDisposable
             "Alert episodes this silo's grains opened and have not closed since the silo started, by rule.");
         _reportHours = _meter.CreateCounter<long>("telemetry.reports.hours", "{hour}",
             "Vehicle-hours of compliance totals added to the case database (outcome stored), or kept for the next save because the database refused them (outcome failed).");
+        _clockAdvanced = _meter.CreateCounter<long>("telemetry.vehicles.clock_advanced", "{vehicle}",
+            "Silent vehicles whose clock the silo-wide sweep advanced (offline detection, episodes closing, state saved), one per vehicle and pass.");
+        _clockAdvanced.Add(0); // published from the start, so a rate can be taken before the first silent vehicle
         _alertLatency = _meter.CreateHistogram<double>("telemetry.alerts.latency", "ms",
             "From the sample time of the sample that opened an episode to the moment its grain opened it (terminal, broker and silo delay; re-issued history counts its age).",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000] });
@@ -41,6 +45,13 @@ public sealed class GrainMetrics : IDisposable
     /// <summary>Records one attempt to store <paramref name="hours"/> vehicle-hours of compliance totals.</summary>
     public void ReportHours(int hours, bool stored) =>
         _reportHours.Add(hours, new KeyValuePair<string, object?>("outcome", stored ? "stored" : "failed"));
+
+    /// <summary>Records that a sweep pass advanced the clock of <paramref name="vehicles"/> silent vehicles.</summary>
+    public void ClockAdvanced(int vehicles)
+    {
+        if (vehicles > 0)
+            _clockAdvanced.Add(vehicles);
+    }
 
     /// <summary>Records what one batch or clock tick did.</summary>
     public void Record(BatchResult result, List<AlertChange> changes)

@@ -18,6 +18,7 @@ public sealed partial class VehicleSweep(
     IOptions<SiloOptions> silo,
     VehicleIndex vehicles,
     IngestDelay delay,
+    GrainMetrics metrics,
     IGrainFactory grains,
     IJournal journal,
     TelemetryClock clock,
@@ -72,6 +73,7 @@ public sealed partial class VehicleSweep(
         LogAllowanceChange(allowance);
         var horizon = now - TimeSpan.FromSeconds(allowance);
         var due = vehicles.DueForClock(horizon, options.Value.ClockPeriod);
+        metrics.ClockAdvanced(due.Count);
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
             try
