@@ -55,6 +55,27 @@ public sealed partial class KnownVehicles(VehicleIndex local, SqlVehicleArrivals
         return new View(local, _shared);
     }
 
+    /// <summary>
+    /// True when any silo heard from <paramref name="vin"/>: this silo's index, else (on a shared database) one row
+    /// looked up, not the whole table. A failed lookup counts as not heard (logged).
+    /// </summary>
+    public async ValueTask<bool> IsKnownAsync(string vin, CancellationToken cancellationToken)
+    {
+        if (local.IsKnown(vin))
+            return true;
+        if (!IsShared)
+            return false;
+        try
+        {
+            return await shared.FindAsync(vin, cancellationToken) is not null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogReadFailed(logger, ex);
+            return false;
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _reading.Dispose();
 

@@ -42,7 +42,7 @@ internal static class ReportsApi
         if (problem is not null)
             return problem;
         var info = registry.Find(vin);
-        if ((!(await vehicles.ViewAsync(cancellationToken)).IsKnown(vin) && info is null) || !Caller.From(user).MaySee(info))
+        if ((!await vehicles.IsKnownAsync(vin, cancellationToken) && info is null) || !Caller.From(user).MaySee(info))
             return QueryParameters.NotFound($"No vehicle '{vin}'.");
         var report = await reports.VehicleAsync(vin, info, from, until, cancellationToken);
         if (!csv)

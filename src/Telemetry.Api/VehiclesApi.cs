@@ -95,7 +95,7 @@ internal static class VehiclesApi
         string vin, ClaimsPrincipal user, IGrainFactory grains, KnownVehicles known, IVehicleRegistry registry, TelemetryClock clock,
         CancellationToken cancellationToken)
     {
-        var (info, heard, problem) = Resolve(vin, user, await known.ViewAsync(cancellationToken), registry);
+        var (info, heard, problem) = await ResolveAsync(vin, user, known, registry, cancellationToken);
         if (problem is not null)
             return problem;
         if (!heard)
@@ -111,7 +111,7 @@ internal static class VehiclesApi
         var (minutes, invalid) = request.Parse();
         if (invalid is not null)
             return invalid;
-        var (_, heard, problem) = Resolve(vin, user, await known.ViewAsync(cancellationToken), registry);
+        var (_, heard, problem) = await ResolveAsync(vin, user, known, registry, cancellationToken);
         if (problem is not null)
             return problem;
         ImmutableArray<Detection.TrackPoint> points = heard ? await grains.GetGrain<IVehicleGrain>(vin).GetTrack(minutes * 60) : [];
@@ -157,7 +157,7 @@ internal static class VehiclesApi
             return QueryParameters.Invalid("cursor", ex.Message);
         }
         // Not registered, not heard of and no episode on record: nothing to page through.
-        if (page.Total == 0 && info is null && !(await known.ViewAsync(cancellationToken)).IsKnown(vin))
+        if (page.Total == 0 && info is null && !await known.IsKnownAsync(vin, cancellationToken))
             return NotFound(vin);
         return TypedResults.Ok(new Page<AlertItem>([.. page.Items.Select(r => AlertItem.From(r, withEvidence: false))], page.Total, page.NextCursor));
     }
@@ -166,12 +166,13 @@ internal static class VehiclesApi
     /// The vehicle's registry entry and whether any silo has heard from it, or the problem: a malformed VIN (400), or a
     /// VIN neither registered nor heard of, or outside the caller's scope (404). Nothing here activates a grain.
     /// </summary>
-    private static (VehicleInfo? Info, bool Heard, ProblemHttpResult? Problem) Resolve(string vin, ClaimsPrincipal user, KnownVehicles.View index, IVehicleRegistry registry)
+    private static async Task<(VehicleInfo? Info, bool Heard, ProblemHttpResult? Problem)> ResolveAsync(string vin, ClaimsPrincipal user, KnownVehicles known,
+        IVehicleRegistry registry, CancellationToken cancellationToken)
     {
         if (!Vin.IsValid(vin))
             return (null, false, InvalidVin(vin));
         var info = registry.Find(vin);
-        var heard = index.IsKnown(vin);
+        var heard = await known.IsKnownAsync(vin, cancellationToken);
         if ((!heard && info is null) || !Caller.From(user).MaySee(info))
             return (null, false, NotFound(vin));
         return (info, heard, null);

@@ -50,6 +50,16 @@ public sealed class SqlVehicleArrivals(CaseDatabase database)
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>The latest arrival any silo shared for <paramref name="vin"/>, or null.</summary>
+    public async Task<DateTime?> FindAsync(string vin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vin);
+        await using var connection = await Database.OpenAsync(cancellationToken);
+        var ticks = await connection.QuerySingleOrDefaultAsync<long?>(
+            new CommandDefinition("SELECT last_arrival_ticks FROM vehicle_arrivals WHERE vin = @vin", new { vin }, cancellationToken: cancellationToken));
+        return ticks is { } t && t >= 0 && t <= DateTime.MaxValue.Ticks ? new DateTime(t, DateTimeKind.Utc) : null;
+    }
+
     /// <summary>Every vehicle any silo shared, with its latest arrival.</summary>
     public async Task<Dictionary<string, DateTime>> ReadAsync(CancellationToken cancellationToken = default)
     {

@@ -49,6 +49,8 @@ public abstract partial class AlertDatabaseContract : AlertStoreContract
         Assert.Equal(T0.AddSeconds(2), read["LARR0000000000002"]);
         Assert.Equal(T0.AddSeconds(many.Count - 1), read[$"LARR{many.Count - 1:D13}"]);
         Assert.Equal(DateTimeKind.Utc, read["LARR0000000000000"].Kind);
+        Assert.Equal(T0.AddHours(1), await a.FindAsync("LARR0000000000001", Ct));
+        Assert.Null(await a.FindAsync("LNEVERHEARD000001", Ct));
     }
 
     [Fact]
