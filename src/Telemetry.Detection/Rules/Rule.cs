@@ -143,7 +143,7 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
     // and rule (about 5 KB per vehicle). The lookup hashes the (name, value) pairs as they are, with
     // no text key and no allocation, since every vehicle activation makes about 15 of these calls.
     // Bounded in case settings are reloaded very often.
-    private static readonly ConcurrentDictionary<long, SharedEntry[]> SharedThresholds = new();
+    private static readonly ConcurrentDictionary<int, SharedEntry[]> SharedThresholds = new();
     private static int _sharedCount;
     private const int MaxSharedThresholds = 4096;
 
@@ -158,14 +158,8 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
             hash.Add(BitConverter.DoubleToInt64Bits(v));
         }
         var key = hash.ToHashCode();
-        if (SharedThresholds.TryGetValue(key, out var entries))
-        {
-            foreach (var e in entries)
-            {
-                if (Same(e.Items, items))
-                    return e.Dictionary;
-            }
-        }
+        if (SharedThresholds.TryGetValue(key, out var entries) && Find(entries, items) is { } shared)
+            return shared;
         var b = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         foreach (var (k, v) in items)
             b[k] = v;
@@ -173,14 +167,20 @@ internal abstract class Rule(string id, string name, FieldMask needs, AlertSever
         if (Volatile.Read(ref _sharedCount) >= MaxSharedThresholds)
             return built;
         var entry = new SharedEntry(items.ToArray(), built);
-        var stored = SharedThresholds.AddOrUpdate(key, _ => [entry], (_, old) => Array.Exists(old, e => Same(e.Items, entry.Items)) ? old : [.. old, entry]);
+        var stored = SharedThresholds.AddOrUpdate(key, _ => [entry], (_, old) => Find(old, entry.Items) is null ? [.. old, entry] : old);
         Interlocked.Increment(ref _sharedCount);
-        foreach (var e in stored)
+        return Find(stored, items) ?? built;
+
+        // The dictionary of the entry with exactly these pairs (same names, same value bits), or null.
+        static ImmutableSortedDictionary<string, double>? Find(SharedEntry[] entries, ReadOnlySpan<(string Key, double Value)> items)
         {
-            if (Same(e.Items, items))
-                return e.Dictionary;
+            foreach (var e in entries)
+            {
+                if (Same(e.Items, items))
+                    return e.Dictionary;
+            }
+            return null;
         }
-        return built;
 
         static bool Same(ReadOnlySpan<(string Key, double Value)> a, ReadOnlySpan<(string Key, double Value)> b)
         {

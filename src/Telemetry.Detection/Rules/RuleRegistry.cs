@@ -126,14 +126,7 @@ internal sealed class RuleRegistry
         Clock = Event("R9.clock");
         CheckCode = Event("R9.checkcode");
         Removal = Event("R9.removal");
-        foreach (var r in all)
-        {
-            if (r is R7MilDriving { Enabled: true } mil)
-            {
-                _mil = mil;
-                break;
-            }
-        }
+        _mil = Array.Find(all, static r => r is R7MilDriving { Enabled: true }) as R7MilDriving;
 
         R9EventRule Event(string id) => IndexOf(all, all.Length, id) is var k and >= 0 ? (R9EventRule)all[k] : null!;
     }
