@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Storage.Cases;
 
@@ -21,7 +20,7 @@ public sealed partial class KnownVehicles(VehicleIndex local, SqlVehicleArrivals
     private long _readAtTicks;
 
     /// <summary>True when the database is shared by the silos of a cluster (PostgreSQL).</summary>
-    public bool IsShared => shared.Database.Kind == AlertStoreKind.Postgres;
+    public bool IsShared => shared.IsShared;
 
     /// <summary>The vehicles known now. A failed read of the shared table falls back to the last one read (logged).</summary>
     public async ValueTask<View> ViewAsync(CancellationToken cancellationToken)

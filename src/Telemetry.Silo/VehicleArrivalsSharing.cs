@@ -1,4 +1,3 @@
-using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Storage.Cases;
 
@@ -23,7 +22,7 @@ public sealed partial class VehicleArrivalsSharing(VehicleIndex vehicles, SqlVeh
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (arrivals.Database.Kind != AlertStoreKind.Postgres)
+        if (!arrivals.IsShared)
             return;
         using var timer = new PeriodicTimer(Period, time);
         try

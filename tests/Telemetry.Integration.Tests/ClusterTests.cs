@@ -20,6 +20,14 @@ public sealed class ClusterTests
     private const int Trucks = 6;
     private const int HistoryMinutes = 5;
 
+    /// <summary>The settings that put a silo into the Redis cluster <paramref name="clusterId"/>.</summary>
+    private static Dictionary<string, string> RedisCluster(RedisServer redis, string clusterId) => new()
+    {
+        ["Telemetry:Orleans:Clustering"] = "Redis",
+        ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
+        ["Telemetry:Orleans:ClusterId"] = clusterId,
+    };
+
     [Fact]
     public async Task TwoSilosOnOneRedis_SplitTheSharedSubscription_AndStoreEverySampleOnce()
     {
@@ -27,12 +35,7 @@ public sealed class ClusterTests
         await using var redis = await RedisServer.StartAsync(ct);
         await using var broker = await MosquittoServer.StartAsync(ct);
         await using var tsdb = await VictoriaMetricsServer.StartAsync(deduplicate: false, ct);
-        var settings = new Dictionary<string, string>
-        {
-            ["Telemetry:Orleans:Clustering"] = "Redis",
-            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
-            ["Telemetry:Orleans:ClusterId"] = "two-silos",
-        };
+        var settings = RedisCluster(redis, "two-silos");
         await using var first = await SiloUnderTest.StartAsync(broker, tsdb.Url, settings);
         await using var second = await SiloUnderTest.StartAsync(broker, tsdb.Url, settings);
 
@@ -67,12 +70,7 @@ public sealed class ClusterTests
         var ct = TestContext.Current.CancellationToken;
         await using var redis = await RedisServer.StartAsync(ct);
         await using var broker = await MosquittoServer.StartAsync(ct);
-        var settings = new Dictionary<string, string>
-        {
-            ["Telemetry:Orleans:Clustering"] = "Redis",
-            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
-            ["Telemetry:Orleans:ClusterId"] = "shared-feed",
-        };
+        var settings = RedisCluster(redis, "shared-feed");
         await using var first = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
         await using var second = await SiloUnderTest.StartAsync(broker, influxUrl: null, settings);
         var seen = new[] { new ConcurrentQueue<AlertChange>(), new ConcurrentQueue<AlertChange>() };
@@ -114,11 +112,8 @@ public sealed class ClusterTests
         await using var redis = await RedisServer.StartAsync(ct);
         await using var postgres = await PostgresServer.StartAsync(ct);
         await using var broker = await MosquittoServer.StartAsync(ct);
-        var settings = new Dictionary<string, string>
+        var settings = new Dictionary<string, string>(RedisCluster(redis, "shared-vehicles"))
         {
-            ["Telemetry:Orleans:Clustering"] = "Redis",
-            ["Telemetry:Orleans:RedisConnectionString"] = redis.ConnectionString,
-            ["Telemetry:Orleans:ClusterId"] = "shared-vehicles",
             ["Telemetry:Alerts:Store"] = "Postgres",
             ["Telemetry:Alerts:ConnectionString"] = postgres.ConnectionString,
             // One admin key for the cluster: the first silo writes it, the second finds keys in the shared database.

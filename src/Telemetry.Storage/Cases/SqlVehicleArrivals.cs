@@ -18,6 +18,9 @@ public sealed class SqlVehicleArrivals(CaseDatabase database)
     /// <summary>The database.</summary>
     public CaseDatabase Database { get; } = database;
 
+    /// <summary>True when the silos of a cluster share this database (PostgreSQL); on SQLite each silo has its own file and nothing is shared.</summary>
+    public bool IsShared => Database.Kind == AlertStoreKind.Postgres;
+
     /// <summary>Records the arrivals (each raises its vehicle's row, never lowers it), in one transaction.</summary>
     public async Task ShareAsync(IReadOnlyList<(string Vin, DateTime LastArrivalUtc)> arrivals, CancellationToken cancellationToken = default)
     {
