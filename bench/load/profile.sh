@@ -42,7 +42,7 @@ wait_for() { local what=$1 seconds=$2; shift 2
   for _ in $(seq $((seconds * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "timed out waiting for $what"; return 1; }
 
 mqtt_port=$(free_port); vm_port=$(free_port); api_port=$(free_port); silo_port=$(free_port); gw_port=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n' "$mqtt_port" > "$dir/mosquitto.conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n' "$mqtt_port" > "$dir/mosquitto.conf"
 [ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
 "$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & pids+=($!)
 victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port > "$dir/vm.log" 2>&1 & pids+=($!)

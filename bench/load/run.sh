@@ -74,7 +74,7 @@ start_stack() { # dir, policy
 listener $mqtt_port 127.0.0.1
 allow_anonymous true
 persistence false
-max_queued_messages 1000000
+max_queued_messages 0
 CONF
   [ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
   "$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & broker_pid=$!; pids+=("$broker_pid")

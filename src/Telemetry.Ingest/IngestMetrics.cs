@@ -26,6 +26,7 @@ public sealed class IngestMetrics : IDisposable
     private readonly Counter<long> _connections;
     private readonly Counter<long> _connectionsRefused;
     private readonly Counter<long> _brokerRefused;
+    private readonly Counter<long> _readPauses;
     private readonly ConcurrentDictionary<string, long> _brokerTotals = new(StringComparer.Ordinal);
     private long _receivedTotal;
     private long _decodedTotal;
@@ -54,12 +55,24 @@ public sealed class IngestMetrics : IDisposable
             "Connections the embedded broker refused, by reason (anonymous, unknownDevice, badSecret, revoked, credentialsUnavailable, clientIdTaken).");
         _brokerRefused = _meter.CreateCounter<long>("telemetry.ingest.broker.refused", "{packet}",
             "Packets the embedded broker refused and limits it enforced, by reason (foreignVin, outsidePrefix, retained, subscribe, packetTooLarge, sessionReplaced, revokedWhileConnected).");
+        _readPauses = _meter.CreateCounter<long>("telemetry.ingest.read_pauses", "{pause}",
+            "Times the subscriber stopped reading from the external broker because MaxInFlight messages were read ahead of processing (the broker holds the rest).");
         _latency = _meter.CreateHistogram<double>("telemetry.ingest.latency", "ms", "Time from receipt to durable in the journal (then acknowledged).");
     }
 
     /// <summary>Reports a gauge of messages in flight (being processed, not yet acknowledged).</summary>
     public void ObserveInFlight(Func<long> inFlight) =>
         _meter.CreateObservableGauge("telemetry.ingest.in_flight", inFlight, "{message}", "Messages being processed and not yet acknowledged.");
+
+    /// <summary>Reports a gauge of the messages read from the external broker and not yet taken for processing.</summary>
+    internal ReadAheadLimit ObserveReadAhead(ReadAheadLimit readAhead)
+    {
+        _meter.CreateObservableGauge("telemetry.ingest.read_ahead", () => readAhead.Waiting, "{message}",
+            "Messages read from the external broker and not yet taken for processing (at most MaxInFlight).");
+        return readAhead;
+    }
+
+    public void ReadPaused() => _readPauses.Add(1);
 
     /// <summary>Totals since start, for the console status line.</summary>
     public (long Received, long Decoded, long Rejected) Totals =>

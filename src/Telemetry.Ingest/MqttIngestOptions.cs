@@ -45,7 +45,9 @@ public sealed class MqttIngestOptions
 
     /// <summary>
     /// Messages processed at once, and the MQTT 5 receive maximum the subscriber asks the external
-    /// broker for: the broker holds further messages until some are acknowledged (back-pressure).
+    /// broker for: the broker holds further messages until some are acknowledged (back-pressure). The
+    /// subscriber also reads at most this many messages ahead of processing, so a broker that sends
+    /// beyond the receive maximum is held back by TCP instead of filling the silo's memory.
     /// </summary>
     public int MaxInFlight { get; set; } = 2048;
 

@@ -12,9 +12,11 @@ namespace Telemetry.Ingest;
 /// Takes terminal messages from an external broker (mosquitto, EMQX) through a persistent MQTT 5
 /// session, usually a shared subscription so that several silos split the load. The receive loop
 /// never waits for a message to be processed: each goes to the <see cref="FramePipeline"/> at once
-/// and is acknowledged (QoS 1) when it is durable or dead-lettered. The broker never has more than
-/// <see cref="MqttIngestOptions.MaxInFlight"/> unacknowledged messages out to this subscriber (MQTT 5
-/// receive maximum): that is the back-pressure, and it bounds memory. An unacknowledged message is
+/// and is acknowledged (QoS 1) when it is durable or dead-lettered. At most
+/// <see cref="MqttIngestOptions.MaxInFlight"/> messages are in process and at most as many more are read
+/// ahead of them (<see cref="ReadAheadLimit"/>): the connection stops reading beyond that, so the back-pressure
+/// reaches the broker through TCP even when it does not keep to the MQTT 5 receive maximum, and memory stays
+/// bounded whatever the broker sends. An unacknowledged message is
 /// sent again by the broker when the session resumes. In embedded mode the broker itself hands
 /// messages to the pipeline (see <see cref="EmbeddedBroker"/>) and this service only reports ready.
 /// </summary>
@@ -30,6 +32,7 @@ public sealed partial class MqttIngestService(
     private readonly MqttIngestOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _slots = new(options.Value.MaxInFlight, options.Value.MaxInFlight);
+    private readonly ReadAheadLimit _readAhead = metrics.ObserveReadAhead(new ReadAheadLimit(options.Value.MaxInFlight, metrics.ReadPaused));
 
     /// <summary>True while terminal messages reach the pipeline: subscribed (External) or the broker started (Embedded).</summary>
     public bool IsSubscribed { get; private set; }
@@ -46,7 +49,8 @@ public sealed partial class MqttIngestService(
             return;
         }
 
-        using var client = new MqttClientFactory().CreateMqttClient();
+        var factory = new MqttClientFactory();
+        using var client = factory.CreateMqttClient(factory.DefaultLogger, _readAhead.AdapterFactory());
         client.ApplicationMessageReceivedAsync += OnMessageAsync;
         await ConnectLoopAsync(client, stoppingToken);
 
@@ -161,6 +165,7 @@ public sealed partial class MqttIngestService(
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
         e.AutoAcknowledge = false;
+        _readAhead.Taken();
         var message = e.ApplicationMessage;
         metrics.Delivered(message.Dup);
         var length = message.Payload.Length;

@@ -145,12 +145,7 @@ internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int m
 /// </summary>
 internal sealed class PacketSizeGuard(Stream inner, int maxPacketBytes, Action onTooLarge) : Stream
 {
-    private enum Part { Header, Length, Body }
-
-    private Part _part = Part.Header;
-    private long _length;
-    private int _lengthBytes;
-    private long _remaining;
+    private MqttFraming _framing;
     private bool _refused;
 
     public override bool CanRead => true;
@@ -187,46 +182,14 @@ internal sealed class PacketSizeGuard(Stream inner, int maxPacketBytes, Action o
     /// <summary>Follows the framing over <paramref name="bytes"/>; false (and from then on) once a packet is too large.</summary>
     private bool Follow(ReadOnlySpan<byte> bytes)
     {
-        var i = 0;
-        while (i < bytes.Length)
+        long publishes = 0;
+        if (_framing.Follow(bytes, maxPacketBytes, ref publishes))
         {
-            switch (_part)
-            {
-                case Part.Header:
-                    i++;
-                    _part = Part.Length;
-                    _length = 0;
-                    _lengthBytes = 0;
-                    break;
-                case Part.Length:
-                    var b = bytes[i++];
-                    _length |= (long)(b & 0x7F) << (7 * _lengthBytes);
-                    _lengthBytes++;
-                    if ((b & 0x80) != 0 && _lengthBytes < 4)
-                    {
-                        break;
-                    }
-                    if ((b & 0x80) != 0 || 1 + _lengthBytes + _length > maxPacketBytes)
-                    {
-                        _refused = true;
-                        onTooLarge();
-                        return false;
-                    }
-                    _remaining = _length;
-                    _part = _remaining == 0 ? Part.Header : Part.Body;
-                    break;
-                default:
-                    var take = (int)Math.Min(_remaining, bytes.Length - i);
-                    i += take;
-                    _remaining -= take;
-                    if (_remaining == 0)
-                    {
-                        _part = Part.Header;
-                    }
-                    break;
-            }
+            return true;
         }
-        return true;
+        _refused = true;
+        onTooLarge();
+        return false;
     }
 
     public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
