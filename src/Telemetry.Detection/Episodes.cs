@@ -32,8 +32,6 @@ internal sealed class Episodes
         _hysteresis = (long)Math.Ceiling(owner.Options.Episodes.HysteresisSeconds);
         _updateInterval = (long)Math.Ceiling(owner.Options.Episodes.UpdateIntervalSeconds);
         _slots = new Slot[rules.Length];
-        for (var i = 0; i < _slots.Length; i++)
-            _slots[i] = new Slot();
     }
 
     public bool IsBackfill => _timeline.IsBackfill;
@@ -51,7 +49,7 @@ internal sealed class Episodes
     /// </summary>
     public void Hold(Rule rule, long second, AlertSeverity severity, long startSecond = long.MinValue)
     {
-        var slot = _slots[rule.Index];
+        ref var slot = ref _slots[rule.Index];
         if (slot.Alert is null)
         {
             var start = startSecond == long.MinValue ? second : Math.Min(startSecond, second);
@@ -60,7 +58,7 @@ internal sealed class Episodes
             slot.Severity = severity;
             slot.LastHeld = second;
             slot.LastEmitted = second;
-            slot.Alert = Build(rule, slot, start, second, revision: 0, previous: null);
+            slot.Alert = Build(rule, slot.Severity, start, second, revision: 0, previous: null);
             _openCount++;
             _nextExpiry = Math.Min(_nextExpiry, second + _hysteresis);
             _owner.Ledger.Opened(rule.Index, start);
@@ -77,7 +75,7 @@ internal sealed class Episodes
         {
             slot.LastEmitted = second;
             var a = slot.Alert;
-            slot.Alert = Build(rule, slot, Time.ToSecond(a.StartUtc), slot.LastHeld, a.Revision + 1, previous: a);
+            slot.Alert = Build(rule, slot.Severity, Time.ToSecond(a.StartUtc), slot.LastHeld, a.Revision + 1, previous: a);
             Emit(new AlertChange(AlertChangeKind.Updated, slot.Alert));
         }
     }
@@ -90,7 +88,7 @@ internal sealed class Episodes
         var next = long.MaxValue;
         for (var i = 0; i < _slots.Length; i++)
         {
-            var slot = _slots[i];
+            ref readonly var slot = ref _slots[i];
             if (slot.Alert is null)
                 continue;
             if (second - slot.LastHeld >= _hysteresis)
@@ -118,7 +116,7 @@ internal sealed class Episodes
     /// </summary>
     public bool CloseBackfilled(int ruleIndex, AlertSeverity severity)
     {
-        var slot = _slots[ruleIndex];
+        ref var slot = ref _slots[ruleIndex];
         if (slot.Alert is not { } a)
             return false;
         var measured = a.Measured.ToBuilder();
@@ -142,7 +140,7 @@ internal sealed class Episodes
 
     private void Close(int index)
     {
-        var slot = _slots[index];
+        ref var slot = ref _slots[index];
         var a = slot.Alert!;
         var end = slot.LastHeld + _hysteresis;
         var closed = a with
@@ -175,12 +173,11 @@ internal sealed class Episodes
     /// Builds the open alert of an episode: a new one (with evidence) when <paramref name="previous"/> is null,
     /// else its update, which keeps the id, evidence, and the first position and zone of the episode.
     /// </summary>
-    private Alert Build(Rule rule, Slot slot, long start, long lastHeld, int revision, Alert? previous)
+    private Alert Build(Rule rule, AlertSeverity severity, long start, long lastHeld, int revision, Alert? previous)
     {
         var measured = ImmutableSortedDictionary.CreateBuilder<string, double>(StringComparer.Ordinal);
         rule.Measure(measured);
         var zone = _timeline.CurrentZone;
-        var severity = slot.Severity;
         if (zone is { Restricted: true } && rule.Id != RuleRegistry.ZoneRuleId && severity < AlertSeverity.Critical)
             severity++;
         var vehicle = _owner.Vehicle;
@@ -224,7 +221,7 @@ internal sealed class Episodes
         var episodes = new List<EpisodeState>();
         for (var i = 0; i < _slots.Length; i++)
         {
-            var s = _slots[i];
+            ref readonly var s = ref _slots[i];
             if (s.Alert is not null)
                 episodes.Add(new EpisodeState(_rules[i].Id, s.Alert, s.LastHeld, s.LastEmitted, s.Severity));
         }
@@ -235,14 +232,13 @@ internal sealed class Episodes
     {
         _openCount = 0;
         _nextExpiry = long.MinValue;
-        foreach (var slot in _slots)
-            slot.Alert = null;
+        Array.Clear(_slots);
         foreach (var e in episodes ?? [])
         {
             var index = Array.FindIndex(_rules, r => r.Id == e.RuleId);
             if (index < 0)
                 continue;
-            var slot = _slots[index];
+            ref var slot = ref _slots[index];
             slot.Alert = e.Alert;
             slot.LastHeld = e.LastHeldSecond;
             slot.LastEmitted = e.LastEmittedSecond;
@@ -251,7 +247,8 @@ internal sealed class Episodes
         }
     }
 
-    private sealed class Slot
+    // A struct in one array per vehicle: 18 rules' slots without an object each.
+    private struct Slot
     {
         public Alert? Alert;
         public long LastHeld;

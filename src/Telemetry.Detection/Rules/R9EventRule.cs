@@ -25,17 +25,25 @@ internal sealed class R9EventRule : StatelessRule
     public override bool Enabled => _enabled;
     public override bool UsesSamples => false;
 
-    public Dictionary<string, double> Values { get; } = new(StringComparer.Ordinal);
+    private Dictionary<string, double>? _values;
+
+    /// <summary>The measured values, made on first use: most vehicles never raise these checks.</summary>
+    public Dictionary<string, double> Values => _values ??= new(StringComparer.Ordinal);
 
     public override void Measure(ImmutableSortedDictionary<string, double>.Builder measured)
     {
-        foreach (var (k, v) in Values)
+        if (_values is null)
+            return;
+        foreach (var (k, v) in _values)
             measured[k] = v;
     }
 
     public override string Describe() => _describe(this);
 
-    public double Value(string key) => Values.TryGetValue(key, out var v) ? v : double.NaN;
+    public double Value(string key) => _values is not null && _values.TryGetValue(key, out var v) ? v : double.NaN;
+
+    /// <summary>The threshold <paramref name="key"/> of this rule (the describing text reads it here, so it captures nothing).</summary>
+    public double Threshold(string key) => Thresholds[key];
 
     public static ImmutableSortedDictionary<string, double> Thr(params ReadOnlySpan<(string Key, double Value)> items) => Dict(items);
 }
