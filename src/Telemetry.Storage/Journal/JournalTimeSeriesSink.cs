@@ -82,6 +82,16 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         return Append(buffer, aggregatesFrom: -1, cancellationToken);
     }
 
+    /// <summary>Bytes of aggregate lines held from refused appends.</summary>
+    internal long HeldAggregateBytes
+    {
+        get
+        {
+            lock (_heldGate)
+                return _held.Sum(static lines => (long)lines.Length);
+        }
+    }
+
     /// <summary>True while aggregate lines of a refused append wait for the next one.</summary>
     internal bool HasHeldAggregates
     {
@@ -96,7 +106,8 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
     /// Appends the buffer as one record. The aggregate lines in it (from <paramref name="aggregatesFrom"/>
     /// on; none when negative) left <see cref="MinuteAggregates"/> for good, so when the journal refuses the
     /// record (disk cap, disk error) they are held here and go with the next record instead of being lost;
-    /// the samples are the caller's to retry. Lines held from earlier go with this record.
+    /// the samples are the caller's to retry. Lines held from earlier go with this record unless the
+    /// journal is full.
     /// </summary>
     private ValueTask Append(ArrayBufferWriter<byte> buffer, int aggregatesFrom, CancellationToken cancellationToken)
     {
@@ -105,7 +116,11 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         {
             if (aggregatesFrom >= 0)
             {
-                aggregatesFrom = TakeHeld(buffer, aggregatesFrom);
+                // Held lines ride along only when the journal has room: while it is full every frame in
+                // process is retried, and copying them into each refused attempt costs what they weigh.
+                // (The append is still attempted: that is what lets the journal free shipped segments.)
+                if (!journal.Stats.IsFull)
+                    aggregatesFrom = TakeHeld(buffer, aggregatesFrom);
                 if (buffer.WrittenCount > aggregatesFrom)
                     aggregates = buffer.WrittenSpan[aggregatesFrom..].TrimStart((byte)'\n').ToArray();
             }

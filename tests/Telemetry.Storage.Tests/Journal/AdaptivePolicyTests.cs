@@ -129,12 +129,15 @@ public sealed class AdaptivePolicyTests : IDisposable
         // The first sample of minute 1 completes minute 0: that write is refused, its aggregate line held.
         await Assert.ThrowsAsync<JournalFullException>(async () => await sink.WriteSamplesAsync(vin, [At(start, 60)], Ct));
         Assert.True(sink.HasHeldAggregates);
-        await Assert.ThrowsAsync<JournalFullException>(async () => await sink.FlushIdleAggregatesAsync(all: false, Ct));
+        // Nothing new to flush while the journal is full: the held lines wait for room.
+        await sink.FlushIdleAggregatesAsync(all: false, Ct);
         Assert.True(sink.HasHeldAggregates);
 
-        // Space frees (the shipper passed everything): the next record carries the held lines.
+        // Space frees (the shipper passed everything): the append that frees it is accepted, and the
+        // next record, made while the journal has room, carries the held lines.
         await journal.SaveCursorAsync("shipper", journal.LastSequence + 1, Ct);
         await RetryUntilAcceptedAsync(() => sink.WriteSamplesAsync(vin, [At(start, 60)], Ct));
+        await sink.WriteSamplesAsync(vin, [At(start, 61)], Ct);
         Assert.False(sink.HasHeldAggregates);
 
         var text = new List<string>();
@@ -144,6 +147,47 @@ public sealed class AdaptivePolicyTests : IDisposable
             && l.EndsWith($" {LineProtocol.ToUnixSeconds(start)}", StringComparison.Ordinal)).ToList();
         var line = Assert.Single(minuteZero);
         Assert.Contains(",samples=60i ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeldAggregates_WhileTheJournalStaysFull_AreNotCopiedIntoEveryRefusedWrite()
+    {
+        // A silo whose journal is full keeps retrying every frame in process, and the sweep flushes the
+        // minutes of every vehicle that went quiet: copying the held lines into each refused attempt cost
+        // as much as they weigh, 40 MB twice per attempt at 100,000 vehicles.
+        var options = new TimeSeriesOptions { Policy = "adaptive" };
+        var journalOptions = new JournalOptions { Directory = _dir.File("journal"), SegmentBytes = 1024 * 1024, MaxBytes = 4 * 1024 * 1024, Fsync = false };
+        await using var journal = new FileJournal(journalOptions, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+        await journal.SaveCursorAsync("shipper", 1, Ct);
+        var sink = new JournalTimeSeriesSink(journal, options);
+        var start = new DateTime(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+        for (var v = 0; v < 1500; v++)
+            await sink.WriteSamplesAsync(TestData.NewVin("LADPE"), [At(start, v % 60)], Ct);
+        var filler = TestData.NewVin("LADPF");
+        await Assert.ThrowsAsync<JournalFullException>(async () =>
+        {
+            for (var second = 0; second < 1_000_000; second++)
+                await sink.WriteSamplesAsync(filler, [At(start, second)], Ct);
+        });
+        await Assert.ThrowsAsync<JournalFullException>(async () => await sink.FlushIdleAggregatesAsync(all: true, Ct));
+        var held = sink.HeldAggregateBytes;
+        Assert.True(held > 100_000, $"the minutes of 1,500 vehicles should be held, not {held} bytes");
+
+        const int Attempts = 50;
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var attempt = 0; attempt < Attempts; attempt++)
+            await Assert.ThrowsAsync<JournalFullException>(async () => await sink.WriteSamplesAsync(filler, [At(start.AddDays(1), attempt)], Ct));
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+
+        Assert.True(allocated < held * Attempts / 10,
+            $"{Attempts} refused writes allocated {allocated:N0} bytes with {held:N0} bytes of aggregate lines held");
+        Assert.Equal(held, sink.HeldAggregateBytes);
+
+        // Once space frees the held lines are written.
+        await journal.SaveCursorAsync("shipper", journal.LastSequence + 1, Ct);
+        await RetryUntilAcceptedAsync(() => sink.WriteSamplesAsync(filler, [At(start.AddDays(2), 0)], Ct));
+        await RetryUntilAcceptedAsync(() => sink.WriteSamplesAsync(filler, [At(start.AddDays(2), 1)], Ct));
+        Assert.False(sink.HasHeldAggregates);
     }
 
     /// <summary>Calls <paramref name="write"/> until the journal accepts it (it frees segments on the next rotation).</summary>
