@@ -43,6 +43,8 @@ public sealed class IngestDelay
     private readonly int[][] _counts = [.. Enumerable.Range(0, Ring).Select(_ => new int[BucketCount])];
     private readonly long[] _windows = [.. Enumerable.Repeat(-1L, Ring)];
     private Estimate _estimate = new(-1, 0);
+    private long _stalledUntilTicks = long.MinValue;
+    private long _stallHorizonTicks;
 
     private sealed record Estimate(long Second, double Seconds);
 
@@ -60,6 +62,31 @@ public sealed class IngestDelay
     }
 
     /// <summary>
+    /// Ingest cannot take frames at <paramref name="nowUtc"/> (the journal is at its disk cap, the
+    /// external broker is unreachable): the frames that do not arrive meanwhile are the platform's
+    /// backlog, not terminals falling silent. The first signal of a stall holds the vehicles' clocks
+    /// where they were; the allowance then grows with the stall, and for <see cref="StallGrace"/> after
+    /// the last signal, by when the backlog is arriving and measured again. Without this a stall of the
+    /// whole silo reads as no delay at all (no frames to measure), and every moving truck would be
+    /// reported offline.
+    /// </summary>
+    public void Stalled(DateTime nowUtc)
+    {
+        lock (_roll)
+        {
+            if (nowUtc.Ticks > _stalledUntilTicks)
+            {
+                _stallHorizonTicks = nowUtc.Ticks - (long)(Measured(nowUtc) * TimeSpan.TicksPerSecond);
+            }
+            _stalledUntilTicks = Math.Max(_stalledUntilTicks, (nowUtc + StallGrace).Ticks);
+            Volatile.Write(ref _estimate, new Estimate(-1, 0));
+        }
+    }
+
+    /// <summary>How long the clocks stay held after the last <see cref="Stalled"/> signal.</summary>
+    public static readonly TimeSpan StallGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The delay to allow for at <paramref name="nowUtc"/>, in seconds: how far the vehicles' clocks
     /// should be held back so that a backlog is not taken for silence. 0 when ingest keeps up.
     /// </summary>
@@ -74,20 +101,30 @@ public sealed class IngestDelay
         }
         lock (_roll)
         {
-            var window = nowUtc.Ticks / (WindowSeconds * TimeSpan.TicksPerSecond);
-            var read = new List<int[]>(WindowsRead);
-            for (var w = window - WindowsRead + 1; w <= window; w++)
+            var estimate = Measured(nowUtc);
+            if (nowUtc.Ticks <= _stalledUntilTicks)
             {
-                var slot = (int)(w % Ring);
-                if (w >= 0 && _windows[slot] == w)
-                {
-                    read.Add(_counts[slot]);
-                }
+                estimate = Math.Max(estimate, (nowUtc.Ticks - _stallHorizonTicks) / (double)TimeSpan.TicksPerSecond);
             }
-            var estimate = LowerQuartile(read);
             Volatile.Write(ref _estimate, new Estimate(second, estimate));
             return estimate;
         }
+    }
+
+    /// <summary>The delay measured from the frames of the windows read (caller holds the lock).</summary>
+    private double Measured(DateTime nowUtc)
+    {
+        var window = nowUtc.Ticks / (WindowSeconds * TimeSpan.TicksPerSecond);
+        var read = new List<int[]>(WindowsRead);
+        for (var w = window - WindowsRead + 1; w <= window; w++)
+        {
+            var slot = (int)(w % Ring);
+            if (w >= 0 && _windows[slot] == w)
+            {
+                read.Add(_counts[slot]);
+            }
+        }
+        return LowerQuartile(read);
     }
 
     /// <summary>The clock to advance silent vehicles to: <paramref name="nowUtc"/> less the <see cref="Allowance"/>.</summary>

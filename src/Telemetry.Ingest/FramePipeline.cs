@@ -44,7 +44,9 @@ public sealed partial class FramePipeline(
     IVehicleRegistry registry,
     IngestMetrics metrics,
     TimeProvider time,
-    ILogger<FramePipeline> logger)
+    ILogger<FramePipeline> logger,
+    IngestDelay ingestDelay,
+    TelemetryClock clock)
 {
     private readonly MqttIngestOptions _options = options.Value;
     private readonly TimeSpan _retention = timeSeries.Value.Retention;
@@ -211,6 +213,7 @@ public sealed partial class FramePipeline(
                 {
                     // Disk cap reached: hold the message unacknowledged (the broker keeps the rest) until space frees.
                     metrics.WaitedForJournal();
+                    ingestDelay.Stalled(clock.UtcNow);
                     await Task.Delay(delay, time, cancellationToken);
                     delay = Backoff(delay);
                 }
@@ -269,8 +272,10 @@ public sealed partial class FramePipeline(
             {
                 if (journal.Stats.IsFull)
                 {
-                    // Not this frame's fault: wait for space without using up its attempts.
+                    // Not this frame's fault: wait for space without using up its attempts. Meanwhile no
+                    // frame is taken: the vehicles' clocks are held, so that this reads as no silence.
                     metrics.WaitedForJournal();
+                    ingestDelay.Stalled(clock.UtcNow);
                 }
                 else if (ex is OrleansMessageRejectionException or SiloUnavailableException)
                 {

@@ -27,7 +27,8 @@ public sealed partial class MqttIngestService(
     IngestMetrics metrics,
     TelemetryClock clock,
     TimeProvider time,
-    ILogger<MqttIngestService> logger) : BackgroundService
+    ILogger<MqttIngestService> logger,
+    IngestDelay ingestDelay) : BackgroundService
 {
     private readonly MqttIngestOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
@@ -125,6 +126,8 @@ public sealed partial class MqttIngestService(
             if (!client.IsConnected)
             {
                 IsSubscribed = false;
+                // No frame can come while the broker is away: hold the vehicles' clocks (no one is silent).
+                ingestDelay.Stalled(clock.UtcNow);
                 try
                 {
                     var connected = await client.ConnectAsync(clientOptions, stoppingToken);

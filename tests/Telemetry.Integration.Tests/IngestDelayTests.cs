@@ -84,4 +84,53 @@ public sealed class IngestDelayTests
         }
         Assert.Equal(1230, delay.Allowance(T0.AddSeconds(2)));
     }
+
+    [Fact]
+    public void IngestStalled_HoldsTheHorizonWhereItWas_UntilTheBacklogArrives()
+    {
+        var delay = new IngestDelay();
+        // A busy silo 20 s behind.
+        for (var i = 0; i < 300; i++)
+        {
+            var arrival = T0.AddSeconds(i * 0.05);
+            delay.Observe(arrival, arrival.AddSeconds(-20));
+        }
+        var stallStart = T0.AddSeconds(15);
+        Assert.Equal(20, delay.Allowance(stallStart));
+        var held = delay.HorizonUtc(stallStart);
+
+        // The journal fills: no frame is taken for two minutes, and the pipeline says so every few seconds.
+        for (var s = 0; s <= 120; s += 5)
+        {
+            delay.Stalled(stallStart.AddSeconds(s));
+            Assert.Equal(held, delay.HorizonUtc(stallStart.AddSeconds(s)));
+        }
+        // Within the grace after the last signal the horizon is still held, though no frame arrived.
+        Assert.Equal(held, delay.HorizonUtc(stallStart.AddSeconds(120) + IngestDelay.StallGrace - TimeSpan.FromSeconds(1)));
+
+        // The backlog arrives, 150 s late: measured again, not held.
+        var resumed = stallStart.AddSeconds(125);
+        for (var i = 0; i < 1200; i++)
+        {
+            var arrival = resumed.AddSeconds(i * 0.05);
+            delay.Observe(arrival, arrival.AddSeconds(-150));
+        }
+        var after = resumed.AddSeconds(59);
+        Assert.True(after > stallStart.AddSeconds(120) + IngestDelay.StallGrace);
+        Assert.Equal(150, delay.Allowance(after));
+    }
+
+    [Fact]
+    public void NoStallSignal_NoFrames_GiveNoAllowance()
+    {
+        // Without the signal a silo that takes no frames looks like one that is on time: this is why
+        // the pipeline must say when it stalls.
+        var delay = new IngestDelay();
+        for (var i = 0; i < 300; i++)
+        {
+            var arrival = T0.AddSeconds(i * 0.05);
+            delay.Observe(arrival, arrival.AddSeconds(-20));
+        }
+        Assert.Equal(0, delay.Allowance(T0.AddSeconds(60)));
+    }
 }
