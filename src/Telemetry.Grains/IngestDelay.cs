@@ -111,6 +111,19 @@ public sealed class IngestDelay
         }
     }
 
+    /// <summary>
+    /// The delay measured from the frames alone, without what a stall holds (<see cref="Stalled"/>):
+    /// what the sweep uses to choose the vehicles to call and save, so that a stall, during which
+    /// the clocks are held, never keeps vehicle state from being saved and the journal from being freed.
+    /// </summary>
+    public double MeasuredAllowance(DateTime nowUtc)
+    {
+        lock (_roll)
+        {
+            return Measured(nowUtc);
+        }
+    }
+
     /// <summary>The delay measured from the frames of the windows read (caller holds the lock).</summary>
     private double Measured(DateTime nowUtc)
     {

@@ -69,10 +69,15 @@ public sealed partial class VehicleSweep(
         // makes every truck "silent" between its late frames, and a pass calls and saves every grain
         // (at 100,000 trucks 3,300 extra state writes a second, just when the silo is short of CPU).
         // The grain-state cursor below waits for the allowance in turn.
+        // While ingest is stalled (journal full, broker away) the clocks are held (Allowance grows with the
+        // stall) but the vehicles are chosen, and the cursor waits, by the delay measured from frames: the
+        // silent ones are still called and save their state, so that the journal can free space. Choosing
+        // by the held clock would keep every mark from passing and the journal full for good.
         var allowance = delay.Allowance(now);
         LogAllowanceChange(allowance);
         var horizon = now - TimeSpan.FromSeconds(allowance);
-        var due = vehicles.DueForClock(horizon, options.Value.ClockPeriod);
+        var measured = Math.Min(allowance, delay.MeasuredAllowance(now));
+        var due = vehicles.DueForClock(now - TimeSpan.FromSeconds(measured), options.Value.ClockPeriod);
         metrics.ClockAdvanced(due.Count);
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
@@ -93,9 +98,9 @@ public sealed partial class VehicleSweep(
         // also waits for the largest allowance of the passes since it was taken.
         foreach (var m in _marks)
         {
-            m.MaxAllowanceSeconds = Math.Max(m.MaxAllowanceSeconds, allowance);
+            m.MaxAllowanceSeconds = Math.Max(m.MaxAllowanceSeconds, measured);
         }
-        _marks.Enqueue(new Mark(now, mark) { MaxAllowanceSeconds = allowance });
+        _marks.Enqueue(new Mark(now, mark) { MaxAllowanceSeconds = measured });
         var covered = now - options.Value.PersistInterval - options.Value.ClockPeriod - options.Value.ClockPeriod;
         long? cursor = null;
         while (_marks.Count > 0 && _marks.Peek() is var oldest && oldest.Time <= covered - TimeSpan.FromSeconds(oldest.MaxAllowanceSeconds))

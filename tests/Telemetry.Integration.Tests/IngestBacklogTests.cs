@@ -4,6 +4,7 @@ using Telemetry.Abstractions;
 using Telemetry.Grains;
 using Telemetry.Ingest;
 using Telemetry.Protocol;
+using Telemetry.Silo;
 using Telemetry.Simulation;
 using Telemetry.Testing;
 
@@ -107,5 +108,62 @@ public sealed class IngestBacklogTests
         Assert.Equal(silent.Vin, alert.Vin);
         Assert.True(alert.StartUtc > silentSince.AddSeconds(-15) && alert.StartUtc <= silentSince.AddSeconds(1),
             $"the episode starts where the silent terminal's data stopped ({silentSince:O}), not at {alert.StartUtc:O}");
+    }
+
+    [Fact]
+    public async Task StalledIngest_HoldsTheClocks_RaisesNoOffline_AndStillLetsTheJournalFree()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var start = DateTime.UtcNow.AddHours(-2);
+        start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        var clock = new ReplayClock(start);
+        var settings = new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
+            ["Telemetry:Vehicles:ClockPeriod"] = "00:00:01",
+            ["Telemetry:Vehicles:PersistInterval"] = "00:00:01",
+        };
+        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
+            services => services.AddSingleton(new TelemetryClock(clock)));
+        var pipeline = silo.Services.GetRequiredService<FramePipeline>();
+        var delay = silo.Services.GetRequiredService<IngestDelay>();
+        var journal = silo.Services.GetRequiredService<Telemetry.Storage.Journal.IJournal>();
+        var trucks = Enumerable.Range(0, 100)
+            .Select(i => new TruckModel(Vins.Make(7600 + i, "LBKL"), seed: 7600 + i, DriveCycle.Highway, start))
+            .ToArray();
+        var serial = (ushort)0;
+
+        // A minute of driving, each frame arriving a second after it was sent: ingest keeps up.
+        for (var round = 0; round < 6; round++)
+        {
+            foreach (var truck in trucks)
+            {
+                var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
+                var batch = new TelemetryBatch(truck.Vin, FrameKind.RealTime, samples[^1].TimeUtc, serial++, samples, [], default);
+                var frame = FrameEncoder.Encode(batch, TerminalProfile.Hj1239);
+                var arrival = truck.NowUtc.AddSeconds(1);
+                clock.SetUtcNow(arrival);
+                Assert.Equal(IngestOutcome.Stored, await pipeline.ProcessAsync($"hdv/{truck.Vin}/hj1239", frame, frame.Length, arrival, ct));
+            }
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+        var lastBeforeStall = journal.LastSequence;
+
+        // Then ingest stalls for three minutes (as when the journal is at its disk cap): no frame comes,
+        // and the pipeline says so every few seconds. Every truck was driving; none is really silent.
+        var stalledAt = clock.GetUtcNow().UtcDateTime;
+        for (var s = 0; s <= 180; s += 10)
+        {
+            clock.SetUtcNow(stalledAt.AddSeconds(s));
+            delay.Stalled(clock.GetUtcNow().UtcDateTime);
+            await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
+        }
+
+        Assert.Empty(await silo.GetAlertsAsync("?rule=R9.offline"));
+        // The sweep still called and saved the silent vehicles, so the grain-state cursor passed the
+        // records written before the stall and the journal may free them. Held by the stalled clock it
+        // would not move until the stall ended, and a journal full at its cap would stay full.
+        var cursor = journal.ReadCursor(VehicleSweep.GrainStateCursor);
+        Assert.True(cursor > lastBeforeStall, $"the grain-state cursor ({cursor}) should pass the records before the stall ({lastBeforeStall})");
     }
 }
