@@ -50,8 +50,8 @@ internal static partial class Log
     public static partial void CorruptRecordSkipped(ILogger logger, string path, long sequence, string reason);
 
     [LoggerMessage(EventId = 4033, Level = LogLevel.Warning,
-        Message = "Journal {Directory} is full ({MaxBytes} bytes, Telemetry:Journal:MaxBytes): {Refused} appends refused since the last warning; nothing below the slowest cursor ({Cursor}) can be deleted yet. Ingest stops acknowledging until the shipper catches up.")]
-    public static partial void JournalFull(ILogger logger, string directory, long maxBytes, long refused, long cursor);
+        Message = "Journal {Directory} is full ({MaxBytes} bytes, Telemetry:Journal:MaxBytes): {Refused} appends refused since the last warning; nothing from the slowest cursor, {CursorName} at {Cursor}, on can be deleted yet ({Why}). Ingest stops acknowledging until it moves on.")]
+    public static partial void JournalFull(ILogger logger, string directory, long maxBytes, long refused, string cursorName, long cursor, string why);
 
     [LoggerMessage(EventId = 4034, Level = LogLevel.Information,
         Message = "Journal segment {Path} (sequences {First}..{Last}) deleted ({Reason}).")]

@@ -543,7 +543,8 @@ public sealed class FileJournal : IJournal, IAsyncDisposable, IDisposable
             && Interlocked.CompareExchange(ref _lastFullWarning, now, last) == last)
         {
             Interlocked.Add(ref _refusedSinceWarning, -refused);
-            Log.JournalFull(_logger, Directory, _options.MaxBytes, refused, MinimumCursor());
+            var (name, position) = SlowestCursor();
+            Log.JournalFull(_logger, Directory, _options.MaxBytes, refused, name, position, WhyHeld(name));
         }
 
         return new JournalFullException(string.Create(CultureInfo.InvariantCulture,
@@ -551,6 +552,27 @@ public sealed class FileJournal : IJournal, IAsyncDisposable, IDisposable
     }
 
     // ---- Deletion ----
+
+    /// <summary>The saved cursor furthest behind, which keeps the journal from deleting anything after it.</summary>
+    private (string Name, long Position) SlowestCursor()
+    {
+        var slowest = (Name: "none", Position: long.MaxValue);
+        foreach (var (name, value) in _cursors)
+        {
+            if (value < slowest.Position || (value == slowest.Position && string.CompareOrdinal(name, slowest.Name) < 0))
+                slowest = (name, value);
+        }
+        return slowest;
+    }
+
+    /// <summary>What an operator can do about the cursor <paramref name="name"/> holding the journal.</summary>
+    private static string WhyHeld(string name) => name switch
+    {
+        JournalShipper.CursorName => "the time-series store is behind or unreachable",
+        JournalShipper.DetailCursorName =>
+            "the adaptive policy's detail shipper stays Telemetry:TimeSeries:AdaptiveDetailDelay behind, so the journal must hold that much data: raise Telemetry:Journal:MaxBytes, or shorten the delay",
+        _ => "its reader has not passed these records yet",
+    };
 
     private long MinimumCursor()
     {

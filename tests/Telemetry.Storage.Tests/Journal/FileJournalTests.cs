@@ -224,7 +224,10 @@ public sealed class FileJournalTests : IDisposable
         Assert.True(full, "the journal never refused an append");
         Assert.True(journal.Stats.IsFull);
         Assert.True(journal.Stats.BytesOnDisk <= options.MaxBytes);
-        Assert.Contains(_log.Entries, e => e.Event.Id == 4033 && e.Level == LogLevel.Warning);
+        // The warning names the cursor that holds the journal, so an operator knows which reader to look at.
+        Assert.Contains(_log.Entries, e => e.Event.Id == 4033 && e.Level == LogLevel.Warning
+            && e.Message.Contains("the slowest cursor, shipper at 1,", StringComparison.Ordinal)
+            && e.Message.Contains("time-series store is behind", StringComparison.Ordinal));
         await Assert.ThrowsAsync<JournalFullException>(async () => await journal.AppendAsync(JournalRecordType.Points, Payload(0, 475), Ct));
 
         await journal.SaveCursorAsync("shipper", appended + 1, Ct);
