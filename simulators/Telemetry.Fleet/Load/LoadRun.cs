@@ -17,6 +17,7 @@ public static class LoadRun
     private const string ReceivedMetric = "telemetry_ingest_received_total";
     private const string RejectedMetric = "telemetry_ingest_rejected_total";
     private const string FailedMetric = "telemetry_ingest_failed_total";
+    private const string JournalFullMetric = "telemetry_storage_journal_full_rejections_total";
     private static readonly string[] CpuMetrics = ["process_cpu_time_seconds_total", "dotnet_process_cpu_time_seconds_total", "process_cpu_seconds_total"];
     private static readonly string[] MemoryMetrics = ["process_memory_usage_bytes", "process_resident_memory_bytes", "dotnet_process_memory_working_set_bytes"];
 
@@ -247,7 +248,8 @@ public static class LoadRun
             alerts is null ? "not checked: give --api" : parked == 0 ? "not checked: no vehicle parked in this run"
             : Inv($"{parkedOffline} offline episodes opened on {parked} trucks during their ignition-off")));
         var reasons = targets.Where(t => t.Checked && !t.Met).Select(t => $"{t.Name}: {t.Detail}").ToList();
-        var (saturated, evidence) = reasons.Count == 0 ? (null, null) : Saturation(options, machine, processes, generatorBound, ackMet, generatorCpu, endOfOffer);
+        var journalFull = Delta(JournalFullMetric) ?? 0;
+        var (saturated, evidence) = reasons.Count == 0 ? (null, null) : Saturation(options, machine, processes, generatorBound, ackMet, generatorCpu, endOfOffer, journalFull);
 
         var settings = new SortedDictionary<string, object?>(StringComparer.Ordinal)
         {
@@ -324,13 +326,16 @@ public static class LoadRun
     /// schedule with its in-flight windows not full; the broker when publishes waited for
     /// acknowledgements; otherwise the busiest of the watched processes, the silo when nothing is watched.
     /// </summary>
-    private static (string?, string?) Saturation(LoadOptions options, MachineInfo machine, IReadOnlyList<ProcessFigures> processes, bool generatorBound,
-        bool acked, double generatorCpu, LoadSnapshot endOfOffer)
+    internal static (string?, string?) Saturation(LoadOptions options, MachineInfo machine, IReadOnlyList<ProcessFigures> processes, bool generatorBound,
+        bool acked, double generatorCpu, LoadSnapshot endOfOffer, long journalFullRejections)
     {
         var cpu = string.Join(", ", processes.Where(p => p.CpuPercentMean is not null).Select(p => Inv($"{p.Name} {p.CpuPercentMean:0}%")));
         cpu = Inv($"CPU (% of one core, {machine.Processors} cores): generator {generatorCpu:0}%{(cpu.Length > 0 ? ", " + cpu : "")}");
         if (generatorBound)
             return ("generator", $"frames went out late while the in-flight windows were not full; {cpu}");
+        // A silo whose journal is at its disk cap takes no frame until a cursor moves: that, not its CPU, held the run.
+        if (journalFullRejections > 0)
+            return ("journal", Inv($"the silo's journal reached its disk cap (Telemetry:Journal:MaxBytes) and refused {journalFullRejections} appends, so the silo stopped taking frames; its warning 4033 names the cursor that held it; {cpu}"));
         if (!acked || (options.Qos == 1 && endOfOffer.InFlight >= options.MaxInFlight * options.Connections / 2))
             return ("broker", $"publishes waited for PUBACKs ({endOfOffer.InFlight} in flight at the end of the offer); {cpu}");
         var busiest = processes.Where(p => p.Name != "silo" && p.CpuPercentMean is not null).OrderByDescending(p => p.CpuPercentMean).FirstOrDefault();
