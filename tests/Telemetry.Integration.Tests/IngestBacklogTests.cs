@@ -26,34 +26,13 @@ public sealed class IngestBacklogTests
     public async Task GrowingBacklog_RaisesOfflineOnlyForTheTruckReallySilent()
     {
         var ct = TestContext.Current.CancellationToken;
-        var start = DateTime.UtcNow.AddHours(-2);
-        start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
-        var clock = new ReplayClock(start);
-        var settings = new Dictionary<string, string>
-        {
-            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
-            // The sweep runs every second of real time, each time on the replayed clock.
-            ["Telemetry:Vehicles:ClockPeriod"] = "00:00:01",
-        };
-        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
-            services => services.AddSingleton(new TelemetryClock(clock)));
-        var pipeline = silo.Services.GetRequiredService<FramePipeline>();
-        var trucks = Enumerable.Range(0, Trucks)
-            .Select(i => new TruckModel(Vins.Make(7000 + i, "LBKL"), seed: 7000 + i, DriveCycle.Highway, start))
-            .ToArray();
+        await using var replay = await ReplayedSilo.StartAsync();
+        var (silo, clock) = (replay.Silo, replay.Clock);
+        var trucks = replay.Trucks(Trucks, firstSeed: 7000);
         var silent = trucks[0];
-        var serial = (ushort)0;
         var silentSince = default(DateTime);
 
-        async Task SendAsync(TruckModel truck, DateTime arrivalUtc)
-        {
-            var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
-            var batch = new TelemetryBatch(truck.Vin, FrameKind.RealTime, samples[^1].TimeUtc, serial++, samples, [], default);
-            var frame = FrameEncoder.Encode(batch, TerminalProfile.Hj1239);
-            clock.SetUtcNow(arrivalUtc);
-            var outcome = await pipeline.ProcessAsync($"hdv/{truck.Vin}/hj1239", frame, frame.Length, arrivalUtc, ct);
-            Assert.Equal(IngestOutcome.Stored, outcome);
-        }
+        Task SendAsync(TruckModel truck, DateTime arrivalUtc) => replay.SendAsync(truck, arrivalUtc, ct);
 
         // Warm up on time: one frame per truck (10 s of driving), arriving a second after it was sent.
         foreach (var truck in trucks)
@@ -114,36 +93,19 @@ public sealed class IngestBacklogTests
     public async Task StalledIngest_HoldsTheClocks_RaisesNoOffline_AndStillLetsTheJournalFree()
     {
         var ct = TestContext.Current.CancellationToken;
-        var start = DateTime.UtcNow.AddHours(-2);
-        start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
-        var clock = new ReplayClock(start);
-        var settings = new Dictionary<string, string>
-        {
-            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
-            ["Telemetry:Vehicles:ClockPeriod"] = "00:00:01",
-            ["Telemetry:Vehicles:PersistInterval"] = "00:00:01",
-        };
-        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
-            services => services.AddSingleton(new TelemetryClock(clock)));
-        var pipeline = silo.Services.GetRequiredService<FramePipeline>();
+        await using var replay = await ReplayedSilo.StartAsync(("Telemetry:Vehicles:PersistInterval", "00:00:01"));
+        var (silo, clock) = (replay.Silo, replay.Clock);
         var delay = silo.Services.GetRequiredService<IngestDelay>();
         var journal = silo.Services.GetRequiredService<Telemetry.Storage.Journal.IJournal>();
-        var trucks = Enumerable.Range(0, 100)
-            .Select(i => new TruckModel(Vins.Make(7600 + i, "LBKL"), seed: 7600 + i, DriveCycle.Highway, start))
-            .ToArray();
-        var serial = (ushort)0;
+        var trucks = replay.Trucks(100, firstSeed: 7600);
 
         // A minute of driving, each frame arriving a second after it was sent: ingest keeps up.
         for (var round = 0; round < 6; round++)
         {
             foreach (var truck in trucks)
             {
-                var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
-                var batch = new TelemetryBatch(truck.Vin, FrameKind.RealTime, samples[^1].TimeUtc, serial++, samples, [], default);
-                var frame = FrameEncoder.Encode(batch, TerminalProfile.Hj1239);
-                var arrival = truck.NowUtc.AddSeconds(1);
-                clock.SetUtcNow(arrival);
-                Assert.Equal(IngestOutcome.Stored, await pipeline.ProcessAsync($"hdv/{truck.Vin}/hj1239", frame, frame.Length, arrival, ct));
+                // The frame's 10 s are driven when it is sent: it arrives a second after its last sample.
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
             }
         }
         await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
@@ -165,5 +127,54 @@ public sealed class IngestBacklogTests
         // would not move until the stall ended, and a journal full at its cap would stay full.
         var cursor = journal.ReadCursor(VehicleSweep.GrainStateCursor);
         Assert.True(cursor > lastBeforeStall, $"the grain-state cursor ({cursor}) should pass the records before the stall ({lastBeforeStall})");
+    }
+
+    /// <summary>
+    /// An embedded silo on a clock replayed from two hours back (the sweep runs every second of real
+    /// time, each time on the replayed clock), and trucks whose HJ 1239 frames go straight to its pipeline.
+    /// </summary>
+    private sealed class ReplayedSilo : IAsyncDisposable
+    {
+        private FramePipeline _pipeline = null!;
+        private ushort _serial;
+
+        public SiloUnderTest Silo { get; private init; } = null!;
+        public ReplayClock Clock { get; private init; } = null!;
+        public DateTime Start { get; private init; }
+
+        public static async Task<ReplayedSilo> StartAsync(params (string Key, string Value)[] extraSettings)
+        {
+            var start = DateTime.UtcNow.AddHours(-2);
+            start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+            var clock = new ReplayClock(start);
+            var settings = new Dictionary<string, string>
+            {
+                ["Telemetry:Mqtt:AllowAnonymous"] = "true",
+                ["Telemetry:Vehicles:ClockPeriod"] = "00:00:01",
+            };
+            foreach (var (key, value) in extraSettings)
+            {
+                settings[key] = value;
+            }
+            var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
+                services => services.AddSingleton(new TelemetryClock(clock)));
+            return new ReplayedSilo { Silo = silo, Clock = clock, Start = start, _pipeline = silo.Services.GetRequiredService<FramePipeline>() };
+        }
+
+        public TruckModel[] Trucks(int count, int firstSeed) => [.. Enumerable.Range(0, count)
+            .Select(i => new TruckModel(Vins.Make(firstSeed + i, "LBKL"), seed: firstSeed + i, DriveCycle.Highway, Start))];
+
+        /// <summary>Drives <paramref name="truck"/> 10 s and hands the frame to the pipeline at <paramref name="arrivalUtc"/>; it must be stored.</summary>
+        public async Task SendAsync(TruckModel truck, DateTime arrivalUtc, CancellationToken cancellationToken)
+        {
+            var samples = Enumerable.Range(0, 10).Select(_ => truck.Step()).ToImmutableArray();
+            var batch = new TelemetryBatch(truck.Vin, FrameKind.RealTime, samples[^1].TimeUtc, _serial++, samples, [], default);
+            var frame = FrameEncoder.Encode(batch, TerminalProfile.Hj1239);
+            Clock.SetUtcNow(arrivalUtc);
+            var outcome = await _pipeline.ProcessAsync($"hdv/{truck.Vin}/hj1239", frame, frame.Length, arrivalUtc, cancellationToken);
+            Assert.Equal(IngestOutcome.Stored, outcome);
+        }
+
+        public ValueTask DisposeAsync() => Silo.DisposeAsync();
     }
 }
