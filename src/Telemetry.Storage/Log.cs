@@ -92,4 +92,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 4044, Level = LogLevel.Error,
         Message = "Shipper: saving its cursor failed; it tries again after the next request.")]
     public static partial void ShipperCursorFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4045, Level = LogLevel.Warning,
+        Message = "Detail shipper: the journal holds {Bytes} bytes, over {GiveWayBytes} (3/4 of Telemetry:Journal:MaxBytes), so it ships {Behind} behind instead of Telemetry:TimeSeries:AdaptiveDetailDelay {Delay} and the journal can free space; an episode found later than that after its samples gets full resolution only from there on ({Records} records passed early so far). Raise Telemetry:Journal:MaxBytes to keep the whole window.")]
+    public static partial void DetailGaveWay(ILogger logger, long bytes, long giveWayBytes, TimeSpan behind, TimeSpan delay, long records);
 }

@@ -31,6 +31,7 @@ public sealed class StorageMetrics : IDisposable
     private readonly Counter<long> _shipperRetries;
     private readonly Counter<long> _shipperRejected;
     private readonly Counter<long> _shipperDropped;
+    private readonly Counter<long> _detailGaveWay;
     private readonly Sources<long> _journalBytes = new();
     private readonly Sources<long> _lagRecords = new();
     private readonly Sources<double> _lagSeconds = new();
@@ -76,6 +77,8 @@ public sealed class StorageMetrics : IDisposable
             "Lines the store rejected (4xx) that the shipper set aside in the rejected-points file.");
         _shipperDropped = _meter.CreateCounter<long>("telemetry.storage.shipper.dropped", "{point}",
             "Lines the shipper gave up on; always 0: it retries transient failures for as long as it takes.");
+        _detailGaveWay = _meter.CreateCounter<long>("telemetry.storage.shipper.detail.early", "{record}",
+            "Journal records the adaptive policy's detail shipper passed before AdaptiveDetailDelay because the journal held over 3/4 of its cap.");
         _meter.CreateObservableGauge("telemetry.storage.shipper.lag.records", () => _lagRecords.Sum(), "{record}",
             "Journal records not yet shipped: the newest sequence minus the shipper's cursor, plus one.");
         _meter.CreateObservableGauge("telemetry.storage.shipper.lag.seconds", () => _lagSeconds.Sum(), "s",
@@ -108,6 +111,8 @@ public sealed class StorageMetrics : IDisposable
         _shippedLines.Add(lines, tag);
         _shippedRequests.Add(1, tag);
     }
+
+    internal void DetailGaveWay(long records = 1) => _detailGaveWay.Add(records);
 
     internal void ShipperRetried(string sink) => _shipperRetries.Add(1, new KeyValuePair<string, object?>("sink", sink));
 

@@ -81,6 +81,29 @@ public sealed class AdaptiveShipping
         return false;
     }
 
+    /// <summary>As <see cref="Covers(string, long, TimeSpan)"/> for a VIN given as the ASCII bytes of a line (no string made).</summary>
+    public bool Covers(ReadOnlySpan<byte> vin, long second, TimeSpan margin)
+    {
+        if (vin.Length > 64)
+            return false;
+        Span<char> chars = stackalloc char[vin.Length];
+        for (var i = 0; i < vin.Length; i++)
+            chars[i] = (char)vin[i];
+        var seconds = (long)margin.TotalSeconds;
+        lock (_gate)
+        {
+            if (_episodes.Count == 0 || !_episodes.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var list))
+                return false;
+            foreach (var episode in list)
+            {
+                if (second >= episode.Start - seconds && (episode.End == long.MaxValue || second <= episode.End + seconds))
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// Reads an <c>hdv_alert</c> line of <see cref="SamplePoints.ToLine(Telemetry.Abstractions.Alert)"/>: the
     /// <c>vin</c> and <c>status</c> tags, the start (its timestamp) and, when closed, the end (start + <c>durationS</c>).

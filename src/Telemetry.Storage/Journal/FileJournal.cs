@@ -570,7 +570,7 @@ public sealed class FileJournal : IJournal, IAsyncDisposable, IDisposable
     {
         JournalShipper.CursorName => "the time-series store is behind or unreachable",
         JournalShipper.DetailCursorName =>
-            "the adaptive policy's detail shipper stays Telemetry:TimeSeries:AdaptiveDetailDelay behind, so the journal must hold that much data: raise Telemetry:Journal:MaxBytes, or shorten the delay",
+            "the adaptive policy's detail shipper stays Telemetry:TimeSeries:AdaptiveDetailDelay behind and, over 3/4 of the cap, gives way only over what the main shipper has read: the time-series store is behind, or raise Telemetry:Journal:MaxBytes",
         _ => "its reader has not passed these records yet",
     };
 

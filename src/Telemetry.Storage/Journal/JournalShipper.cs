@@ -36,6 +36,14 @@ public sealed class JournalShipper : BackgroundService
     private static readonly byte[] DetailPrefix = Encoding.ASCII.GetBytes(AdaptiveFields.DetailMeasurement + ",");
     private static readonly byte[] SamplePrefix = Encoding.ASCII.GetBytes(SamplePoints.SampleMeasurement);
 
+    /// <summary>
+    /// Share of <see cref="JournalOptions.MaxBytes"/> above which the detail shipper gives way: it passes
+    /// records the main shipper has read without waiting for <see cref="TimeSeriesOptions.AdaptiveDetailDelay"/>,
+    /// so that the journal can free them and ingest goes on.
+    /// </summary>
+    public const double DetailGiveWayShare = 0.75;
+
+    private static readonly TimeSpan GiveWayLogInterval = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MinRetryDelay = TimeSpan.FromMilliseconds(10);
 
@@ -60,6 +68,9 @@ public sealed class JournalShipper : BackgroundService
     private long _cursor;
     private long _savedCursor;
     private long _gatheringOldestTicks;
+    private readonly long _giveWayBytes;
+    private long _gaveWayRecords;
+    private DateTime _gaveWayLoggedUtc;
 
     /// <summary>Creates the shipper for the target named by <paramref name="options"/>.</summary>
     public JournalShipper(IJournal journal, IOptions<TimeSeriesOptions> options, IOptions<JournalOptions> journalOptions,
@@ -86,11 +97,13 @@ public sealed class JournalShipper : BackgroundService
         var target = Target(settings.UsesInflux ? settings : settings.WithFileDirectory(Path.Combine(settings.FileDirectory, "detail")), loggers, metrics);
         return new JournalShipper(journal, Value(options), target with { Sink = target.Sink + "-detail", Description = target.Description + ", full-resolution detail around alert episodes" },
             Path.Combine(Path.GetFullPath(Value(journalOptions).Directory), RejectedPointsFile.FileName),
-            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System, adaptive, detail: true);
+            RejectedPointsFile.DefaultMaxBytes, loggers.CreateLogger<JournalShipper>(), metrics, TimeProvider.System, adaptive, detail: true,
+            giveWayBytes: (long)(Value(journalOptions).MaxBytes * DetailGiveWayShare));
     }
 
     internal JournalShipper(IJournal journal, TimeSeriesOptions options, ShipperTarget target, string rejectedPath, long rejectedMaxBytes,
-        ILogger logger, StorageMetrics metrics, TimeProvider time, AdaptiveShipping? adaptive = null, bool detail = false)
+        ILogger logger, StorageMetrics metrics, TimeProvider time, AdaptiveShipping? adaptive = null, bool detail = false,
+        long giveWayBytes = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(journal);
         if (detail)
@@ -100,6 +113,7 @@ public sealed class JournalShipper : BackgroundService
         _adaptive = adaptive;
         _detail = detail;
         _cursorName = detail ? DetailCursorName : CursorName;
+        _giveWayBytes = giveWayBytes;
         _writer = target.Writer;
         _sink = target.Sink;
         _target = target.Description;
@@ -114,6 +128,9 @@ public sealed class JournalShipper : BackgroundService
 
     /// <summary>The position up to which every record was shipped (the first sequence not yet shipped).</summary>
     public long Cursor => Interlocked.Read(ref _cursor);
+
+    /// <summary>Records the detail shipper passed before <see cref="TimeSeriesOptions.AdaptiveDetailDelay"/> because the journal was short of space.</summary>
+    public long GaveWayRecords => Interlocked.Read(ref _gaveWayRecords);
 
     /// <summary>The file that holds the lines the store rejected.</summary>
     public string RejectedPointsPath => _rejected.Path;
@@ -139,6 +156,8 @@ public sealed class JournalShipper : BackgroundService
         await _journal.SaveCursorAsync(_cursorName, cursor, stoppingToken);
         _cursor = _savedCursor = cursor;
         _metrics.ShipperStarted(_sink);
+        if (_detail)
+            _metrics.DetailGaveWay(0); // published at zero, so that an alert can watch it
         Log.ShipperStarted(_logger, cursor, _target, _options.BatchSize, _options.MaxConcurrentWrites);
         var batch = new Gathering(cursor);
         try
@@ -251,13 +270,16 @@ public sealed class JournalShipper : BackgroundService
         var space = line.LastIndexOf((byte)' ');
         if (vinLength <= 0 || space < 0 || !System.Buffers.Text.Utf8Parser.TryParse(line[(space + 1)..], out long second, out _))
             return false;
-        return _adaptive!.Covers(Encoding.ASCII.GetString(line.Slice(vinStart, vinLength)), second, _options.AdaptiveWindow);
+        return _adaptive!.Covers(line.Slice(vinStart, vinLength), second, _options.AdaptiveWindow);
     }
 
     /// <summary>
     /// Holds the detail shipper until <paramref name="record"/> is <see cref="TimeSeriesOptions.AdaptiveDetailDelay"/>
     /// old and the main shipper has read everything appended within that delay after it (so every episode
-    /// detected in that time is known). What is gathered meanwhile is sent.
+    /// detected in that time is known). What is gathered meanwhile is sent. While the journal holds more
+    /// than <see cref="DetailGiveWayShare"/> of its cap the record is passed as soon as the main shipper has
+    /// read it: holding it would fill the journal and stop ingest, so the episodes found later than that
+    /// lose the part of their window before it (counted and logged).
     /// </summary>
     private async Task WaitUntilDetailIsDueAsync(Gathering batch, JournalRecord record, CancellationToken cancellationToken)
     {
@@ -268,11 +290,28 @@ public sealed class JournalShipper : BackgroundService
             var mainCaughtUp = _adaptive!.ReadSequence >= _journal.LastSequence;
             if (_adaptive.ReadAppendedUtc >= due || (mainCaughtUp && now >= due))
                 return;
+            if (_adaptive.ReadSequence >= record.Sequence && _journal.Stats.BytesOnDisk >= _giveWayBytes)
+            {
+                GiveWay(record, now);
+                return;
+            }
+
             if (batch.Lines.Count > 0)
                 await DispatchAsync(batch, cancellationToken);
             var wait = due - now;
             await Task.Delay(wait < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, _time, cancellationToken);
         }
+    }
+
+    private void GiveWay(JournalRecord record, DateTime now)
+    {
+        var count = Interlocked.Increment(ref _gaveWayRecords);
+        _metrics.DetailGaveWay();
+        if (now - _gaveWayLoggedUtc < GiveWayLogInterval)
+            return;
+        _gaveWayLoggedUtc = now;
+        var stats = _journal.Stats;
+        Log.DetailGaveWay(_logger, stats.BytesOnDisk, _giveWayBytes, now - record.AppendedUtc, _options.AdaptiveDetailDelay, count);
     }
 
     /// <summary>Where each non-empty line of a record's payload is (a trailing <c>\r</c> left out).</summary>

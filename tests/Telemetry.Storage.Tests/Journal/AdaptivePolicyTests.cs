@@ -26,10 +26,10 @@ public sealed class AdaptivePolicyTests : IDisposable
         RetryDelay = TimeSpan.FromMilliseconds(50),
     };
 
-    private JournalShipper Shipper(FileJournal journal, TimeSeriesOptions options, AdaptiveShipping adaptive, bool detail) => new(
+    private JournalShipper Shipper(FileJournal journal, TimeSeriesOptions options, AdaptiveShipping adaptive, bool detail, long giveWayBytes = long.MaxValue) => new(
         journal, options, ShipperTarget.Influx(options) with { Sink = detail ? "influxdb-detail" : "influxdb" },
         _dir.File(detail ? "rejected-detail.jsonl" : "rejected.jsonl"), RejectedPointsFile.DefaultMaxBytes,
-        NullLogger.Instance, new StorageMetrics(), TimeProvider.System, adaptive, detail);
+        NullLogger.Instance, new StorageMetrics(), TimeProvider.System, adaptive, detail, giveWayBytes);
 
     /// <summary>Second <paramref name="s"/> of the run: field values vary within each minute, so a mean is checkable.</summary>
     private static Sample At(DateTime start, int s) => TestData.FullSample(start.AddSeconds(s), seed: s % 60);
@@ -99,6 +99,81 @@ public sealed class AdaptivePolicyTests : IDisposable
         var counts = await server.ExportAsync($"{{__name__=\"hdv_1m_samples\",vin=\"{quiet}\"}}", Ct);
         Assert.All(counts.SelectMany(m => m.Values), count => Assert.Equal(60, count));
         Assert.Empty(await server.ExportAsync($"{{__name__=\"hdv_1m_speedKmh_mean\"}}", Ct)); // core fields are not aggregated
+    }
+
+    [Fact]
+    public async Task DetailShipper_WhenTheJournalRunsShortOfSpace_GivesWay_AndIngestGoesOn()
+    {
+        // The detail shipper stays AdaptiveDetailDelay (here an hour) behind. A journal too small for an hour
+        // of data filled up and refused every append until the hour had passed; ingest stopped. Over 3/4 of
+        // the cap the detail shipper now passes what the main shipper has read, and the episodes it knows
+        // still get their detail.
+        await using var server = await VictoriaMetricsServer.StartAsync(deduplicate: false, Ct);
+        var options = Adaptive(server.Url);
+        options.AdaptiveDetailDelay = TimeSpan.FromHours(1);
+        var journalOptions = new JournalOptions { Directory = _dir.File("journal"), SegmentBytes = 64 * 1024, MaxBytes = 1024 * 1024, Fsync = false };
+        await using var journal = new FileJournal(journalOptions, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+        var sink = new JournalTimeSeriesSink(journal, options);
+        var adaptive = new AdaptiveShipping();
+        using var main = Shipper(journal, options, adaptive, detail: false);
+        using var detail = Shipper(journal, options, adaptive, detail: true, giveWayBytes: (long)(journalOptions.MaxBytes * JournalShipper.DetailGiveWayShare));
+        await main.StartAsync(Ct);
+        await detail.StartAsync(Ct);
+
+        var withAlert = TestData.NewVin("LADPG");
+        var quiet = TestData.NewVin("LADPH");
+        var recent = TestData.RecentSecond(60);
+        var start = new DateTime(recent.Ticks - recent.Ticks % TimeSpan.TicksPerMinute, DateTimeKind.Utc).AddHours(-2);
+        var episodeStart = start.AddSeconds(300);
+        const int Frames = 400; // 2 x 400 records of 10 samples: about 5 MB, five times the cap
+        var refused = 0;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            deadline.CancelAfter(Patience);
+            for (var frame = 0; frame < Frames; frame++)
+            {
+                foreach (var vin in new[] { withAlert, quiet })
+                {
+                    var samples = Enumerable.Range(frame * 10, 10).Select(s => At(start, s)).ToList();
+                    while (true)
+                    {
+                        try
+                        {
+                            await sink.WriteSamplesAsync(vin, samples, Ct);
+                            break;
+                        }
+                        catch (JournalFullException)
+                        {
+                            refused++;
+                            if (deadline.IsCancellationRequested)
+                                Assert.Fail($"the journal refused appends for {Patience} at frame {frame}: ingest stopped ({refused} refusals)");
+                            await Task.Delay(5, Ct); // as ingest does: the frame waits and is tried again
+                        }
+                    }
+                }
+                if (frame == 5)
+                    await sink.WriteAlertAsync(TestData.Alert(withAlert, startUtc: episodeStart), Ct);
+            }
+        }
+
+        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
+            Patience, "both shippers passed the last record", Ct);
+        await main.StopAsync(Ct);
+        await detail.StopAsync(Ct);
+        Assert.True(detail.GaveWayRecords > 0, "the detail shipper should have given way");
+        Assert.True(journal.Stats.BytesOnDisk <= journalOptions.MaxBytes);
+
+        // Every sample's core fields stored once; the open episode's vehicle in full from AdaptiveWindow
+        // (2 min) before its start, as if the detail shipper had waited; the other vehicle not in full.
+        var speed = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_speedKmh\",vin=~\"{withAlert}|{quiet}\"}}", 2 * Frames * 10, Patience, Ct);
+        Assert.Equal(2 * Frames * 10, VictoriaMetricsServer.CountSamples(speed));
+        var windowFrom = LineProtocol.ToUnixSeconds(episodeStart.AddMinutes(-2));
+        var last = LineProtocol.ToUnixSeconds(start.AddSeconds(Frames * 10 - 1));
+        var coolant = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_coolantTempC\",vin=~\"{withAlert}|{quiet}\"}}", (int)(last - windowFrom + 1), Patience, Ct);
+        var series = Assert.Single(coolant);
+        Assert.Equal(withAlert, series.Labels["vin"]);
+        Assert.Equal(Enumerable.Range(0, (int)(last - windowFrom + 1)).Select(i => (windowFrom + i) * 1000), series.TimestampsMs);
+        TestContext.Current.TestOutputHelper?.WriteLine($"appends refused while the shippers caught up: {refused}; records passed early: {detail.GaveWayRecords}");
     }
 
     [Fact]
@@ -233,6 +308,9 @@ public sealed class AdaptivePolicyTests : IDisposable
         Assert.True(adaptive.Covers(vin, from - 600, TimeSpan.FromMinutes(10)));
         Assert.False(adaptive.Covers(vin, from - 601, TimeSpan.FromMinutes(10)));
         Assert.False(adaptive.Covers("LOTHERVIN00000000", from, TimeSpan.FromMinutes(10)));
+        Assert.True(adaptive.Covers("LGDCHA1G8MA127733"u8, from - 600, TimeSpan.FromMinutes(10))); // the VIN as a line's bytes
+        Assert.False(adaptive.Covers("LGDCHA1G8MA127733"u8, from - 601, TimeSpan.FromMinutes(10)));
+        Assert.False(adaptive.Covers("LOTHERVIN00000000"u8, from, TimeSpan.FromMinutes(10)));
         Assert.False(adaptive.TryRegister("hdv,vin=X speedKmh=1 1"u8));
     }
 
