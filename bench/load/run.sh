@@ -13,7 +13,8 @@
 #   STEP_TIMEOUT=600               seconds before a step is killed
 #   CEILING_SECONDS=20             TSDB ceiling run (0 skips it)
 #   OUT=bench/results/load.md      the Markdown table; reports go next to it in OUT_DIR
-#   OUT_DIR=bench/results/load     one JSON report per step
+#   OUT_DIR=bench/results/load     one JSON report per step, the silo's telemetry_* counters at its end
+#                                  (*.silo-metrics.txt) and its last warnings (*.silo-warnings.log)
 #   TITLE="..."                    heading of the table
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,7 +50,7 @@ sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simul
 
 work=$(mktemp -d /tmp/telemetry-load-XXXXXX)
 mkdir -p "$OUT_DIR"
-rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.vm-bytes
+rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.vm-bytes "$OUT_DIR"/*.silo-metrics.txt "$OUT_DIR"/*.silo-warnings.log
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -114,6 +115,9 @@ for format in $FORMATS; do
         --history-minutes "$HISTORY_MINUTES" --max-lag "$MAX_LAG" --drain-timeout "$DRAIN" \
         --vin-prefix "L$n" --label "$commit $name" --report "$OUT_DIR/$(printf %02d $n)-$name.json" || status=$?
       du -sb "$dir/vm" | cut -f1 > "$OUT_DIR/$(printf %02d $n)-$name.vm-bytes" || true
+      # The silo's own counters and warnings at the end (journal bytes, which cursor held a full journal...).
+      curl -s "http://127.0.0.1:$api_port/metrics" | grep -E '^telemetry_(samples|storage|ingest)' > "$OUT_DIR/$(printf %02d $n)-$name.silo-metrics.txt" || true
+      grep -E '^(warn|fail|crit)' -A1 "$dir/silo.log" | tail -200 > "$OUT_DIR/$(printf %02d $n)-$name.silo-warnings.log" || true
       echo "   exit code $status"
       cleanup
     done

@@ -174,10 +174,10 @@ public sealed partial class JournalRecovery(IJournal journal, RecoveredSeconds r
         var seconds = 0L;
         await foreach (var record in journal.ReadAsync(from, follow: false, cancellationToken))
         {
-            if (record.Type == JournalRecordType.Points)
+            if (record.Type is JournalRecordType.Points or JournalRecordType.PointsWithDetail)
             {
                 records++;
-                seconds += Collect(record.Payload.Span, recovered);
+                seconds += Collect(DetailBlock.Text(record.Type, record.Payload).Span, recovered);
             }
         }
 

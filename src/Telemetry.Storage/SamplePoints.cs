@@ -98,33 +98,26 @@ public static class SamplePoints
     }
 
     /// <summary>
-    /// The <c>adaptive</c> policy's journal payload: for each sample its core line (<c>hdv</c>) and, when it
-    /// has any other field, a line of those under <see cref="AdaptiveFields.DetailMeasurement"/>, which the
-    /// detail shipper sends as <c>hdv</c> around alert episodes only. Returns the bytes written.
+    /// The <c>adaptive</c> policy's journal payload: the non-core fields of the samples in binary
+    /// (<see cref="Journal.DetailBlock"/>, which the detail shipper renders as <c>hdv</c> lines around alert
+    /// episodes only), then each sample's core line (<c>hdv</c>). Returns the record type: a
+    /// <see cref="Journal.JournalRecordType.Points"/> record when no sample has a non-core field.
     /// </summary>
-    internal static int WriteAdaptiveLines(IBufferWriter<byte> output, SeriesKey series, IReadOnlyList<Sample> samples)
+    internal static Journal.JournalRecordType WriteAdaptive(IBufferWriter<byte> output, SeriesKey series, IReadOnlyList<Sample> samples)
     {
-        if (samples.Count == 0)
-            return 0;
         var core = SeriesHead(series);
-        var detail = SeriesHead(series, AdaptiveFields.DetailMeasurement);
-        var total = 0;
+        var type = Journal.DetailBlock.Write(output, core, samples) ? Journal.JournalRecordType.PointsWithDetail : Journal.JournalRecordType.Points;
         for (var i = 0; i < samples.Count; i++)
         {
-            var span = output.GetSpan(core.Length + detail.Length + 2 * Utf8SampleLine.MaxFieldBytes + 2);
+            var span = output.GetSpan(core.Length + Utf8SampleLine.MaxFieldBytes + 1);
             var length = 0;
-            if (total > 0)
+            if (i > 0)
                 span[length++] = (byte)'\n';
             length += Utf8SampleLine.Write(span[length..], core, samples[i], AdaptiveFields.IsCore, withPosition: true);
-            span[length] = (byte)'\n';
-            var detailLength = Utf8SampleLine.Write(span[(length + 1)..], detail, samples[i], AdaptiveFields.IsDetail, withPosition: false);
-            if (detailLength > 0)
-                length += 1 + detailLength;
             output.Advance(length);
-            total += length;
         }
 
-        return total;
+        return type;
     }
 
     /// <summary><c>{measurement},vin=...[,fleet=...][,region=...]</c> in UTF-8, escaped.</summary>

@@ -83,6 +83,38 @@ internal static class Utf8SampleLine
         return End(destination, at, sample);
     }
 
+    /// <summary>
+    /// Writes a line of the non-core fields read back from a <see cref="Journal.DetailBlock"/>: <paramref name="head"/>,
+    /// the fields of <see cref="AdaptiveFields.DetailIndexes"/> set in <paramref name="mask"/> with their
+    /// <paramref name="values"/> in that order, and the time. The text of <see cref="Write(Span{byte}, ReadOnlySpan{byte}, in Sample, bool[], bool)"/>
+    /// with <see cref="AdaptiveFields.IsDetail"/> and no position flags. Returns 0 when no field is set.
+    /// </summary>
+    public static int WriteDetail(Span<byte> destination, ReadOnlySpan<byte> head, ushort mask, ReadOnlySpan<byte> values, long unixSeconds)
+    {
+        head.CopyTo(destination);
+        var at = head.Length;
+        var fields = 0;
+        var indexes = AdaptiveFields.DetailIndexes;
+        for (var f = 0; f < indexes.Length; f++)
+        {
+            if ((mask & (1 << f)) == 0)
+                continue;
+            var value = System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(values[(8 * fields)..]);
+            var key = fields++ == 0 ? FirstKeys[indexes[f]] : NextKeys[indexes[f]];
+            key.CopyTo(destination[at..]);
+            at += key.Length;
+            if (!DecimalText.TryWrite(value, destination[at..], out var number))
+                throw new InvalidOperationException("A number did not fit its reserved space.");
+            at += number;
+        }
+
+        if (fields == 0)
+            return 0;
+        destination[at++] = (byte)' ';
+        Utf8Formatter.TryFormat(unixSeconds, destination[at..], out var time);
+        return at + time;
+    }
+
     private static int End(Span<byte> destination, int at, in Sample sample)
     {
         destination[at++] = (byte)' ';

@@ -127,8 +127,10 @@ public sealed class FaultTests
         Assert.Equal(0, silo.Ingest.Totals.Rejected);
     }
 
-    [Fact]
-    public async Task SiloKilled_MidRun_RestartedOnSameData_NothingLostNoEpisodeDuplicated()
+    [Theory]
+    [InlineData("full")]
+    [InlineData("adaptive")] // its journal records carry the other fields in binary (PointsWithDetail)
+    public async Task SiloKilled_MidRun_RestartedOnSameData_NothingLostNoEpisodeDuplicated(string policy)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var broker = await MosquittoServer.StartAsync(ct);
@@ -140,6 +142,8 @@ public sealed class FaultTests
             ["Telemetry:Mqtt:Port"] = broker.Port.ToString(CultureInfo.InvariantCulture),
             ["Telemetry:Mqtt:ClientId"] = "silo-kill-test",
             ["Telemetry:TimeSeries:InfluxUrl"] = tsdb.Url.ToString(),
+            ["Telemetry:TimeSeries:Policy"] = policy,
+            ["Telemetry:TimeSeries:AdaptiveDetailDelay"] = "00:00:02",
         };
         var trace = FaultTrace.Create(trucks: 10, framesPerTruck: 150, seed: 7300, withExceedance: true);
         var data = Directory.CreateTempSubdirectory("telemetry-kill-").FullName;
@@ -166,6 +170,13 @@ public sealed class FaultTests
             await silo.DisposeAsync();
             silo = await SiloProcess.StartAsync(settings, data, ct);
             await AssertRecoveredAsync(silo, trace, tsdb, data, ct);
+            if (policy == "adaptive")
+            {
+                // The other fields at full resolution around the exceeding truck's episode, and of no other truck.
+                var coolant = await tsdb.WaitForSampleCountAsync($"{{__name__=\"hdv_coolantTempC\",vin=\"{trace.ExceedingVin}\"}}", 60, StoreTimeout, ct);
+                Assert.NotEmpty(coolant);
+                Assert.All(await tsdb.ExportAsync("{__name__=\"hdv_coolantTempC\"}", ct), series => Assert.Equal(trace.ExceedingVin, series.Label("vin")));
+            }
         }
         finally
         {

@@ -129,11 +129,11 @@ public sealed class FaultTrace
             var seen = new HashSet<(string, long)>();
             await foreach (var record in journal.ReadAsync(1, follow: false, cancellationToken))
             {
-                if (record.Type != JournalRecordType.Points)
+                if (record.Type is not (JournalRecordType.Points or JournalRecordType.PointsWithDetail))
                 {
                     continue;
                 }
-                foreach (var line in System.Text.Encoding.UTF8.GetString(record.Payload.Span).Split('\n'))
+                foreach (var line in System.Text.Encoding.UTF8.GetString(DetailBlock.Text(record.Type, record.Payload).Span).Split('\n'))
                 {
                     if (!line.StartsWith("hdv,vin=", StringComparison.Ordinal))
                     {

@@ -136,7 +136,7 @@ public sealed class FileJournal : IJournal, IAsyncDisposable, IDisposable
     /// <inheritdoc />
     public ValueTask<long> AppendAsync(JournalRecordType type, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        if (type is not (JournalRecordType.Frame or JournalRecordType.Points))
+        if (type is not (JournalRecordType.Frame or JournalRecordType.Points or JournalRecordType.PointsWithDetail))
             throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown record type.");
         if (payload.Length > JournalRecordFormat.MaxPayloadBytes)
             throw new ArgumentOutOfRangeException(nameof(payload), payload.Length, "A journal record holds at most 1 GiB.");

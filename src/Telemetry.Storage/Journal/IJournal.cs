@@ -8,6 +8,13 @@ public enum JournalRecordType : byte
 
     /// <summary>UTF-8 line protocol, lines separated by <c>\n</c>; the shipper sends it to the time-series store.</summary>
     Points = 2,
+
+    /// <summary>
+    /// The <c>adaptive</c> policy's record of a vehicle's samples: the non-core fields in binary
+    /// (<see cref="DetailBlock"/>), which the detail shipper renders around alert episodes only, then line
+    /// protocol as in <see cref="Points"/>.
+    /// </summary>
+    PointsWithDetail = 3,
 }
 
 /// <summary>One record read back from the journal.</summary>

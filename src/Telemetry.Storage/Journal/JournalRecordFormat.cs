@@ -46,7 +46,7 @@ internal static class JournalRecordFormat
         appendedTicks = BinaryPrimitives.ReadInt64LittleEndian(record[17..]);
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(record[4..]);
         return stored == Crc32C.Compute(record[ChecksummedFrom..])
-            && type is JournalRecordType.Frame or JournalRecordType.Points
+            && type is JournalRecordType.Frame or JournalRecordType.Points or JournalRecordType.PointsWithDetail
             && appendedTicks is >= 0 and <= 3155378975999999999;
     }
 }

@@ -69,6 +69,8 @@ public sealed class JournalShipper : BackgroundService
     private long _savedCursor;
     private long _gatheringOldestTicks;
     private readonly long _giveWayBytes;
+    private readonly LineBlock _rendered = new(16 * 1024, 64);
+    private byte[] _lineBuffer = [];
     private long _gaveWayRecords;
     private DateTime _gaveWayLoggedUtc;
 
@@ -141,6 +143,7 @@ public sealed class JournalShipper : BackgroundService
         _gauges?.Dispose();
         while (_spareBlocks.TryDequeue(out var block))
             block.Dispose();
+        _rendered.Dispose();
         _writer.Dispose();
         _slots.Dispose();
         _saveLock.Dispose();
@@ -205,13 +208,34 @@ public sealed class JournalShipper : BackgroundService
         if (batch.Records == 0)
             Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
         batch.Records++;
-        if (record.Type != JournalRecordType.Points)
+        if (record.Type is not (JournalRecordType.Points or JournalRecordType.PointsWithDetail))
         {
+            batch.End = record.Sequence + 1;
+        }
+        else if (_detail && record.Type == JournalRecordType.PointsWithDetail)
+        {
+            // The binary detail: the lines of the seconds around an episode are rendered here, the rest never are.
+            var count = RenderDetail(record.Payload.Span);
+            for (var i = 0; i < count; i++)
+            {
+                if (batch.Lines.Count == _options.BatchSize)
+                {
+                    await DispatchAsync(batch, cancellationToken);
+                    Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+                    batch.Records = 1;
+                }
+
+                batch.Lines.Add(_rendered.Slice(i, 1).Span);
+            }
+
             batch.End = record.Sequence + 1;
         }
         else
         {
-            var lines = LineRanges(record.Payload.Span);
+            // Line protocol: a Points record, or what follows the detail of a PointsWithDetail one. The detail
+            // shipper finds the hdv_detail lines of journals written before the detail was binary.
+            var payload = DetailBlock.Text(record.Type, record.Payload);
+            var lines = LineRanges(payload.Span);
             if (batch.Lines.Count > 0 && batch.Lines.Count + lines.Count > _options.BatchSize)
             {
                 await DispatchAsync(batch, cancellationToken);
@@ -222,7 +246,7 @@ public sealed class JournalShipper : BackgroundService
             // A record larger than a request is split; the cursor passes it only with its last part.
             foreach (var (start, length) in lines)
             {
-                if (!Selects(record.Payload.Span.Slice(start, length)))
+                if (!Selects(payload.Span.Slice(start, length)))
                     continue;
                 if (batch.Lines.Count == _options.BatchSize)
                 {
@@ -231,7 +255,7 @@ public sealed class JournalShipper : BackgroundService
                     batch.Records = 1;
                 }
 
-                var line = record.Payload.Span.Slice(start, length);
+                var line = payload.Span.Slice(start, length);
                 if (_detail)
                     batch.Lines.Add(SamplePrefix, line[(DetailPrefix.Length - 1)..]); // sent as hdv
                 else
@@ -246,6 +270,32 @@ public sealed class JournalShipper : BackgroundService
 
         if (batch.Lines.Count >= _options.BatchSize || batch.Records >= _options.BatchSize)
             await DispatchAsync(batch, cancellationToken);
+    }
+
+    /// <summary>
+    /// Renders, into <see cref="_rendered"/>, the <c>hdv</c> lines of the samples of a detail block that lie
+    /// within <see cref="TimeSeriesOptions.AdaptiveWindow"/> of a known episode; returns how many.
+    /// </summary>
+    private int RenderDetail(ReadOnlySpan<byte> payload)
+    {
+        _rendered.Clear();
+        var reader = DetailBlock.Read(payload);
+        if (!reader.Valid)
+            return 0;
+        var vin = reader.Vin;
+        var head = reader.Head;
+        if (_lineBuffer.Length < head.Length + Utf8SampleLine.MaxFieldBytes)
+            _lineBuffer = new byte[head.Length + Utf8SampleLine.MaxFieldBytes];
+        while (reader.Next(out var seconds, out var mask, out var values))
+        {
+            if (!_adaptive!.Covers(vin, seconds, _options.AdaptiveWindow))
+                continue;
+            var length = Utf8SampleLine.WriteDetail(_lineBuffer, head, mask, values, seconds);
+            if (length > 0)
+                _rendered.Add(_lineBuffer.AsSpan(0, length));
+        }
+
+        return _rendered.Count;
     }
 
     /// <summary>

@@ -14,9 +14,9 @@ namespace Telemetry.Storage.Journal;
 /// <remarks>
 /// <para>When the journal is at its disk cap the call fails with <see cref="JournalFullException"/> at once:
 /// the caller does not acknowledge and the broker keeps the message.</para>
-/// <para>Under the <c>adaptive</c> policy (<see cref="TimeSeriesOptions.Policy"/>) each sample gives its core
-/// line and a detail line of its other fields (see <see cref="SamplePoints"/>), and the record also carries
-/// the 1-minute aggregates that the samples completed; <see cref="FlushIdleAggregatesAsync"/> writes those of
+/// <para>Under the <c>adaptive</c> policy (<see cref="TimeSeriesOptions.Policy"/>) the record is a
+/// <see cref="JournalRecordType.PointsWithDetail"/> one: the other fields of the samples in binary
+/// (<see cref="DetailBlock"/>), then each sample's core line and the 1-minute aggregates that the samples completed; <see cref="FlushIdleAggregatesAsync"/> writes those of
 /// vehicles that went quiet.</para>
 /// </remarks>
 public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? options = null, TimeProvider? time = null) : ITimeSeriesSink
@@ -64,10 +64,10 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
             return Append(buffer, aggregatesFrom: -1, cancellationToken);
         }
 
-        SamplePoints.WriteAdaptiveLines(buffer, series, samples);
+        var type = SamplePoints.WriteAdaptive(buffer, series, samples);
         var aggregatesFrom = buffer.WrittenCount;
         _aggregates.Add(series, samples, buffer);
-        return Append(buffer, aggregatesFrom, cancellationToken);
+        return Append(buffer, aggregatesFrom, cancellationToken, type);
     }
 
     /// <inheritdoc />
@@ -109,7 +109,8 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
     /// the samples are the caller's to retry. Lines held from earlier go with this record unless the
     /// journal is full.
     /// </summary>
-    private ValueTask Append(ArrayBufferWriter<byte> buffer, int aggregatesFrom, CancellationToken cancellationToken)
+    private ValueTask Append(ArrayBufferWriter<byte> buffer, int aggregatesFrom, CancellationToken cancellationToken,
+        JournalRecordType type = JournalRecordType.Points)
     {
         byte[]? aggregates = null;
         try
@@ -131,7 +132,7 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
             ValueTask<long> append;
             try
             {
-                append = journal.AppendAsync(JournalRecordType.Points, buffer.WrittenMemory, cancellationToken);
+                append = journal.AppendAsync(type, buffer.WrittenMemory, cancellationToken);
             }
             catch when (aggregates is not null)
             {
