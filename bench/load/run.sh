@@ -14,7 +14,7 @@
 #   CEILING_SECONDS=20             TSDB ceiling run (0 skips it)
 #   OUT=bench/results/load.md      the Markdown table; reports go next to it in OUT_DIR
 #   OUT_DIR=bench/results/load     one JSON report per step, the silo's telemetry_* counters at its end
-#                                  (*.silo-metrics.txt) and its last warnings (*.silo-warnings.log)
+#                                  (*.silo-metrics.txt) and its warnings by event, counted (*.silo-warnings.log)
 #   TITLE="..."                    heading of the table
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -117,7 +117,10 @@ for format in $FORMATS; do
       du -sb "$dir/vm" | cut -f1 > "$OUT_DIR/$(printf %02d $n)-$name.vm-bytes" || true
       # The silo's own counters and warnings at the end (journal bytes, which cursor held a full journal...).
       curl -s "http://127.0.0.1:$api_port/metrics" | grep -E '^telemetry_(samples|storage|ingest)' > "$OUT_DIR/$(printf %02d $n)-$name.silo-metrics.txt" || true
-      grep -E '^(warn|fail|crit)' -A1 "$dir/silo.log" | tail -200 > "$OUT_DIR/$(printf %02d $n)-$name.silo-warnings.log" || true
+      # Per warning event: how often, its first two and its last occurrence.
+      awk '/^(warn|fail|crit):/ { head = $0; getline body; k = $2; n[k]++; last[k] = head "\n" body; if (n[k] <= 2) first[k] = first[k] head "\n" body "\n" }
+        END { for (k in n) { print "== " k " x" n[k]; printf "%s", first[k]; if (n[k] > 2) print last[k] } }' \
+        "$dir/silo.log" > "$OUT_DIR/$(printf %02d $n)-$name.silo-warnings.log" || true
       echo "   exit code $status"
       cleanup
     done

@@ -1,3 +1,4 @@
+using System.Text;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -48,11 +49,16 @@ public static class LoadCommand
             DefaultValueFactory = _ => TimeSpan.FromSeconds(5),
         };
         var label = new Option<string?>("--label") { Description = "Free text stored in the report, e.g. the commit measured." };
+        var deviceSecrets = new Option<FileInfo?>("--device-secrets")
+        {
+            Description = "VIN,secret lines (telemetry-cli devices add-many --out): each vehicle connects on its own with its VIN and secret, as terminals do; --connections is then the number of vehicles.",
+        };
 
         var command = new Command("load", "Drive N vehicles at an exact open-loop rate over pipelined MQTT connections and measure what the system stored, how late it alerted and whether it kept up. Exit code 0 when the run met its targets.")
         {
             vehicles, duration, broker, format, rate, connections, qos, maxInFlight, tsdb, api, apiKey, username, password, report, siloPid, watch,
             faultShare, parkedShare, parkedMinutes, history, historyAll, historySeconds, seed, vinPrefix, maxLag, drain, scrapeInterval, label,
+            deviceSecrets,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -88,6 +94,17 @@ public static class LoadCommand
                 ScrapeInterval = parse.GetValue(scrapeInterval),
                 Label = parse.GetValue(label),
             };
+            if (parse.GetValue(deviceSecrets) is { } secretsFile)
+            {
+                try
+                {
+                    options.DeviceSecrets = LoadOptions.ReadDeviceSecrets(secretsFile.FullName);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    errors.Add($"--device-secrets: {ex.Message}");
+                }
+            }
             errors.AddRange(options.Validate());
             if (brokerError is not null)
                 errors.Add(brokerError);
@@ -203,6 +220,34 @@ public static class LoadCommand
         if (r.Saturated is not null)
             AnsiConsole.MarkupLineInterpolated($"Saturated first: {r.Saturated} ({r.SaturationEvidence})");
         AnsiConsole.MarkupLine(r.Passed ? "[green]PASSED[/]" : "[red]FAILED[/]");
+    }
+
+    /// <summary><c>vins</c>: the VINs a <c>load</c> run with the same options uses, one per line (for issuing their secrets).</summary>
+    public static Command CreateVins()
+    {
+        var vehicles = new Option<int>("--vehicles", "-n") { Description = "Number of vehicles.", Required = true };
+        var vinPrefix = new Option<string>("--vin-prefix") { Description = "VIN prefix, as given to load.", DefaultValueFactory = _ => "LLOAD" };
+        var command = new Command("vins", "Print the VINs of a load run's vehicles, one per line: `simulator vins -n 5000 | telemetry-cli devices add-many --vins - --out secrets.csv`.")
+        {
+            vehicles, vinPrefix,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new LoadOptions { Vehicles = parse.GetValue(vehicles), VinPrefix = parse.GetValue(vinPrefix)! };
+            var errors = options.Validate().Where(e => e.StartsWith("--vehicles", StringComparison.Ordinal) || e.StartsWith("--vin-prefix", StringComparison.Ordinal)).ToList();
+            if (errors.Count > 0)
+            {
+                foreach (var error in errors)
+                    Console.Error.WriteLine(error);
+                return 1;
+            }
+            var output = new StringBuilder();
+            for (var i = 0; i < options.Vehicles; i++)
+                output.Append(Telemetry.Simulation.Vins.Make(i, options.VinPrefix)).Append('\n');
+            Console.Out.Write(output.ToString());
+            return 0;
+        });
+        return command;
     }
 
     /// <summary><c>tsdb-ceiling</c>: line protocol straight at the TSDB, several requests in flight.</summary>

@@ -7,5 +7,6 @@ var root = new RootCommand("Heavy-duty diesel truck fleet simulator: publishes t
     ScenariosCommand.Create(),
     LoadCommand.Create(),
     LoadCommand.CreateCeiling(),
+    LoadCommand.CreateVins(),
 };
 return await root.Parse(args).InvokeAsync();

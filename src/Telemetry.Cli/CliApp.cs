@@ -81,7 +81,7 @@ public static class CliApp
             return EncodeCommand.Run(parse.GetValue(jsonOption)!, parse.GetValue(outOption), parse.GetValue(versionOption), profile, parse.GetValue(keyOption), stdin, stdout, stderr);
         });
 
-        var root = new RootCommand("Reads and writes GB 17691 / HJ 1239 remote emission monitoring frames, and replays archived frames.") { decode, encode, ReplayCommand.Create(stdout, stderr), KeysCommand.Create(stdout, stderr), DevicesCommand.Create(stdout, stderr), RegistryCommand.Create(stdin, stdout, stderr) };
+        var root = new RootCommand("Reads and writes GB 17691 / HJ 1239 remote emission monitoring frames, and replays archived frames.") { decode, encode, ReplayCommand.Create(stdout, stderr), KeysCommand.Create(stdout, stderr), DevicesCommand.Create(stdin, stdout, stderr), RegistryCommand.Create(stdin, stdout, stderr) };
         var parseResult = root.Parse(args);
         return parseResult.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }

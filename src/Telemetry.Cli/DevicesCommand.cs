@@ -5,13 +5,13 @@ using Telemetry.Storage.Cases;
 namespace Telemetry.Cli;
 
 /// <summary>
-/// <c>devices add|list|revoke</c>: the MQTT credentials of terminals in a silo's database (the SQLite file, or PostgreSQL
+/// <c>devices add|add-many|list|revoke</c>: the MQTT credentials of terminals in a silo's database (the SQLite file, or PostgreSQL
 /// with <c>--postgres</c>). A terminal connects to the embedded broker with its VIN as user name and the secret
 /// <c>add</c> prints once, on standard output; only a salted hash of it is stored.
 /// </summary>
 internal static class DevicesCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(Stream stdin, TextWriter stdout, TextWriter stderr)
     {
         var database = new Option<string>("--database", "-d")
         {
@@ -40,6 +40,66 @@ internal static class DevicesCommand
             }
         });
 
+        var vins = new Option<string>("--vins") { Description = "File of VINs, one per line (- for standard input), such as `simulator vins` prints.", Required = true };
+        var output = new Option<FileInfo>("--out", "-o") { Description = "Where to write the VIN,secret lines (created, readable by its owner only; never overwritten).", Required = true };
+        var addMany = new Command("add-many", "Issue the secrets of many terminals in one transaction and write them, VIN,secret per line, to a new file (what `simulator load --device-secrets` reads).")
+        {
+            database, postgres, vins, output, replace,
+        };
+        addMany.SetAction(async (parse, cancellationToken) =>
+        {
+            var target = parse.GetValue(output)!;
+            if (target.Exists)
+            {
+                await stderr.WriteLineAsync($"{target.FullName} exists; secrets are written to a new file only.");
+                return CliApp.UsageError;
+            }
+            List<string> list;
+            try
+            {
+                using var reader = new StreamReader(CliApp.OpenInput(parse.GetValue(vins)!, stdin));
+                list = [];
+                while (await reader.ReadLineAsync(cancellationToken) is { } line)
+                {
+                    if (line.Trim() is { Length: > 0 } vin && vin[0] != '#')
+                        list.Add(vin);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await stderr.WriteLineAsync(ex.Message);
+                return CliApp.UsageError;
+            }
+            if (list.Count == 0 || list.Distinct(StringComparer.Ordinal).Count() != list.Count)
+            {
+                await stderr.WriteLineAsync(list.Count == 0 ? "--vins holds no VIN." : "--vins holds a VIN twice.");
+                return CliApp.UsageError;
+            }
+
+            var devices = Open(parse.GetValue(database)!, parse.GetValue(postgres));
+            IReadOnlyList<(DeviceCredentialInfo Device, string Secret)> issued;
+            try
+            {
+                issued = await devices.AddManyAsync(list, parse.GetValue(replace), cancellationToken);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+            {
+                await stderr.WriteLineAsync($"{ex.Message} No secret was issued.");
+                return CliApp.UsageError;
+            }
+
+            var text = new System.Text.StringBuilder("# VIN,secret: MQTT user name and password of each terminal; keep this file secret.\n");
+            foreach (var (device, secret) in issued)
+                text.Append(device.Vin).Append(',').Append(secret).Append('\n');
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            await using (var file = new StreamWriter(target.FullName, options))
+                await file.WriteAsync(text, cancellationToken);
+            await stderr.WriteLineAsync($"Added {issued.Count} devices; their secrets are in {target.FullName}.");
+            return CliApp.Success;
+        });
+
         var list = new Command("list", "List the terminals' credentials (never their secrets).") { database, postgres };
         list.SetAction(async (parse, cancellationToken) =>
         {
@@ -66,7 +126,7 @@ internal static class DevicesCommand
             return CliApp.UsageError;
         });
 
-        return new Command("devices", "Add, list and revoke the MQTT credentials of terminals in a silo's database.") { add, list, revoke };
+        return new Command("devices", "Add, list and revoke the MQTT credentials of terminals in a silo's database.") { add, addMany, list, revoke };
     }
 
     private static DeviceCredentialStore Open(string database, string? postgres) =>

@@ -30,12 +30,13 @@ public sealed class LoadGenerator : IAsyncDisposable
         _fleet = fleet;
         _clock = clock;
         _runStartUtc = runStartUtc;
-        _lanes = [.. Enumerable.Range(0, options.Connections).Select(_ => new Lane())];
+        var count = options.ConnectionCount;
+        _lanes = [.. Enumerable.Range(0, count).Select(_ => new Lane())];
         foreach (var v in fleet.Vehicles)
         {
             // A live window shorter than one frame interval leaves some vehicles nothing to send.
             if (!double.IsPositiveInfinity(v.NextDue))
-                _lanes[v.Index % options.Connections].Due.Enqueue(v, v.NextDue);
+                _lanes[v.Index % count].Due.Enqueue(v, v.NextDue);
         }
     }
 
@@ -81,15 +82,38 @@ public sealed class LoadGenerator : IAsyncDisposable
         return all;
     }
 
-    /// <summary>Opens the connections.</summary>
+    /// <summary>
+    /// Opens the connections: the shared ones, or with <see cref="LoadOptions.DeviceSecrets"/> one per vehicle under
+    /// its VIN and secret (up to 64 handshakes at a time; a refusal names the VIN).
+    /// </summary>
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
-        for (var i = 0; i < _options.Connections; i++)
+        if (_options.DeviceSecrets is not { } secrets)
         {
-            var clientId = $"load-{_options.VinPrefix}-{i}-{Guid.NewGuid():N}";
-            _connections.Add(await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, clientId, _options.Qos, cancellationToken,
-                _options.Username, _options.Password));
+            for (var i = 0; i < _options.Connections; i++)
+            {
+                var clientId = $"load-{_options.VinPrefix}-{i}-{Guid.NewGuid():N}";
+                _connections.Add(await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, clientId, _options.Qos, cancellationToken,
+                    _options.Username, _options.Password));
+            }
+            return;
         }
+
+        var connections = new MqttPipelinedConnection[_fleet.Vehicles.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, connections.Length), new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                var vin = _fleet.Vehicles[i].Vin;
+                try
+                {
+                    connections[i] = await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, vin, _options.Qos, ct, vin, secrets[vin]);
+                }
+                catch (InvalidOperationException refused)
+                {
+                    throw new InvalidOperationException($"Vehicle {vin}: {refused.Message}", refused);
+                }
+            });
+        _connections.AddRange(connections);
     }
 
     /// <summary>Runs every lane until its schedule is exhausted, then waits (up to <paramref name="ackTimeout"/>) for the last acknowledgements.</summary>
@@ -103,7 +127,10 @@ public sealed class LoadGenerator : IAsyncDisposable
 
     private async Task RunLaneAsync(Lane lane, MqttPipelinedConnection connection, CancellationToken cancellationToken)
     {
-        var buffer = new byte[BufferSize];
+        // A connection per vehicle: its lane never holds more than that vehicle's next frame, so it sleeps until
+        // the frame is due and borrows its buffer only to send (100,000 lanes must not hold 512 KiB each).
+        var single = _options.PerDeviceConnections;
+        var buffer = single ? [] : new byte[BufferSize];
         var format = _options.Format;
         var window = _options.MaxInFlight;
         var qos1 = _options.Qos == 1;
@@ -116,6 +143,8 @@ public sealed class LoadGenerator : IAsyncDisposable
                 var now = Seconds();
                 var length = 0;
                 var written = 0;
+                if (single && lane.Due.TryPeek(out _, out var dueNext) && dueNext <= now)
+                    buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
                 while (lane.Due.TryPeek(out var vehicle, out var due) && due <= now && length < BufferSize - (70 * 1024)
                     && (!qos1 || connection.InFlight < window))
                 {
@@ -144,7 +173,17 @@ public sealed class LoadGenerator : IAsyncDisposable
                 if (length > 0)
                 {
                     await connection.SendAsync(buffer.AsMemory(0, length), cancellationToken);
+                    if (single)
+                    {
+                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = [];
+                    }
                     continue;
+                }
+                if (single && buffer.Length > 0)
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = [];
                 }
                 if (qos1 && connection.InFlight >= window)
                 {
@@ -155,7 +194,7 @@ public sealed class LoadGenerator : IAsyncDisposable
                     break;
                 var wait = next - Seconds();
                 if (wait > 0.002)
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(wait, 0.05)), cancellationToken);
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(wait, single ? 5 : 0.05)), cancellationToken);
                 else
                     await Task.Yield();
             }

@@ -49,6 +49,42 @@ public sealed class LoadOptions
     /// <summary>Password of the generator's connections.</summary>
     public string? Password { get; set; }
 
+    /// <summary>
+    /// Each vehicle's MQTT secret by VIN; when set, every vehicle publishes over its own connection with its
+    /// VIN as user name and its secret as password, as a terminal does (<see cref="Connections"/> is then the
+    /// number of vehicles). Read from a file with <see cref="ReadDeviceSecrets"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? DeviceSecrets { get; set; }
+
+    /// <summary>True when every vehicle has a connection of its own (<see cref="DeviceSecrets"/>).</summary>
+    public bool PerDeviceConnections => DeviceSecrets is not null;
+
+    /// <summary>Connections the generator opens: one per vehicle with <see cref="DeviceSecrets"/>, else <see cref="Connections"/>.</summary>
+    public int ConnectionCount => PerDeviceConnections ? Vehicles : Connections;
+
+    /// <summary>
+    /// Reads <c>VIN,secret</c> lines (what <c>telemetry-cli devices add-many --out</c> writes; blank lines and
+    /// lines starting with <c>#</c> are skipped). Throws <see cref="InvalidDataException"/> naming the line
+    /// that is not of that form.
+    /// </summary>
+    public static Dictionary<string, string> ReadDeviceSecrets(string path)
+    {
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+        var number = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            number++;
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+                continue;
+            var comma = line.IndexOf(',', StringComparison.Ordinal);
+            if (comma <= 0 || comma == line.Length - 1)
+                throw new InvalidDataException($"{path}, line {number}: expected VIN,secret.");
+            secrets[line[..comma].Trim()] = line[(comma + 1)..].Trim();
+        }
+        return secrets;
+    }
+
     /// <summary>Base URL of the silo's HTTP API (alert stream, <c>/metrics</c>); null: nothing read from the silo.</summary>
     public Uri? ApiUrl { get; set; }
 
@@ -137,8 +173,18 @@ public sealed class LoadOptions
                 yield return string.Create(CultureInfo.InvariantCulture,
                     $"--rate {rate} gives {interval:0.###} s between one vehicle's frames (vehicles / rate); it must be a whole number of seconds from 1 to 10, each frame holding that many 1-Hz records.");
         }
-        if (Connections < 1 || Connections > Math.Max(1, Vehicles))
+        if (!PerDeviceConnections && (Connections < 1 || Connections > Math.Max(1, Vehicles)))
             yield return $"--connections {Connections} must be from 1 to the number of vehicles.";
+        if (DeviceSecrets is { } secrets)
+        {
+            if (Username is not null || Password is not null)
+                yield return "--device-secrets gives each vehicle its own credentials: leave out --username and --password.";
+            var missing = Enumerable.Range(0, Math.Min(Vehicles, 2_000_000)).Select(i => Telemetry.Simulation.Vins.Make(i, VinPrefix))
+                .Where(vin => !secrets.ContainsKey(vin)).ToList();
+            if (missing.Count > 0)
+                yield return $"--device-secrets has no secret for {missing.Count} of the {Vehicles} vehicles' VINs (the first: {missing[0]}); "
+                    + $"list them with `simulator vins --vehicles {Vehicles} --vin-prefix {VinPrefix}` and issue them with `telemetry-cli devices add-many`.";
+        }
         if (Qos is not (0 or 1))
             yield return $"--qos {Qos} must be 0 or 1.";
         if (ScrapeInterval < TimeSpan.Zero || ScrapeInterval > TimeSpan.FromMinutes(10))

@@ -196,7 +196,7 @@ public static class LoadRun
         var lateness = generator.Lateness();
         var generatorCpu = sampler.GeneratorCpuPercentOverall;
         var generatorBound = lateness.GetValueAtPercentile(99) > options.MaxLagSeconds * 1_000_000 / 2
-            && (options.Qos == 0 || endOfOffer.InFlight < options.MaxInFlight * options.Connections / 2);
+            && (options.Qos == 0 || endOfOffer.InFlight < options.MaxInFlight * options.ConnectionCount / 2);
 
         // A counter the silo has not yet incremented is not exposed at all: with a scrape, absent means 0.
         long? Delta(string name) => final is null ? null : (long)((final.Sum(name) ?? 0) - (baseline?.Sum(name) ?? 0));
@@ -258,7 +258,8 @@ public static class LoadRun
             ["format"] = options.Format,
             ["recordsPerFrame"] = options.RecordsPerFrame,
             ["rateFramesPerSecond"] = options.FramesPerSecond,
-            ["connections"] = options.Connections,
+            ["connections"] = options.ConnectionCount,
+            ["perDeviceConnections"] = options.PerDeviceConnections,
             ["qos"] = options.Qos,
             ["maxInFlight"] = options.MaxInFlight,
             ["broker"] = $"{options.Host}:{options.Port}",
@@ -336,7 +337,7 @@ public static class LoadRun
         // A silo whose journal is at its disk cap takes no frame until a cursor moves: that, not its CPU, held the run.
         if (journalFullRejections > 0)
             return ("journal", Inv($"the silo's journal reached its disk cap (Telemetry:Journal:MaxBytes) and refused {journalFullRejections} appends, so the silo stopped taking frames; its warning 4033 names the cursor that held it; {cpu}"));
-        if (!acked || (options.Qos == 1 && endOfOffer.InFlight >= options.MaxInFlight * options.Connections / 2))
+        if (!acked || (options.Qos == 1 && endOfOffer.InFlight >= options.MaxInFlight * options.ConnectionCount / 2))
             return ("broker", $"publishes waited for PUBACKs ({endOfOffer.InFlight} in flight at the end of the offer); {cpu}");
         var busiest = processes.Where(p => p.Name != "silo" && p.CpuPercentMean is not null).OrderByDescending(p => p.CpuPercentMean).FirstOrDefault();
         var silo = processes.FirstOrDefault(p => p.Name == "silo");
