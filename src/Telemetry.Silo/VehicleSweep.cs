@@ -78,8 +78,11 @@ public sealed partial class VehicleSweep(
         var horizon = now - TimeSpan.FromSeconds(allowance);
         var measured = Math.Min(allowance, delay.MeasuredAllowance(now));
         var due = vehicles.DueForClock(now - TimeSpan.FromSeconds(measured), options.Value.ClockPeriod);
-        metrics.ClockAdvanced(due.Count);
-        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
+        // Vehicles whose call failed in an earlier pass are called again, due or not.
+        List<string> called = _failures.HoldCursor ? [.. due.Union(_failures.Retry, StringComparer.Ordinal)] : due;
+        metrics.ClockAdvanced(called.Count);
+        var failed = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(called, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
             try
             {
@@ -87,9 +90,14 @@ public sealed partial class VehicleSweep(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                failed[vin] = 0;
                 Log.AdvanceFailed(logger, vin, ex);
             }
         });
+        foreach (var vin in _failures.Record(called, [.. failed.Keys]))
+        {
+            Log.AdvanceGivenUp(logger, vin, _failures.MaxPasses);
+        }
         await vehicles.SaveAsync(IndexPath, cancellationToken);
 
         // Every grain saves its state at least every PersistInterval while data flows, and the pass
@@ -109,9 +117,29 @@ public sealed partial class VehicleSweep(
         }
         if (cursor is { } position)
         {
+            if (_failures.HoldCursor)
+            {
+                // A vehicle that may not have saved its state: the marks wait (re-queued in order) until it has.
+                Log.CursorHeld(logger, _failures.Retry.Count);
+                var waiting = _marks.ToList();
+                _marks.Clear();
+                _marks.Enqueue(new Mark(DateTime.MinValue, position) { MaxAllowanceSeconds = 0 });
+                foreach (var m in waiting)
+                {
+                    _marks.Enqueue(m);
+                }
+                return;
+            }
             await journal.SaveCursorAsync(GrainStateCursor, position, cancellationToken);
         }
     }
+
+    /// <summary>The vehicles the sweep could not advance: retried, and holding the grain-state cursor meanwhile.</summary>
+    public SweepFailures Failures => _failures;
+
+    // Given up on after 5 minutes of failed passes, and at least 10 (at the default 30 s clock period, both).
+    private readonly SweepFailures _failures = new(Math.Max(SweepFailures.DefaultMaxPasses,
+        (int)Math.Ceiling(TimeSpan.FromMinutes(5) / options.Value.ClockPeriod)));
 
     /// <summary>A journal position at a pass, and the largest ingest-delay allowance of the passes since.</summary>
     private sealed class Mark(DateTime time, long sequence)
@@ -149,8 +177,14 @@ public sealed partial class VehicleSweep(
         [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Vehicle index: {Count} vehicles from {Path} ({Skipped} unreadable lines skipped)")]
         public static partial void IndexLoaded(ILogger logger, int count, string path, int skipped);
 
-        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Advancing the clock of {Vin} failed")]
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Advancing the clock of {Vin} failed; it is called again on the next pass, and the grain-state cursor waits for it")]
         public static partial void AdvanceFailed(ILogger logger, string vin, Exception exception);
+
+        [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "Grain-state cursor held: {Count} vehicles may not have saved their state (their clock could not be advanced)")]
+        public static partial void CursorHeld(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 1407, Level = LogLevel.Error, Message = "Advancing the clock of {Vin} failed {Passes} passes in a row: the grain-state cursor no longer waits for it, so after a crash its frames before the cursor are not evaluated again")]
+        public static partial void AdvanceGivenUp(ILogger logger, string vin, int passes);
     }
 }
 

@@ -129,6 +129,79 @@ public sealed class IngestBacklogTests
         Assert.True(cursor > lastBeforeStall, $"the grain-state cursor ({cursor}) should pass the records before the stall ({lastBeforeStall})");
     }
 
+    [Fact]
+    public async Task VehicleWhoseClockCannotBeAdvanced_HoldsTheGrainStateCursor_UntilItsCallSucceeds()
+    {
+        // A vehicle that the sweep could not call may not have saved its state: moving the grain-state
+        // cursor past its frames would leave them out of the evaluation after a crash. Its call is retried
+        // and the cursor waits for it (it used to move on, with the failure only logged).
+        var ct = TestContext.Current.CancellationToken;
+        var failing = new FailAdvanceClock();
+        await using var replay = await ReplayedSilo.StartAsync(s => s.AddSingleton<Orleans.IIncomingGrainCallFilter>(failing),
+            ("Telemetry:Vehicles:PersistInterval", "00:00:01"));
+        var silo = replay.Silo;
+        var journal = silo.Services.GetRequiredService<Telemetry.Storage.Journal.IJournal>();
+        var trucks = replay.Trucks(50, firstSeed: 7800);
+        failing.Vin = trucks[0].Vin;
+
+        // The first truck sends two frames and falls silent, so the sweep calls it: the call fails.
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var truck in trucks)
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+        }
+        // (The replayed clock moves with the frames: the others keep sending until the sweep finds it silent.)
+        for (var round = 0; round < 20 && failing.Failures < 2; round++)
+        {
+            foreach (var truck in trucks.Skip(1))
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+            await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
+        }
+        Assert.True(failing.Failures >= 2, "the sweep should call the silent truck, and the call fail");
+        var held = journal.ReadCursor(VehicleSweep.GrainStateCursor);
+
+        // The others drive on for two minutes; every pass retries the failing truck, and the cursor stays.
+        for (var round = 0; round < 12; round++)
+        {
+            foreach (var truck in trucks.Skip(1))
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+            await Task.Delay(TimeSpan.FromSeconds(0.4), ct);
+        }
+        var failuresWhileHeld = failing.Failures;
+        Assert.Equal(held, journal.ReadCursor(VehicleSweep.GrainStateCursor));
+        Assert.True(silo.Services.GetRequiredService<VehicleSweep>().Failures.HoldCursor);
+
+        // The call succeeds again: the truck saves its state and the cursor moves on.
+        failing.Vin = null;
+        foreach (var truck in trucks.Skip(1))
+            await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+        await Eventually.WaitAsync(() => journal.ReadCursor(VehicleSweep.GrainStateCursor) > held, TimeSpan.FromSeconds(30),
+            "the grain-state cursor moves once the failing call succeeds", ct);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{failuresWhileHeld} failed calls while the cursor was held at {held}");
+        Assert.True(failuresWhileHeld >= 3, $"the failing truck should have been retried on every pass, not {failuresWhileHeld} times");
+    }
+
+    /// <summary>Makes <c>AdvanceClock</c> of one vehicle fail while <see cref="Vin"/> is set.</summary>
+    private sealed class FailAdvanceClock : Orleans.IIncomingGrainCallFilter
+    {
+        private int _failures;
+
+        public volatile string? Vin;
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public Task Invoke(Orleans.IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceMethod?.Name == nameof(IVehicleGrain.AdvanceClock) && Vin is { } vin
+                && context.TargetId.Key.ToString() == vin)
+            {
+                Interlocked.Increment(ref _failures);
+                throw new InvalidOperationException("Injected: this vehicle's clock cannot be advanced.");
+            }
+            return context.Invoke();
+        }
+    }
+
     /// <summary>
     /// An embedded silo on a clock replayed from two hours back (the sweep runs every second of real
     /// time, each time on the replayed clock), and trucks whose HJ 1239 frames go straight to its pipeline.
@@ -142,7 +215,9 @@ public sealed class IngestBacklogTests
         public ReplayClock Clock { get; private init; } = null!;
         public DateTime Start { get; private init; }
 
-        public static async Task<ReplayedSilo> StartAsync(params (string Key, string Value)[] extraSettings)
+        public static Task<ReplayedSilo> StartAsync(params (string Key, string Value)[] extraSettings) => StartAsync(null, extraSettings);
+
+        public static async Task<ReplayedSilo> StartAsync(Action<IServiceCollection>? services, params (string Key, string Value)[] extraSettings)
         {
             var start = DateTime.UtcNow.AddHours(-2);
             start = new DateTime(start.Ticks - start.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
@@ -156,8 +231,11 @@ public sealed class IngestBacklogTests
             {
                 settings[key] = value;
             }
-            var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings,
-                services => services.AddSingleton(new TelemetryClock(clock)));
+            var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, settings, s =>
+            {
+                s.AddSingleton(new TelemetryClock(clock));
+                services?.Invoke(s);
+            });
             return new ReplayedSilo { Silo = silo, Clock = clock, Start = start, _pipeline = silo.Services.GetRequiredService<FramePipeline>() };
         }
 

@@ -32,4 +32,26 @@ public sealed class LoadSaturationTests
 
         Assert.Equal("silo", part);
     }
+
+    [Fact]
+    public void LateFrames_OnAMachineWhoseCoresWereAllBusy_AreTheMachine_NotTheGenerator()
+    {
+        // 200,000 trucks on 2 cores: generator 22 %, silo 110 %, broker 18 %, TSDB 44 % of one core.
+        ProcessFigures[] busy = [new("silo", 1, "proc", 110, 160, 0, 0, 0), new("broker", 2, "proc", 18, 37, 0, 0, 0), new("tsdb", 3, "proc", 44, 70, 0, 0, 0)];
+
+        var (part, evidence) = LoadRun.Saturation(new LoadOptions(), Machine, busy, generatorBound: true, acked: true, generatorCpu: 22,
+            new LoadSnapshot { InFlight = 20 }, journalFullRejections: 0);
+
+        Assert.Equal("machine", part);
+        Assert.Contains("194% of its 200%", evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LateFrames_FromAGeneratorUsingItsCore_AreTheGenerator()
+    {
+        var (part, _) = LoadRun.Saturation(new LoadOptions(), Machine, Processes, generatorBound: true, acked: true, generatorCpu: 97,
+            new LoadSnapshot { InFlight = 20 }, journalFullRejections: 0);
+
+        Assert.Equal("generator", part);
+    }
 }

@@ -333,7 +333,15 @@ public static class LoadRun
         var cpu = string.Join(", ", processes.Where(p => p.CpuPercentMean is not null).Select(p => Inv($"{p.Name} {p.CpuPercentMean:0}%")));
         cpu = Inv($"CPU (% of one core, {machine.Processors} cores): generator {generatorCpu:0}%{(cpu.Length > 0 ? ", " + cpu : "")}");
         if (generatorBound)
+        {
+            // Late frames from a generator far from a core of its own, on a machine whose cores were all busy:
+            // the processes sharing the machine starved it, not its own work.
+            var total = generatorCpu + processes.Where(p => p.Source == "proc").Sum(p => p.CpuPercentMean ?? 0);
+            var capacity = machine.Processors * 100.0;
+            if (generatorCpu < 80 && total >= 0.85 * capacity)
+                return ("machine", Inv($"frames went out late while the generator used {generatorCpu:0}% of a core and the processes on this machine {total:0}% of its {capacity:0}%: too few cores for all of them; {cpu}"));
             return ("generator", $"frames went out late while the in-flight windows were not full; {cpu}");
+        }
         // A silo whose journal is at its disk cap takes no frame until a cursor moves: that, not its CPU, held the run.
         if (journalFullRejections > 0)
             return ("journal", Inv($"the silo's journal reached its disk cap (Telemetry:Journal:MaxBytes) and refused {journalFullRejections} appends, so the silo stopped taking frames; its warning 4033 names the cursor that held it; {cpu}"));

@@ -1,0 +1,58 @@
+namespace Telemetry.Silo;
+
+/// <summary>
+/// The vehicles whose clock the sweep could not advance (a grain call failed), retried on the next passes.
+/// Such a vehicle may not have saved its state, so while one is outstanding the grain-state cursor must not
+/// move: after a crash the journal would no longer cover the frames its saved state lacks. A vehicle that
+/// still fails after <see cref="MaxPasses"/> passes in a row is given up on (logged as an error), so that one
+/// broken grain cannot hold the journal, and so ingest, for good.
+/// </summary>
+/// <param name="maxPasses">Consecutive failed passes after which a vehicle no longer holds the cursor.</param>
+public sealed class SweepFailures(int maxPasses = SweepFailures.DefaultMaxPasses)
+{
+    /// <summary>The default of <see cref="MaxPasses"/>.</summary>
+    public const int DefaultMaxPasses = 10;
+
+    private readonly Dictionary<string, int> _failedPasses = new(StringComparer.Ordinal);
+
+    /// <summary>Consecutive failed passes after which a vehicle no longer holds the cursor.</summary>
+    public int MaxPasses { get; } = maxPasses >= 1 ? maxPasses : throw new ArgumentOutOfRangeException(nameof(maxPasses));
+
+    /// <summary>Vehicles to call again on the next pass, with those the pass chose.</summary>
+    public IReadOnlyCollection<string> Retry => _failedPasses.Keys;
+
+    /// <summary>True while a vehicle whose clock could not be advanced holds the grain-state cursor.</summary>
+    public bool HoldCursor => _failedPasses.Count > 0;
+
+    /// <summary>
+    /// Records a pass: <paramref name="called"/> were called, <paramref name="failed"/> of them failed. Returns
+    /// the vehicles given up on in this pass (failed <see cref="MaxPasses"/> passes in a row).
+    /// </summary>
+    public IReadOnlyList<string> Record(IEnumerable<string> called, IReadOnlyCollection<string> failed)
+    {
+        ArgumentNullException.ThrowIfNull(called);
+        ArgumentNullException.ThrowIfNull(failed);
+        foreach (var vin in called)
+        {
+            if (!failed.Contains(vin))
+                _failedPasses.Remove(vin);
+        }
+
+        var givenUp = new List<string>();
+        foreach (var vin in failed)
+        {
+            var passes = _failedPasses.GetValueOrDefault(vin) + 1;
+            if (passes >= MaxPasses)
+            {
+                _failedPasses.Remove(vin);
+                givenUp.Add(vin);
+            }
+            else
+            {
+                _failedPasses[vin] = passes;
+            }
+        }
+
+        return givenUp;
+    }
+}
