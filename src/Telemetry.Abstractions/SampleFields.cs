@@ -47,6 +47,41 @@ public static class SampleFields
     /// <summary>Every numeric field: the diesel record's, then the supplementary record's.</summary>
     public static readonly IReadOnlyList<Field> All = [.. Diesel, .. Supplementary];
 
+    /// <summary>
+    /// The value of field <paramref name="index"/> of <see cref="All"/>, read through a reference: what
+    /// <c>All[index].Get(sample)</c> gives without copying the sample into a delegate call for every field
+    /// (the storage's per-sample loops). NaN for an index outside <see cref="All"/>.
+    /// </summary>
+    public static double Value(in Sample sample, int index) => index switch
+    {
+        0 => sample.SpeedKmh,
+        1 => sample.BarometricPressureKpa,
+        2 => sample.EngineTorquePercent,
+        3 => sample.FrictionTorquePercent,
+        4 => sample.EngineSpeedRpm,
+        5 => sample.FuelFlowLph,
+        6 => sample.NoxUpstreamPpm,
+        7 => sample.NoxDownstreamPpm,
+        8 => sample.ReagentLevelPercent,
+        9 => sample.IntakeAirFlowKgph,
+        10 => sample.ScrInletTempC,
+        11 => sample.ScrOutletTempC,
+        12 => sample.DpfPressureDropKpa,
+        13 => sample.CoolantTempC,
+        14 => sample.FuelLevelPercent,
+        15 => sample.Longitude,
+        16 => sample.Latitude,
+        17 => sample.OdometerKm,
+        18 => sample.EngineTorqueMode,
+        19 => sample.AcceleratorPedalPercent,
+        20 => sample.TotalFuelUsedL,
+        21 => sample.UreaTankTempC,
+        22 => sample.UreaDosingMlph,
+        23 => sample.TotalUreaUsedG,
+        24 => sample.DpfExhaustTempC,
+        _ => double.NaN,
+    };
+
     /// <summary>Name of the stored/JSON field that says how a signed sample's signature checked out.</summary>
     public const string SignatureName = "signature";
 

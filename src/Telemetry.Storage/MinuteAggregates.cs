@@ -27,13 +27,13 @@ internal sealed class MinuteAggregates(TimeProvider time)
     private static readonly byte[][] MeanKeys = Keys("_mean");
     private static readonly byte[][] MinKeys = Keys("_min");
     private static readonly byte[][] MaxKeys = Keys("_max");
-    private static readonly Func<Sample, double>[] Getters = [.. AdaptiveFields.DetailIndexes.Select(i => SampleFields.All[i].Get)];
+    private static readonly int[] DetailIndexes = AdaptiveFields.DetailIndexes;
     private readonly ConcurrentDictionary<string, Vehicle> _vehicles = new(StringComparer.Ordinal);
 
     /// <summary>Adds <paramref name="samples"/>; writes the minutes they complete to <paramref name="output"/> (lines joined by <c>\n</c>, after what it holds).</summary>
     public void Add(SeriesKey series, IReadOnlyList<Sample> samples, ArrayBufferWriter<byte> output)
     {
-        if (Getters.Length == 0)
+        if (DetailIndexes.Length == 0)
             return;
         while (true)
         {
@@ -95,10 +95,10 @@ internal sealed class MinuteAggregates(TimeProvider time)
 
     private sealed class MinuteTotals
     {
-        private readonly double[] _sum = new double[Getters.Length];
-        private readonly double[] _min = new double[Getters.Length];
-        private readonly double[] _max = new double[Getters.Length];
-        private readonly int[] _count = new int[Getters.Length];
+        private readonly double[] _sum = new double[DetailIndexes.Length];
+        private readonly double[] _min = new double[DetailIndexes.Length];
+        private readonly double[] _max = new double[DetailIndexes.Length];
+        private readonly int[] _count = new int[DetailIndexes.Length];
         private int _samples;
         private ulong _seconds;
 
@@ -122,9 +122,9 @@ internal sealed class MinuteAggregates(TimeProvider time)
                 return;
             _seconds |= bit;
             _samples++;
-            for (var i = 0; i < Getters.Length; i++)
+            for (var i = 0; i < DetailIndexes.Length; i++)
             {
-                var value = Getters[i](sample);
+                var value = SampleFields.Value(sample, DetailIndexes[i]);
                 if (!double.IsFinite(value))
                     continue;
                 if (_count[i]++ == 0)
@@ -151,14 +151,14 @@ internal sealed class MinuteAggregates(TimeProvider time)
                 return;
 
             var head = SamplePoints.SeriesHead(series, AdaptiveFields.AggregateMeasurement);
-            var span = output.GetSpan(1 + head.Length + Getters.Length * 3 * 64 + 64);
+            var span = output.GetSpan(1 + head.Length + DetailIndexes.Length * 3 * 64 + 64);
             var at = 0;
             if (output.WrittenCount > 0)
                 span[at++] = (byte)'\n';
             head.CopyTo(span[at..]);
             at += head.Length;
             var separator = ' ';
-            for (var i = 0; i < Getters.Length; i++)
+            for (var i = 0; i < DetailIndexes.Length; i++)
             {
                 if (_count[i] == 0)
                     continue;

@@ -15,7 +15,7 @@ internal static class Utf8SampleLine
     // " name=" and ",name=" per field, escaped like LineBuilder does.
     private static readonly byte[][] FirstKeys = [.. SampleFields.All.Select(f => Key(' ', f.Name))];
     private static readonly byte[][] NextKeys = [.. SampleFields.All.Select(f => Key(',', f.Name))];
-    private static readonly Func<Sample, double>[] Getters = [.. SampleFields.All.Select(f => f.Get)];
+    private static readonly int FieldCount = SampleFields.All.Count;
     private static readonly byte[] PositionValidFirst = Key(' ', SamplePoints.PositionValidField);
     private static readonly byte[] PositionValidNext = Key(',', SamplePoints.PositionValidField);
     private static readonly byte[] PositionStatusKey = Key(',', SamplePoints.PositionStatusField);
@@ -43,11 +43,11 @@ internal static class Utf8SampleLine
         head.CopyTo(destination);
         var at = head.Length;
         var fields = 0;
-        for (var i = 0; i < Getters.Length; i++)
+        for (var i = 0; i < FieldCount; i++)
         {
             if (include is not null && !include[i])
                 continue;
-            var value = Getters[i](sample);
+            var value = SampleFields.Value(sample, i);
             if (!double.IsFinite(value))
                 continue;
             var key = fields++ == 0 ? FirstKeys[i] : NextKeys[i];

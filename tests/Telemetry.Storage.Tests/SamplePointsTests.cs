@@ -143,6 +143,20 @@ public sealed class SamplePointsTests
     }
 
     [Fact]
+    public void SampleFieldsValue_EveryIndex_IsThatFieldsGetter()
+    {
+        // Distinct values, so that two indexes mapped to one property would show.
+        var sample = Sample.Empty(Time);
+        for (var i = 0; i < SampleFields.All.Count; i++)
+            sample = SampleFields.All[i].With(sample, 1000 + i + 0.5);
+
+        for (var i = 0; i < SampleFields.All.Count; i++)
+            Assert.Equal(SampleFields.All[i].Get(sample), SampleFields.Value(sample, i));
+        Assert.True(double.IsNaN(SampleFields.Value(sample, SampleFields.All.Count)));
+        Assert.True(double.IsNaN(SampleFields.Value(Sample.Empty(Time), SampleFields.All.Count - 1))); // no supplementary record
+    }
+
+    [Fact]
     public void WriteLines_AnyValues_SameTextAsFieldByFieldRenderingAndEveryNumberRoundTrips()
     {
         var random = new Random(17691);

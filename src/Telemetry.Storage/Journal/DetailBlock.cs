@@ -56,7 +56,7 @@ public static class DetailBlock
             var mask = 0;
             for (var f = 0; f < fields.Length; f++)
             {
-                var value = SampleFields.All[fields[f]].Get(sample);
+                var value = SampleFields.Value(sample, fields[f]);
                 if (!double.IsFinite(value))
                     continue;
                 mask |= 1 << f;
