@@ -79,9 +79,11 @@ public sealed partial class VehicleSweep(
         var measured = Math.Min(allowance, delay.MeasuredAllowance(now));
         var due = vehicles.DueForClock(now - TimeSpan.FromSeconds(measured), options.Value.ClockPeriod);
         // Vehicles whose call failed in an earlier pass are called again, due or not.
-        List<string> called = _failures.HoldCursor ? [.. due.Union(_failures.Retry, StringComparer.Ordinal)] : due;
+        var retry = _failures.Retry;
+        List<string> called = retry.Count > 0 ? [.. due.Union(retry, StringComparer.Ordinal)] : due;
         metrics.ClockAdvanced(called.Count);
         var failed = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        var retryOnly = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(called, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (vin, _) =>
         {
             try
@@ -90,11 +92,21 @@ public sealed partial class VehicleSweep(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                failed[vin] = 0;
-                Log.AdvanceFailed(logger, vin, ex);
+                // The journal full (the grain keeps what it could not write) or no answer in time: called again,
+                // but the cursor does not wait, since the journal frees space only when the cursors move.
+                if (ex is TimeoutException || journal.Stats.IsFull)
+                {
+                    retryOnly[vin] = 0;
+                    Log.AdvanceDeferred(logger, vin, ex);
+                }
+                else
+                {
+                    failed[vin] = 0;
+                    Log.AdvanceFailed(logger, vin, ex);
+                }
             }
         });
-        foreach (var vin in _failures.Record(called, [.. failed.Keys]))
+        foreach (var vin in _failures.Record(called, [.. failed.Keys], [.. retryOnly.Keys]))
         {
             Log.AdvanceGivenUp(logger, vin, _failures.MaxPasses);
         }
@@ -120,7 +132,7 @@ public sealed partial class VehicleSweep(
             if (_failures.HoldCursor)
             {
                 // A vehicle that may not have saved its state: the marks wait (re-queued in order) until it has.
-                Log.CursorHeld(logger, _failures.Retry.Count);
+                Log.CursorHeld(logger, _failures.Holding);
                 var waiting = _marks.ToList();
                 _marks.Clear();
                 _marks.Enqueue(new Mark(DateTime.MinValue, position) { MaxAllowanceSeconds = 0 });
@@ -179,6 +191,9 @@ public sealed partial class VehicleSweep(
 
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Advancing the clock of {Vin} failed; it is called again on the next pass, and the grain-state cursor waits for it")]
         public static partial void AdvanceFailed(ILogger logger, string vin, Exception exception);
+
+        [LoggerMessage(EventId = 1408, Level = LogLevel.Debug, Message = "Advancing the clock of {Vin} failed while the journal is full or the silo slow; it is called again on the next pass")]
+        public static partial void AdvanceDeferred(ILogger logger, string vin, Exception exception);
 
         [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "Grain-state cursor held: {Count} vehicles may not have saved their state (their clock could not be advanced)")]
         public static partial void CursorHeld(ILogger logger, int count);

@@ -45,4 +45,23 @@ public sealed class SweepFailuresTests
         Assert.Empty(failures.Record(["X"], ["X"]));
         Assert.True(failures.HoldCursor);
     }
+
+    [Fact]
+    public void FailureWhileTheJournalIsFull_IsRetried_ButNeverHoldsTheCursor()
+    {
+        // Holding the cursor while the journal is full would keep it full: the grain's write waits for space
+        // that only a moving cursor frees (a 100,000-truck run stopped ingest so).
+        var failures = new SweepFailures();
+        failures.Record(["A", "B"], ["A"]);
+        Assert.True(failures.HoldCursor);
+
+        failures.Record(["A", "B"], [], retryOnly: ["A", "B"]);
+
+        Assert.False(failures.HoldCursor);
+        Assert.Equal(0, failures.Holding);
+        Assert.Equal(["A", "B"], failures.Retry.Order());
+
+        failures.Record(["A", "B"], []); // both went through
+        Assert.Empty(failures.Retry);
+    }
 }
