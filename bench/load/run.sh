@@ -16,6 +16,7 @@
 #   OUT_DIR=bench/results/load     one JSON report per step, the silo's telemetry_* counters at its end
 #                                  (*.silo-metrics.txt) and its warnings by event, counted (*.silo-warnings.log)
 #   TITLE="..."                    heading of the table
+#   KEEP_LOGS=1                    also copy each step's whole silo log to OUT_DIR (*.silo.log)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -50,7 +51,7 @@ sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simul
 
 work=$(mktemp -d /tmp/telemetry-load-XXXXXX)
 mkdir -p "$OUT_DIR"
-rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.vm-bytes "$OUT_DIR"/*.silo-metrics.txt "$OUT_DIR"/*.silo-warnings.log
+rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.vm-bytes "$OUT_DIR"/*.silo-metrics.txt "$OUT_DIR"/*.silo-warnings.log "$OUT_DIR"/*.silo.log
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -121,6 +122,7 @@ for format in $FORMATS; do
       awk '/^(warn|fail|crit):/ { head = $0; getline body; k = $2; n[k]++; last[k] = head "\n" body; if (n[k] <= 2) first[k] = first[k] head "\n" body "\n" }
         END { for (k in n) { print "== " k " x" n[k]; printf "%s", first[k]; if (n[k] > 2) print last[k] } }' \
         "$dir/silo.log" > "$OUT_DIR/$(printf %02d $n)-$name.silo-warnings.log" || true
+      [ -n "${KEEP_LOGS:-}" ] && cp "$dir/silo.log" "$OUT_DIR/$(printf %02d $n)-$name.silo.log"
       echo "   exit code $status"
       cleanup
     done
