@@ -25,7 +25,7 @@ public class AdaptiveRecordBenchmarks
         _sink = new JournalTimeSeriesSink(_journal, new TimeSeriesOptions { Policy = "adaptive" });
         var start = new DateTime(2026, 11, 30, 8, 0, 0, DateTimeKind.Utc);
         // Ten minutes of frames, so that the 1-minute aggregates complete as they do in a run.
-        _frames = [.. Enumerable.Range(0, 60).Select(f => Enumerable.Range(0, 10).Select(i => Frame(start.AddSeconds(f * 10 + i), i)).ToArray())];
+        _frames = [.. Enumerable.Range(0, 60).Select(f => Enumerable.Range(0, 10).Select(i => BenchmarkFrames.WithSupplementary(start.AddSeconds(f * 10 + i), i)).ToArray())];
     }
 
     [GlobalCleanup]
@@ -34,37 +34,6 @@ public class AdaptiveRecordBenchmarks
 
     [Benchmark]
     public ValueTask FrameToAdaptiveRecord() => _sink.WriteSamplesAsync(_series, _frames[_next++ % _frames.Length]);
-
-    private static Sample Frame(DateTime time, int i) => new()
-    {
-        TimeUtc = time,
-        SpeedKmh = 62.5 + i * 0.25,
-        BarometricPressureKpa = 100.5,
-        EngineTorquePercent = 47 + i,
-        FrictionTorquePercent = 8,
-        EngineSpeedRpm = 1412.375 + i,
-        FuelFlowLph = 21.35 + i * 0.05,
-        NoxUpstreamPpm = 812.4 - i,
-        NoxDownstreamPpm = 38.15 + i * 0.5,
-        ReagentLevelPercent = 61.2,
-        IntakeAirFlowKgph = 1003.65 + i,
-        ScrInletTempC = 318.03125 + i,
-        ScrOutletTempC = 301.5 + i,
-        DpfPressureDropKpa = 2.1,
-        CoolantTempC = 86,
-        FuelLevelPercent = 55.6,
-        EngineTorqueMode = 1,
-        AcceleratorPedalPercent = 32.4,
-        TotalFuelUsedL = 120_345.5 + i * 0.01,
-        UreaTankTempC = 24,
-        UreaDosingMlph = 812,
-        TotalUreaUsedG = 45_678 + i,
-        DpfExhaustTempC = 402.5 + i,
-        PositionStatus = 0,
-        Longitude = 117.120_345 + i * 1e-5,
-        Latitude = 36.651_234 + i * 1e-5,
-        OdometerKm = 183_456.7 + i * 0.02,
-    };
 
     /// <summary>A journal that keeps nothing: counts the records and bytes appended.</summary>
     private sealed class CountingJournal : IJournal

@@ -122,26 +122,23 @@ public sealed partial class VehicleSweep(
         }
         _marks.Enqueue(new Mark(now, mark) { MaxAllowanceSeconds = measured });
         var covered = now - options.Value.PersistInterval - options.Value.ClockPeriod - options.Value.ClockPeriod;
+        bool Passed(Mark oldest) => oldest.Time <= covered - TimeSpan.FromSeconds(oldest.MaxAllowanceSeconds);
+        if (_failures.HoldCursor)
+        {
+            // A vehicle that may not have saved its state: the marks wait until it has.
+            if (_marks.Count > 0 && Passed(_marks.Peek()))
+            {
+                Log.CursorHeld(logger, _failures.Holding);
+            }
+            return;
+        }
         long? cursor = null;
-        while (_marks.Count > 0 && _marks.Peek() is var oldest && oldest.Time <= covered - TimeSpan.FromSeconds(oldest.MaxAllowanceSeconds))
+        while (_marks.Count > 0 && Passed(_marks.Peek()))
         {
             cursor = _marks.Dequeue().Sequence;
         }
         if (cursor is { } position)
         {
-            if (_failures.HoldCursor)
-            {
-                // A vehicle that may not have saved its state: the marks wait (re-queued in order) until it has.
-                Log.CursorHeld(logger, _failures.Holding);
-                var waiting = _marks.ToList();
-                _marks.Clear();
-                _marks.Enqueue(new Mark(DateTime.MinValue, position) { MaxAllowanceSeconds = 0 });
-                foreach (var m in waiting)
-                {
-                    _marks.Enqueue(m);
-                }
-                return;
-            }
             await journal.SaveCursorAsync(GrainStateCursor, position, cancellationToken);
         }
     }

@@ -93,6 +93,10 @@ internal static partial class Log
         Message = "Shipper: saving its cursor failed; it tries again after the next request.")]
     public static partial void ShipperCursorFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 4046, Level = LogLevel.Warning,
+        Message = "Shipper: journal record {Sequence} passed its checksum but its detail block does not read; its unreadable part is skipped (counted in telemetry.storage.journal.corrupt, reason=detail).")]
+    public static partial void DetailMalformed(ILogger logger, long sequence);
+
     [LoggerMessage(EventId = 4045, Level = LogLevel.Warning,
         Message = "Detail shipper: the journal holds {Bytes} bytes, over {GiveWayBytes} (3/4 of Telemetry:Journal:MaxBytes), so it ships {Behind} behind instead of Telemetry:TimeSeries:AdaptiveDetailDelay {Delay} and the journal can free space; an episode found later than that after its samples gets full resolution only from there on ({Records} records passed early so far). Raise Telemetry:Journal:MaxBytes to keep the whole window.")]
     public static partial void DetailGaveWay(ILogger logger, long bytes, long giveWayBytes, TimeSpan behind, TimeSpan delay, long records);

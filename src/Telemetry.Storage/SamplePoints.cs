@@ -81,15 +81,20 @@ public static class SamplePoints
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Count == 0)
             return 0;
-        var head = SeriesHead(series);
+        return WriteLines(output, SeriesHead(series), samples, include: null);
+    }
+
+    /// <summary>The lines of <paramref name="samples"/> under <paramref name="head"/>, only the fields <paramref name="include"/>d (all when null).</summary>
+    private static int WriteLines(IBufferWriter<byte> output, ReadOnlySpan<byte> head, IReadOnlyList<Sample> samples, bool[]? include)
+    {
         var total = 0;
         for (var i = 0; i < samples.Count; i++)
         {
             var span = output.GetSpan(head.Length + Utf8SampleLine.MaxFieldBytes + 1);
             var length = 0;
-            if (total > 0)
+            if (i > 0)
                 span[length++] = (byte)'\n';
-            length += Utf8SampleLine.Write(span[length..], head, samples[i]);
+            length += Utf8SampleLine.Write(span[length..], head, samples[i], include, withPosition: true);
             output.Advance(length);
             total += length;
         }
@@ -107,16 +112,7 @@ public static class SamplePoints
     {
         var core = SeriesHead(series);
         var type = Journal.DetailBlock.Write(output, core, samples) ? Journal.JournalRecordType.PointsWithDetail : Journal.JournalRecordType.Points;
-        for (var i = 0; i < samples.Count; i++)
-        {
-            var span = output.GetSpan(core.Length + Utf8SampleLine.MaxFieldBytes + 1);
-            var length = 0;
-            if (i > 0)
-                span[length++] = (byte)'\n';
-            length += Utf8SampleLine.Write(span[length..], core, samples[i], AdaptiveFields.IsCore, withPosition: true);
-            output.Advance(length);
-        }
-
+        WriteLines(output, core, samples, AdaptiveFields.IsCore);
         return type;
     }
 

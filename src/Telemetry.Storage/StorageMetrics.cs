@@ -64,7 +64,7 @@ public sealed class StorageMetrics : IDisposable
         _journalFull = _meter.CreateCounter<long>("telemetry.storage.journal.full.rejections", "{record}",
             "Appends refused because the journal reached its disk cap and no shipped segment could be deleted.");
         _journalCorrupt = _meter.CreateCounter<long>("telemetry.storage.journal.corrupt", "{record}",
-            "Records found damaged: a torn tail cut on open (reason=torn_tail) or a record skipped by a reader (reason=checksum|header).");
+            "Records found damaged: a torn tail cut on open (reason=torn_tail), a record skipped by a reader (reason=checksum|header), or a detail block that does not read (reason=detail).");
         _journalSegmentsDeleted = _meter.CreateCounter<long>("telemetry.storage.journal.segments.deleted", "{segment}",
             "Shipped segments deleted, by reason: retention or cap.");
         _shippedLines = _meter.CreateCounter<long>("telemetry.storage.shipper.lines", "{line}",

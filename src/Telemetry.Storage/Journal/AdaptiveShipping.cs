@@ -66,16 +66,17 @@ public sealed class AdaptiveShipping
     /// <summary>True when <paramref name="second"/> (Unix seconds) of <paramref name="vin"/> lies within <paramref name="margin"/> of a known episode.</summary>
     public bool Covers(string vin, long second, TimeSpan margin)
     {
-        var seconds = (long)margin.TotalSeconds;
         lock (_gate)
+            return _episodes.TryGetValue(vin, out var list) && Covers(list, second, margin);
+    }
+
+    private static bool Covers(List<Episode> episodes, long second, TimeSpan margin)
+    {
+        var seconds = (long)margin.TotalSeconds;
+        foreach (var episode in episodes)
         {
-            if (!_episodes.TryGetValue(vin, out var list))
-                return false;
-            foreach (var episode in list)
-            {
-                if (second >= episode.Start - seconds && (episode.End == long.MaxValue || second <= episode.End + seconds))
-                    return true;
-            }
+            if (second >= episode.Start - seconds && (episode.End == long.MaxValue || second <= episode.End + seconds))
+                return true;
         }
 
         return false;
@@ -89,19 +90,8 @@ public sealed class AdaptiveShipping
         Span<char> chars = stackalloc char[vin.Length];
         for (var i = 0; i < vin.Length; i++)
             chars[i] = (char)vin[i];
-        var seconds = (long)margin.TotalSeconds;
         lock (_gate)
-        {
-            if (_episodes.Count == 0 || !_episodes.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var list))
-                return false;
-            foreach (var episode in list)
-            {
-                if (second >= episode.Start - seconds && (episode.End == long.MaxValue || second <= episode.End + seconds))
-                    return true;
-            }
-        }
-
-        return false;
+            return _episodes.Count > 0 && _episodes.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars, out var list) && Covers(list, second, margin);
     }
 
     /// <summary>

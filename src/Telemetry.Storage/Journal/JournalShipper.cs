@@ -215,15 +215,13 @@ public sealed class JournalShipper : BackgroundService
         else if (_detail && record.Type == JournalRecordType.PointsWithDetail)
         {
             // The binary detail: the lines of the seconds around an episode are rendered here, the rest never are.
-            var count = RenderDetail(record.Payload.Span);
+            var count = RenderDetail(record.Payload.Span, out var malformed);
+            if (malformed && DetailBlock.TrySplit(record.Payload.Span, out _))
+                Malformed(record); // a bad split is the main shipper's to count
             for (var i = 0; i < count; i++)
             {
                 if (batch.Lines.Count == _options.BatchSize)
-                {
-                    await DispatchAsync(batch, cancellationToken);
-                    Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
-                    batch.Records = 1;
-                }
+                    await DispatchMidRecordAsync(batch, record, cancellationToken);
 
                 batch.Lines.Add(_rendered.Slice(i, 1).Span);
             }
@@ -234,14 +232,12 @@ public sealed class JournalShipper : BackgroundService
         {
             // Line protocol: a Points record, or what follows the detail of a PointsWithDetail one. The detail
             // shipper finds the hdv_detail lines of journals written before the detail was binary.
+            if (!_detail && record.Type == JournalRecordType.PointsWithDetail && !DetailBlock.TrySplit(record.Payload.Span, out _))
+                Malformed(record); // its lines cannot be found
             var payload = DetailBlock.Text(record.Type, record.Payload);
             var lines = LineRanges(payload.Span);
             if (batch.Lines.Count > 0 && batch.Lines.Count + lines.Count > _options.BatchSize)
-            {
-                await DispatchAsync(batch, cancellationToken);
-                Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
-                batch.Records = 1;
-            }
+                await DispatchMidRecordAsync(batch, record, cancellationToken);
 
             // A record larger than a request is split; the cursor passes it only with its last part.
             foreach (var (start, length) in lines)
@@ -249,11 +245,7 @@ public sealed class JournalShipper : BackgroundService
                 if (!Selects(payload.Span.Slice(start, length)))
                     continue;
                 if (batch.Lines.Count == _options.BatchSize)
-                {
-                    await DispatchAsync(batch, cancellationToken);
-                    Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
-                    batch.Records = 1;
-                }
+                    await DispatchMidRecordAsync(batch, record, cancellationToken);
 
                 var line = payload.Span.Slice(start, length);
                 if (_detail)
@@ -272,15 +264,24 @@ public sealed class JournalShipper : BackgroundService
             await DispatchAsync(batch, cancellationToken);
     }
 
+    /// <summary>Sends what is gathered before going on with <paramref name="record"/>, which the next request then starts with.</summary>
+    private async Task DispatchMidRecordAsync(Gathering batch, JournalRecord record, CancellationToken cancellationToken)
+    {
+        await DispatchAsync(batch, cancellationToken);
+        Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+        batch.Records = 1;
+    }
+
     /// <summary>
     /// Renders, into <see cref="_rendered"/>, the <c>hdv</c> lines of the samples of a detail block that lie
     /// within <see cref="TimeSeriesOptions.AdaptiveWindow"/> of a known episode; returns how many.
     /// </summary>
-    private int RenderDetail(ReadOnlySpan<byte> payload)
+    private int RenderDetail(ReadOnlySpan<byte> payload, out bool malformed)
     {
         _rendered.Clear();
         var reader = DetailBlock.Read(payload);
-        if (!reader.Valid)
+        malformed = !reader.Valid;
+        if (malformed)
             return 0;
         var vin = reader.Vin;
         var head = reader.Head;
@@ -295,7 +296,15 @@ public sealed class JournalShipper : BackgroundService
                 _rendered.Add(_lineBuffer.AsSpan(0, length));
         }
 
+        malformed = !reader.Valid;
         return _rendered.Count;
+    }
+
+    /// <summary>A record whose checksum held but whose detail block does not read: counted and logged, never shipped wrong.</summary>
+    private void Malformed(JournalRecord record)
+    {
+        _metrics.JournalCorrupt("detail", 1);
+        Log.DetailMalformed(_logger, record.Sequence);
     }
 
     /// <summary>

@@ -177,6 +177,55 @@ public sealed class AdaptivePolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task DetailBlockThatDoesNotRead_IsCountedAsCorrupt_AndTheRecordsAfterItShip()
+    {
+        // A record whose checksum holds but whose detail does not read (written by a bug, not by the disk):
+        // counted once, never shipped as garbage, and the shippers go on.
+        await using var server = await VictoriaMetricsServer.StartAsync(deduplicate: false, Ct);
+        var options = Adaptive(server.Url);
+        await using var journal = new FileJournal(new JournalOptions { Directory = _dir.File("journal"), Fsync = false }, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
+        var vin = TestData.NewVin("LADPK");
+        var bad = new byte[64];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bad, 1000); // a detail longer than the record
+        await journal.AppendAsync(JournalRecordType.PointsWithDetail, bad, Ct);
+        var broken = new System.Buffers.ArrayBufferWriter<byte>();
+        SamplePoints.WriteAdaptive(broken, vin, [At(DateTime.UtcNow.AddMinutes(-5), 0)]);
+        var cut = broken.WrittenSpan.ToArray();
+        cut[4] = 0xFF; // the head length now runs past the detail: the split holds, the block does not read
+        await journal.AppendAsync(JournalRecordType.PointsWithDetail, cut, Ct);
+        await new JournalTimeSeriesSink(journal, options).WriteSamplesAsync(vin, [At(DateTime.UtcNow.AddMinutes(-5), 1)], Ct);
+
+        var corrupt = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "telemetry.storage.journal.corrupt")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                corrupt.AddOrUpdate((string)tag.Value!, value, (_, sum) => sum + value);
+        });
+        listener.Start();
+        var adaptive = new AdaptiveShipping();
+        adaptive.TryRegister(System.Text.Encoding.UTF8.GetBytes(SamplePoints.ToLine(TestData.Alert(vin, startUtc: DateTime.UtcNow.AddMinutes(-6)))));
+        using var main = Shipper(journal, options, adaptive, detail: false);
+        using var detail = Shipper(journal, options, adaptive, detail: true);
+        await main.StartAsync(Ct);
+        await detail.StartAsync(Ct);
+        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
+            Patience, "both shippers passed the last record", Ct);
+        await main.StopAsync(Ct);
+        await detail.StopAsync(Ct);
+
+        Assert.Equal(2, corrupt.GetValueOrDefault("detail")); // each record once: the bad split by the main shipper, the bad block by the detail shipper
+        var speed = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_speedKmh\",vin=\"{vin}\"}}", 2, Patience, Ct);
+        Assert.Equal(2, VictoriaMetricsServer.CountSamples(speed)); // the cut record's core line and the good record's
+        Assert.Single(await server.WaitForSampleCountAsync($"{{__name__=\"hdv_coolantTempC\",vin=\"{vin}\"}}", 1, Patience, Ct)); // the good record's detail
+    }
+
+    [Fact]
     public async Task MinuteAggregate_CompletedByAWriteTheFullJournalRefused_IsWrittenWithTheNextRecord()
     {
         var options = new TimeSeriesOptions { Policy = "adaptive" };
