@@ -45,6 +45,7 @@ public sealed partial class VehicleGrain(
     private List<AlertChange>? _unwrittenChanges;
     private DateTime _lastPersistUtc;
     private string _vin = "";
+    private VehicleIndex.SaveTag _saveTag = null!;
 
     // Lists of accepted samples, reused across calls of all grains (a list kept per grain would hold its
     // largest frame for the grain's life); a list that grew past a large frame is not kept.
@@ -56,6 +57,7 @@ public sealed partial class VehicleGrain(
     {
         var vin = _vin = this.GetPrimaryKeyString();
         _detector = new VehicleDetector(vin, detectionOptions.Value, registry.Find(vin), zones);
+        _saveTag = vehicles.SaveTagOf(vin);
         if (state.RecordExists && state.State.Detector is { } saved)
         {
             _detector.Restore(saved);
@@ -74,7 +76,10 @@ public sealed partial class VehicleGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_dirty && (reason.ReasonCode != DeactivationReasonCode.ShuttingDown || _options.SaveOnShutdown))
+        // Not with samples or changes the journal refused: the saved state would count them, and the frame
+        // sent again would be dropped as a duplicate. Unsaved, the frame is evaluated again when it comes back.
+        if (_dirty && _unwrittenSamples is null && _unwrittenChanges is null
+            && (reason.ReasonCode != DeactivationReasonCode.ShuttingDown || _options.SaveOnShutdown))
         {
             await PersistAsync();
         }
@@ -97,6 +102,9 @@ public sealed partial class VehicleGrain(
     private async ValueTask<IngestResult> IngestAsync(TelemetryBatch batch, List<Sample> accepted)
     {
         using var activity = GrainTracing.Source.StartActivity("vehicle ingest");
+        // Before anything is evaluated or written: the journal's records of this frame (its samples now, its raw
+        // message once this call returns) are not covered by the saved state until the next save.
+        _saveTag.Unsaved(vehicles);
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
         _detector.IngestDelaySeconds = batch.ReceivedUtc == default ? 0 : delay.Allowance(batch.ReceivedUtc);
         var result = _detector.OnBatch(batch, _changes, accepted);
@@ -154,6 +162,7 @@ public sealed partial class VehicleGrain(
     public async ValueTask ReportCheckCodeFailure(DateTime receivedUtc)
     {
         _changes.Clear();
+        _saveTag.Unsaved(vehicles);
         _detector.OnCheckCodeFailure(receivedUtc, _changes);
         PublishLive(_changes);
         await WriteAsync([], _changes);
@@ -206,14 +215,15 @@ public sealed partial class VehicleGrain(
         _detector.OnClock(nowUtc, _changes);
         if (_changes.Count > 0 || _unwrittenSamples is not null || _unwrittenChanges is not null)
         {
+            _saveTag.Unsaved(vehicles);
             PublishLive(_changes);
             await WriteAsync([], _changes);
             metrics.Record(default, _changes);
             await PersistAsync();
         }
-        else if (_dirty || _hours.DirtyCount > 0)
+        else if (_dirty || _hours.DirtyCount > 0 || _saveTag.Since != 0)
         {
-            // Silent: save now, so the journal need not cover this vehicle after a crash.
+            // Silent, or unsaved for long: save now, so the journal need not cover this vehicle after a crash.
             await PersistAsync();
         }
         var vin = _vin;
@@ -241,6 +251,8 @@ public sealed partial class VehicleGrain(
         await state.WriteStateAsync();
         // The snapshot is only needed for the write: do not keep a second copy of the detector in memory.
         state.State.Detector = null;
+        // Every journal record of this vehicle so far is covered (a raw message is archived only after its call returns).
+        _saveTag.Saved();
         _dirty = false;
         _lastPersistUtc = Now;
         await StoreHoursAsync();

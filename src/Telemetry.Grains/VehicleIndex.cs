@@ -164,6 +164,92 @@ public sealed class VehicleIndex
         return (loaded, skipped);
     }
 
+    // Grain-state tags: which vehicles may have journal records that their saved state does not cover,
+    // and since which sweep pass (see SaveTag). Kept apart from the entries: never saved to the index file
+    // (after a restart the journal is read again from the grain-state cursor, and the replayed vehicles tag
+    // themselves), and not a sign that a vehicle is known.
+    private readonly ConcurrentDictionary<string, SaveTag> _tags = new(StringComparer.Ordinal);
+    private long _pass = 1;
+
+    /// <summary>The current sweep pass (1 before the first); a tag set now names it.</summary>
+    public long Pass => Volatile.Read(ref _pass);
+
+    /// <summary>Starts a new sweep pass: tags set from now on name it. Returns its number.</summary>
+    public long BeginPass() => Interlocked.Increment(ref _pass);
+
+    /// <summary>The vehicle's grain-state tag (made on first use; a grain keeps it for its life).</summary>
+    public SaveTag SaveTagOf(string vin) => _tags.GetOrAdd(vin, static _ => new SaveTag());
+
+    /// <summary>
+    /// The oldest pass named by any tag (0 when no vehicle has unsaved records), and the vehicles whose tag
+    /// names <paramref name="staleThrough"/> or an earlier pass: their state has stayed unsaved for long and
+    /// holds the grain-state cursor, so the sweep calls them to save it.
+    /// </summary>
+    public (long OldestPass, List<string> Stale) UnsavedState(long staleThrough)
+    {
+        var oldest = 0L;
+        var stale = new List<string>();
+        foreach (var (vin, tag) in _tags)
+        {
+            var since = tag.Since;
+            if (since == 0)
+            {
+                continue;
+            }
+            oldest = oldest == 0 ? since : Math.Min(oldest, since);
+            if (since <= staleThrough)
+            {
+                stale.Add(vin);
+            }
+        }
+        return (oldest, stale);
+    }
+
+    /// <summary>
+    /// Lets the grain-state cursor pass a vehicle's records up to the current pass although its state may not
+    /// cover them (a vehicle given up on, or one that cannot save while the journal is full): after a crash its
+    /// frames before the cursor are not evaluated again. Its newer records still hold the cursor.
+    /// </summary>
+    public void Release(string vin)
+    {
+        if (_tags.TryGetValue(vin, out var tag))
+        {
+            var since = tag.Since;
+            var pass = Pass;
+            if (since != 0 && since < pass)
+            {
+                Interlocked.CompareExchange(ref tag.SinceField, pass, since);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Marks a vehicle whose journal records are not yet covered by its saved grain state. The grain sets it
+    /// before it evaluates a frame or writes anything (ingest archives the raw frame only after the grain
+    /// call), and clears it when its state is saved; the tag names the sweep pass current when it was set, and
+    /// every record of the vehicle written since comes after that pass's journal position.
+    /// </summary>
+    public sealed class SaveTag
+    {
+        internal long SinceField;
+
+        /// <summary>The pass current when the vehicle's first unsaved record was written, or 0 when its state covers everything.</summary>
+        public long Since => Volatile.Read(ref SinceField);
+
+        /// <summary>Records coming that the saved state will not cover: tag with the current pass unless already tagged.</summary>
+        public void Unsaved(VehicleIndex index)
+        {
+            ArgumentNullException.ThrowIfNull(index);
+            if (Volatile.Read(ref SinceField) == 0)
+            {
+                Interlocked.CompareExchange(ref SinceField, index.Pass, 0);
+            }
+        }
+
+        /// <summary>The state was saved after every record of the vehicle written so far.</summary>
+        public void Saved() => Volatile.Write(ref SinceField, 0);
+    }
+
     private sealed class Entry
     {
         public long LastArrivalTicks;

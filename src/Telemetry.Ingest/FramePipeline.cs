@@ -27,8 +27,8 @@ public enum IngestOutcome
 /// <summary>
 /// The path of one terminal message, shared by the embedded broker's publish interception and the
 /// external subscriber: check the topic and size, decode, refuse garbage without touching a grain,
-/// archive the raw message in the journal and hand the batch to its vehicle grain, which returns once
-/// the accepted samples and alert changes are durable in the journal. Messages of one VIN reach their
+/// hand the batch to its vehicle grain, which returns once the accepted samples and alert changes are
+/// durable in the journal, then archive the raw message in the journal. Messages of one VIN reach their
 /// grain in the order they arrived; messages of different VINs run concurrently. A grain call that
 /// keeps failing is retried a bounded number of times and then dead-lettered, never retried forever;
 /// while the journal is full (disk cap) the message waits unacknowledged instead.
@@ -92,7 +92,6 @@ public sealed partial class FramePipeline(
             // One payload may hold several concatenated frames: each is stored or rejected on its own.
             var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
             activity?.SetTag("telemetry.frames", frames.Count);
-            var archived = Task.CompletedTask;
             var stored = 0;
             for (var index = 0; index < frames.Count; index++)
             {
@@ -102,10 +101,6 @@ public sealed partial class FramePipeline(
                 var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where, live: archive);
                 if (reason is null && frame.Batch is { } batch)
                 {
-                    if (archive && stored == 0)
-                    {
-                        archived = ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
-                    }
                     if (await DispatchInOrderAsync(batch, cancellationToken) is not { } failure)
                     {
                         stored++;
@@ -123,7 +118,13 @@ public sealed partial class FramePipeline(
                     await RejectAsync(topic, receivedUtc, bytes, reason!, message!, cancellationToken);
                 }
             }
-            await archived;
+            if (archive && stored > 0)
+            {
+                // After the grain calls, not beside them: a vehicle's saved state then covers every raw message
+                // archived before it was saved, which is what lets the grain-state cursor follow the saves
+                // (see VehicleIndex.SaveTag). The message is acknowledged only after this append as well.
+                await ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
+            }
             activity?.SetTag("telemetry.outcome", stored > 0 ? "stored" : "rejected");
             return stored > 0 ? IngestOutcome.Stored : IngestOutcome.Rejected;
         }

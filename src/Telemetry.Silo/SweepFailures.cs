@@ -2,8 +2,9 @@ namespace Telemetry.Silo;
 
 /// <summary>
 /// The vehicles whose clock the sweep could not advance (a grain call failed), retried on the next passes.
-/// Such a vehicle may not have saved its state, so while one is outstanding the grain-state cursor must not
-/// move: after a crash the journal would no longer cover the frames its saved state lacks. A vehicle that
+/// Such a vehicle may not have saved its state, so while one is outstanding it holds the grain-state cursor
+/// (through its <see cref="Grains.VehicleIndex.SaveTag"/>): after a crash the journal must still cover the
+/// frames its saved state lacks. A vehicle that
 /// still fails after <see cref="MaxPasses"/> passes in a row is given up on (logged as an error), so that one
 /// broken grain cannot hold the journal, and so ingest, for good. A call that failed because the journal was
 /// full, or that timed out, is retried without holding the cursor: the grain keeps what it could not write, and

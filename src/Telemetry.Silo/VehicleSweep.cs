@@ -21,6 +21,7 @@ public sealed partial class VehicleSweep(
     GrainMetrics metrics,
     IGrainFactory grains,
     IJournal journal,
+    IOptions<JournalOptions> journalOptions,
     TelemetryClock clock,
     TimeProvider time,
     ILogger<VehicleSweep> logger) : BackgroundService
@@ -28,7 +29,8 @@ public sealed partial class VehicleSweep(
     /// <summary>Journal cursor: records before it are covered by saved grain state.</summary>
     public const string GrainStateCursor = "grain-state";
 
-    private readonly Queue<Mark> _marks = new();
+    // The passes whose journal position a vehicle's tag may still name (see VehicleIndex.SaveTag).
+    private readonly Dictionary<long, Mark> _marks = [];
 
     /// <summary>Path of the saved vehicle index.</summary>
     public string IndexPath => Path.Combine(silo.Value.StateDirectory, "vehicles.idx");
@@ -58,29 +60,40 @@ public sealed partial class VehicleSweep(
         await vehicles.SaveAsync(IndexPath, CancellationToken.None);
     }
 
-    /// <summary>One pass: advance silent vehicles, save the index, move the grain-state cursor.</summary>
+    /// <summary>One pass: advance silent vehicles, save those whose state stayed unsaved too long, save the index, move the grain-state cursor.</summary>
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
         var now = clock.UtcNow;
+        if (_marks.Count == 0)
+        {
+            // Vehicles tagged before the first pass (those the recovery replayed, among others) are covered only
+            // from the cursor saved before this start.
+            _marks[vehicles.Pass] = new Mark(now, Math.Max(1, journal.ReadCursor(GrainStateCursor)));
+        }
+        // Every record a vehicle writes after it is tagged with this pass comes after this position.
         var mark = journal.LastSequence;
+        var pass = vehicles.BeginPass();
+        _marks[pass] = new Mark(now, mark);
+
         // While ingest is behind, every truck's frames arrive late: advance the detectors' clocks only as
         // far as ingest has got, so that a backlog is not reported as trucks going offline, and count a
         // truck as silent only when no frame came for a clock period beyond that. Otherwise a backlog
         // makes every truck "silent" between its late frames, and a pass calls and saves every grain
         // (at 100,000 trucks 3,300 extra state writes a second, just when the silo is short of CPU).
-        // The grain-state cursor below waits for the allowance in turn.
         // While ingest is stalled (journal full, broker away) the clocks are held (Allowance grows with the
-        // stall) but the vehicles are chosen, and the cursor waits, by the delay measured from frames: the
-        // silent ones are still called and save their state, so that the journal can free space. Choosing
-        // by the held clock would keep every mark from passing and the journal full for good.
+        // stall) but the vehicles are chosen by the delay measured from frames.
         var allowance = delay.Allowance(now);
         LogAllowanceChange(allowance);
         var horizon = now - TimeSpan.FromSeconds(allowance);
         var measured = Math.Min(allowance, delay.MeasuredAllowance(now));
         var due = vehicles.DueForClock(now - TimeSpan.FromSeconds(measured), options.Value.ClockPeriod);
+        // A vehicle whose state has stayed unsaved for long holds the grain-state cursor, and so the journal:
+        // it is called to save (trucks that send save themselves every PersistInterval, so these are few, and
+        // they need not wait for the ingest delay). Sooner while the journal runs short of space.
+        var (_, stale) = vehicles.UnsavedState(PassAt(now - StaleAge()));
         // Vehicles whose call failed in an earlier pass are called again, due or not.
         var retry = _failures.Retry;
-        List<string> called = retry.Count > 0 ? [.. due.Union(retry, StringComparer.Ordinal)] : due;
+        List<string> called = retry.Count > 0 || stale.Count > 0 ? [.. due.Union(retry, StringComparer.Ordinal).Union(stale, StringComparer.Ordinal)] : due;
         metrics.ClockAdvanced(called.Count);
         var failed = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
         var retryOnly = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
@@ -106,41 +119,63 @@ public sealed partial class VehicleSweep(
                 }
             }
         });
+        foreach (var vin in retryOnly.Keys)
+        {
+            vehicles.Release(vin);
+        }
         foreach (var vin in _failures.Record(called, [.. failed.Keys], [.. retryOnly.Keys]))
         {
+            vehicles.Release(vin);
             Log.AdvanceGivenUp(logger, vin, _failures.MaxPasses);
         }
         await vehicles.SaveAsync(IndexPath, cancellationToken);
 
-        // Every grain saves its state at least every PersistInterval while data flows, and the pass
-        // after it falls silent saves the rest: a position recorded that long ago is covered. A vehicle
-        // silent since before a mark is due once a clock period plus the allowance has passed, so a mark
-        // also waits for the largest allowance of the passes since it was taken.
-        foreach (var m in _marks)
-        {
-            m.MaxAllowanceSeconds = Math.Max(m.MaxAllowanceSeconds, measured);
-        }
-        _marks.Enqueue(new Mark(now, mark) { MaxAllowanceSeconds = measured });
-        var covered = now - options.Value.PersistInterval - options.Value.ClockPeriod - options.Value.ClockPeriod;
-        bool Passed(Mark oldest) => oldest.Time <= covered - TimeSpan.FromSeconds(oldest.MaxAllowanceSeconds);
+        // The cursor follows the saves exactly: up to the position of the oldest pass that a vehicle with
+        // unsaved records was tagged in (a vehicle whose call failed keeps its tag, and so holds the cursor,
+        // until it saves or is given up on), or this pass's position when every state is saved.
+        var (oldest, _) = vehicles.UnsavedState(0);
+        // (A tag naming a pass already let go is read as the oldest kept: the tag was set after that pass's scan.)
+        var keep = Math.Max(oldest == 0 ? pass : oldest, _marks.Keys.Min());
         if (_failures.HoldCursor)
         {
-            // A vehicle that may not have saved its state: the marks wait until it has.
-            if (_marks.Count > 0 && Passed(_marks.Peek()))
+            Log.CursorHeld(logger, _failures.Holding);
+        }
+        var cursor = _marks[keep].Sequence;
+        foreach (var old in _marks.Keys.Where(p => p < keep).ToList())
+        {
+            _marks.Remove(old);
+        }
+        if (cursor > journal.ReadCursor(GrainStateCursor))
+        {
+            await journal.SaveCursorAsync(GrainStateCursor, cursor, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// How long a vehicle's state may stay unsaved before the sweep calls it to save: a little longer than a
+    /// sending vehicle takes to save by itself, or two clock periods while the journal is over half full.
+    /// </summary>
+    private TimeSpan StaleAge()
+    {
+        var period = options.Value.ClockPeriod;
+        var max = journalOptions.Value.MaxBytes;
+        return max > 0 && journal.Stats.BytesOnDisk >= max / 2
+            ? period + period
+            : options.Value.PersistInterval + period + period;
+    }
+
+    /// <summary>The newest pass taken at or before <paramref name="time"/> (0 when none).</summary>
+    private long PassAt(DateTime time)
+    {
+        var found = 0L;
+        foreach (var (pass, m) in _marks)
+        {
+            if (m.Time <= time && pass > found)
             {
-                Log.CursorHeld(logger, _failures.Holding);
+                found = pass;
             }
-            return;
         }
-        long? cursor = null;
-        while (_marks.Count > 0 && Passed(_marks.Peek()))
-        {
-            cursor = _marks.Dequeue().Sequence;
-        }
-        if (cursor is { } position)
-        {
-            await journal.SaveCursorAsync(GrainStateCursor, position, cancellationToken);
-        }
+        return found;
     }
 
     /// <summary>The vehicles the sweep could not advance: retried, and holding the grain-state cursor meanwhile.</summary>
@@ -150,13 +185,8 @@ public sealed partial class VehicleSweep(
     private readonly SweepFailures _failures = new(Math.Max(SweepFailures.DefaultMaxPasses,
         (int)Math.Ceiling(TimeSpan.FromMinutes(5) / options.Value.ClockPeriod)));
 
-    /// <summary>A journal position at a pass, and the largest ingest-delay allowance of the passes since.</summary>
-    private sealed class Mark(DateTime time, long sequence)
-    {
-        public DateTime Time { get; } = time;
-        public long Sequence { get; } = sequence;
-        public double MaxAllowanceSeconds { get; set; }
-    }
+    /// <summary>The journal position and the time of a pass.</summary>
+    private sealed record Mark(DateTime Time, long Sequence);
 
     private void LogAllowanceChange(double allowance)
     {

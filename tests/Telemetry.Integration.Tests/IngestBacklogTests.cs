@@ -90,6 +90,50 @@ public sealed class IngestBacklogTests
     }
 
     [Fact]
+    public async Task GrowingBacklog_GrainStateCursorFollowsTheSaves_NotTheIngestDelay()
+    {
+        // While ingest is minutes behind, the journal must not have to hold those minutes for the grain state:
+        // trucks that send save their state every PersistInterval, and the grain-state cursor follows the saves.
+        // It used to wait for the ingest delay as well, and at 100,000 trucks (450 s behind) the journal filled
+        // at its cap for that alone.
+        var ct = TestContext.Current.CancellationToken;
+        await using var replay = await ReplayedSilo.StartAsync(("Telemetry:Vehicles:PersistInterval", "00:00:20"));
+        var silo = replay.Silo;
+        var journal = silo.Services.GetRequiredService<Telemetry.Storage.Journal.IJournal>();
+        var trucks = replay.Trucks(100, firstSeed: 7900);
+        foreach (var truck in trucks)
+        {
+            await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+        }
+
+        // Each truck's next 10 s arrive 40 s after its previous frame: the backlog grows by 30 s a round.
+        var backlog = TimeSpan.FromSeconds(10);
+        var lastOfRound = new List<long>();
+        for (var round = 0; round < 7; round++)
+        {
+            for (var i = 0; i < trucks.Length; i++)
+            {
+                var truck = trucks[i];
+                // (All within 10 s, so that the silo sees enough frames at a time to measure the delay.)
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10) + backlog + TimeSpan.FromSeconds(10.0 * i / trucks.Length), ct);
+            }
+            lastOfRound.Add(journal.LastSequence);
+            backlog += TimeSpan.FromSeconds(30);
+            await Task.Delay(TimeSpan.FromSeconds(1.5), ct);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2.5), ct);
+
+        var delay = silo.Services.GetRequiredService<IngestDelay>();
+        var allowance = delay.Allowance(replay.Clock.GetUtcNow().UtcDateTime);
+        Assert.True(allowance >= 150, $"the silo should know it is behind ({allowance} s)");
+        // Every truck saved within the last two rounds (80 s of sample time, half the delay): the cursor is past
+        // what came before them. Waiting for the delay it would still be at the first rounds.
+        var cursor = journal.ReadCursor(VehicleSweep.GrainStateCursor);
+        TestContext.Current.TestOutputHelper?.WriteLine($"cursor {cursor}; last record of each round: {string.Join(", ", lastOfRound)}");
+        Assert.True(cursor > lastOfRound[4], $"the grain-state cursor ({cursor}) should be past the records of round 5 ({lastOfRound[4]})");
+    }
+
+    [Fact]
     public async Task StalledIngest_HoldsTheClocks_RaisesNoOffline_AndStillLetsTheJournalFree()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -136,9 +180,9 @@ public sealed class IngestBacklogTests
         // cursor past its frames would leave them out of the evaluation after a crash. Its call is retried
         // and the cursor waits for it (it used to move on, with the failure only logged).
         var ct = TestContext.Current.CancellationToken;
+        // (The default PersistInterval, 2 min: the truck's state is still unsaved when it falls silent.)
         var failing = new FailAdvanceClock();
-        await using var replay = await ReplayedSilo.StartAsync(s => s.AddSingleton<Orleans.IIncomingGrainCallFilter>(failing),
-            ("Telemetry:Vehicles:PersistInterval", "00:00:01"));
+        await using var replay = await ReplayedSilo.StartAsync(s => s.AddSingleton<Orleans.IIncomingGrainCallFilter>(failing));
         var silo = replay.Silo;
         var journal = silo.Services.GetRequiredService<Telemetry.Storage.Journal.IJournal>();
         var trucks = replay.Trucks(50, firstSeed: 7800);

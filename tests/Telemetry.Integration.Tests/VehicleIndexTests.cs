@@ -33,4 +33,38 @@ public sealed class VehicleIndexTests
         index.Unshare(taken);
         Assert.Equal(taken, index.TakeUnshared(TimeSpan.FromMinutes(1)));
     }
+
+    [Fact]
+    public void SaveTags_NameThePassOfTheFirstUnsavedRecord_UntilTheStateIsSaved()
+    {
+        var index = new VehicleIndex();
+        var a = index.SaveTagOf("LIDX0000000000004");
+        var b = index.SaveTagOf("LIDX0000000000005");
+        Assert.Same(a, index.SaveTagOf("LIDX0000000000004"));
+        var (none, noneStale) = index.UnsavedState(long.MaxValue);
+        Assert.Equal(0, none);
+        Assert.Empty(noneStale);
+
+        a.Unsaved(index);                     // pass 1
+        Assert.Equal(2, index.BeginPass());
+        a.Unsaved(index);                     // already tagged: stays at pass 1
+        b.Unsaved(index);                     // pass 2
+        Assert.Equal(1, a.Since);
+        Assert.Equal(2, b.Since);
+        var (oldest, stale) = index.UnsavedState(staleThrough: 1);
+        Assert.Equal(1, oldest);
+        Assert.Equal(["LIDX0000000000004"], stale);
+
+        a.Saved();
+        Assert.Equal(2, index.UnsavedState(0).OldestPass);
+
+        // Released: its records up to the current pass no longer hold the cursor; a saved vehicle stays saved.
+        index.BeginPass();
+        index.Release("LIDX0000000000005");
+        index.Release("LIDX0000000000004");
+        Assert.Equal(3, b.Since);
+        Assert.Equal(0, a.Since);
+        b.Saved();
+        Assert.Equal(0, index.UnsavedState(long.MaxValue).OldestPass);
+    }
 }
