@@ -64,31 +64,108 @@ public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> AddBatchAsync(string vin, long batch, IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Every vehicle saves its state (and offers its batch) every few minutes, so a silo with 100,000 vehicles offers
+    /// hundreds of batches a second. They are written together: the batches offered while one transaction runs go in
+    /// the next one (at most <see cref="MaxBatchesPerTransaction"/>), so the database sees one writer and a few
+    /// transactions a second instead of hundreds of writers contending for its write lock (on SQLite each one blocked
+    /// a thread while it waited). A failed transaction fails every batch in it; each is offered again later.
+    /// </remarks>
+    public Task<bool> AddBatchAsync(string vin, long batch, IReadOnlyCollection<HourTotals> totals, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(vin);
         ArgumentNullException.ThrowIfNull(totals);
         if (totals.Any(t => t.Vin != vin))
             throw new ArgumentException($"Every total of a batch of {vin} must be of {vin}.", nameof(totals));
-        await using var connection = await Database.OpenAsync(cancellationToken);
-        await using var transaction = Database.BeginWrite(connection);
-        // The batch number is raised first, and only when it goes up: the raise holds the vehicle's row (or, for its
-        // first batch, the key) until the commit, so two silos offering the same batch at once add it once.
-        var raised = await connection.ExecuteAsync(
-            """
-            INSERT INTO vehicle_hour_batches (vin, batch) VALUES (@vin, @batch)
-            ON CONFLICT (vin) DO UPDATE SET batch = excluded.batch WHERE vehicle_hour_batches.batch < excluded.batch
-            """,
-            new { vin, batch }, transaction);
-        if (raised == 0)
-            return false;
-        foreach (var t in totals)
+        cancellationToken.ThrowIfCancellationRequested();
+        var offered = new OfferedBatch(vin, batch, totals);
+        _offered.Enqueue(offered);
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+            _ = Task.Run(WriteOfferedAsync, CancellationToken.None);
+        return offered.Added.Task;
+    }
+
+    /// <summary>Most batches written in one transaction.</summary>
+    public const int MaxBatchesPerTransaction = 512;
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<OfferedBatch> _offered = new();
+    private int _writing;
+
+    /// <summary>Transactions that wrote offered batches (for tests and diagnostics).</summary>
+    public long BatchTransactions => Interlocked.Read(ref _batchTransactions);
+
+    private long _batchTransactions;
+
+    private sealed record OfferedBatch(string Vin, long Batch, IReadOnlyCollection<HourTotals> Totals)
+    {
+        public TaskCompletionSource<bool> Added { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Writes what is offered, a transaction at a time, until nothing is left; then lets the next offer start it again.</summary>
+    private async Task WriteOfferedAsync()
+    {
+        var taken = new List<OfferedBatch>(MaxBatchesPerTransaction);
+        while (true)
         {
-            if (!t.IsEmpty)
-                await connection.ExecuteAsync(Upsert, Row.From(t), transaction);
+            taken.Clear();
+            while (taken.Count < MaxBatchesPerTransaction && _offered.TryDequeue(out var next))
+                taken.Add(next);
+            if (taken.Count == 0)
+            {
+                Volatile.Write(ref _writing, 0);
+                // An offer that came after the queue was found empty and before the flag was cleared started no writer.
+                if (_offered.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+                    return;
+                continue;
+            }
+            try
+            {
+                var added = await WriteBatchesAsync(taken);
+                Interlocked.Increment(ref _batchTransactions);
+                for (var i = 0; i < taken.Count; i++)
+                    taken[i].Added.TrySetResult(added[i]);
+            }
+            catch (Exception ex)
+            {
+                foreach (var offered in taken)
+                    offered.Added.TrySetException(ex);
+            }
         }
-        await transaction.CommitAsync(cancellationToken);
-        return true;
+    }
+
+    /// <summary>
+    /// Adds each batch once, all in one transaction; returns for each whether it was added (false: a batch numbered as high
+    /// was added before). In VIN order, so that two silos writing at once take the vehicles' rows in the same order.
+    /// </summary>
+    private async Task<bool[]> WriteBatchesAsync(List<OfferedBatch> batches)
+    {
+        var order = Enumerable.Range(0, batches.Count)
+            .OrderBy(i => batches[i].Vin, StringComparer.Ordinal).ThenBy(i => batches[i].Batch).ToArray();
+        var added = new bool[batches.Count];
+        await using var connection = await Database.OpenAsync();
+        await using var transaction = Database.BeginWrite(connection);
+        foreach (var i in order)
+        {
+            var (vin, batch, totals) = (batches[i].Vin, batches[i].Batch, batches[i].Totals);
+            // The batch number is raised first, and only when it goes up: the raise holds the vehicle's row (or, for its
+            // first batch, the key) until the commit, so two silos offering the same batch at once add it once.
+            var raised = await connection.ExecuteAsync(
+                """
+                INSERT INTO vehicle_hour_batches (vin, batch) VALUES (@vin, @batch)
+                ON CONFLICT (vin) DO UPDATE SET batch = excluded.batch WHERE vehicle_hour_batches.batch < excluded.batch
+                """,
+                new { vin, batch }, transaction);
+            if (raised == 0)
+                continue;
+            added[i] = true;
+            foreach (var t in totals)
+            {
+                if (!t.IsEmpty)
+                    await connection.ExecuteAsync(Upsert, Row.From(t), transaction);
+            }
+        }
+        await transaction.CommitAsync();
+        return added;
     }
 
     /// <inheritdoc />

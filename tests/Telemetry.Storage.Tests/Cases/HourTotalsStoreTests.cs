@@ -111,6 +111,28 @@ public abstract class HourTotalsStoreContract
     }
 
     [Fact]
+    public async Task AddBatch_ManyVehiclesAtOnce_GoInAFewTransactions_EachAddedOnce()
+    {
+        // A silo's vehicles save (and offer their totals) hundreds of times a second: one transaction each had them
+        // contend for the database's write lock.
+        var store = new SqlHourTotalsStore(CreateDatabase());
+        const int Vehicles = 300;
+        var vins = Enumerable.Range(0, Vehicles).Select(i => $"LHOUR{i:D12}").ToArray();
+        var added = await Task.WhenAll(vins.Select(vin => store.AddBatchAsync(vin, 1, [Totals(vin, H0, 60, 10, 11, 1)], Ct)));
+        Assert.All(added, Assert.True);
+        // Offered again together with new ones: the old batches add nothing, the new ones once.
+        var again = await Task.WhenAll(vins.Select((vin, i) => store.AddBatchAsync(vin, i % 2 == 0 ? 1 : 2, [Totals(vin, H0, 30, 11, 12, 2)], Ct)));
+        Assert.Equal(Vehicles / 2, again.Count(a => a));
+        Assert.True(again.Where((_, i) => i % 2 == 1).All(a => a), "every vehicle's batch 2 is added");
+
+        var read = await store.ReadAsync(vins, H0, H0.AddHours(1), Ct);
+        Assert.Equal(Vehicles, read.Count);
+        Assert.Equal(Vehicles * 60 + Vehicles / 2 * 30, read.Sum(t => t.Samples));
+        TestContext.Current.TestOutputHelper?.WriteLine($"{2 * Vehicles} batches in {store.BatchTransactions} transactions");
+        Assert.True(store.BatchTransactions < 2 * Vehicles / 4, $"{2 * Vehicles} batches offered at once took {store.BatchTransactions} transactions");
+    }
+
+    [Fact]
     public async Task AddBatch_TheSameFirstBatchOfferedByTwoWritersAtOnce_CountsOnce()
     {
         var database = CreateDatabase();
