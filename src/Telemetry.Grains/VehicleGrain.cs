@@ -102,8 +102,8 @@ public sealed partial class VehicleGrain(
     private async ValueTask<IngestResult> IngestAsync(TelemetryBatch batch, List<Sample> accepted)
     {
         using var activity = GrainTracing.Source.StartActivity("vehicle ingest");
-        // Before anything is evaluated or written: the journal's records of this frame (its samples now, its raw
-        // message once this call returns) are not covered by the saved state until the next save.
+        // Before anything is evaluated or written: the journal's records of this frame are not covered by the saved
+        // state until the next save (ingest tagged the vehicle before archiving the raw message; a replay did not).
         _saveTag.Unsaved(vehicles);
         _detector.Vehicle = registry.Find(batch.Vin) ?? _detector.Vehicle;
         _detector.IngestDelaySeconds = batch.ReceivedUtc == default ? 0 : delay.Allowance(batch.ReceivedUtc);
@@ -135,11 +135,11 @@ public sealed partial class VehicleGrain(
         {
             await this.RegisterOrUpdateReminder(ClockReminderName, _options.ReminderPeriod, _options.ReminderPeriod);
             state.State.ClockReminder = true;
-            await PersistAsync();
+            await PersistAsync(inIngest: true);
         }
         else if (_changes.Count > 0 || Now - _lastPersistUtc >= _options.PersistInterval || _hours.NeedsFlush)
         {
-            await PersistAsync();
+            await PersistAsync(inIngest: true);
         }
 
         foreach (var sample in accepted)
@@ -244,15 +244,16 @@ public sealed partial class VehicleGrain(
         }
     }
 
-    private async Task PersistAsync()
+    /// <summary>Saves the detector state; <paramref name="inIngest"/>: inside the <see cref="Ingest"/> of one message, which the save covers.</summary>
+    private async Task PersistAsync(bool inIngest = false)
     {
         MoveHoursToOutbox();
         state.State.Detector = _detector.Capture();
         await state.WriteStateAsync();
         // The snapshot is only needed for the write: do not keep a second copy of the detector in memory.
         state.State.Detector = null;
-        // Every journal record of this vehicle so far is covered (a raw message is archived only after its call returns).
-        _saveTag.Saved();
+        // Every journal record of this vehicle so far is covered, but for raw messages archived that the grain has not yet seen.
+        _saveTag.Saved(covering: inIngest ? 1 : 0);
         _dirty = false;
         _lastPersistUtc = Now;
         await StoreHoursAsync();

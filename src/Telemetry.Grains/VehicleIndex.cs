@@ -214,40 +214,83 @@ public sealed class VehicleIndex
     {
         if (_tags.TryGetValue(vin, out var tag))
         {
-            var since = tag.Since;
-            var pass = Pass;
-            if (since != 0 && since < pass)
-            {
-                Interlocked.CompareExchange(ref tag.SinceField, pass, since);
-            }
+            tag.Release(Pass);
         }
     }
 
     /// <summary>
-    /// Marks a vehicle whose journal records are not yet covered by its saved grain state. The grain sets it
-    /// before it evaluates a frame or writes anything (ingest archives the raw frame only after the grain
-    /// call), and clears it when its state is saved; the tag names the sweep pass current when it was set, and
-    /// every record of the vehicle written since comes after that pass's journal position.
+    /// Marks a vehicle whose journal records are not yet covered by its saved grain state, and since which sweep
+    /// pass: every record of the vehicle written after the tag was set comes after that pass's journal position.
+    /// Set by ingest before it archives a raw message (<see cref="Arriving"/>) and by the grain before it evaluates or
+    /// writes anything (<see cref="Unsaved"/>); cleared by the grain's save (<see cref="Saved"/>), unless a message
+    /// archived meanwhile still waits for the grain, which its own save will cover.
     /// </summary>
     public sealed class SaveTag
     {
-        internal long SinceField;
+        private readonly Lock _gate = new();
+        private long _since;
+        private int _pending;
 
         /// <summary>The pass current when the vehicle's first unsaved record was written, or 0 when its state covers everything.</summary>
-        public long Since => Volatile.Read(ref SinceField);
+        public long Since => Volatile.Read(ref _since);
+
+        /// <summary>Messages of the vehicle that ingest archived, or is archiving, and whose grain call has not yet returned.</summary>
+        public int Pending => Volatile.Read(ref _pending);
 
         /// <summary>Records coming that the saved state will not cover: tag with the current pass unless already tagged.</summary>
         public void Unsaved(VehicleIndex index)
         {
             ArgumentNullException.ThrowIfNull(index);
-            if (Volatile.Read(ref SinceField) == 0)
+            lock (_gate)
             {
-                Interlocked.CompareExchange(ref SinceField, index.Pass, 0);
+                if (_since == 0)
+                    Volatile.Write(ref _since, index.Pass);
             }
         }
 
-        /// <summary>The state was saved after every record of the vehicle written so far.</summary>
-        public void Saved() => Volatile.Write(ref SinceField, 0);
+        /// <summary>Ingest is about to archive a message of the vehicle (beside its grain call): tagged until a save after that call.</summary>
+        public void Arriving(VehicleIndex index)
+        {
+            ArgumentNullException.ThrowIfNull(index);
+            lock (_gate)
+            {
+                _pending++;
+                if (_since == 0)
+                    Volatile.Write(ref _since, index.Pass);
+            }
+        }
+
+        /// <summary>The message of an <see cref="Arriving"/> is archived and its grain call returned (or failed).</summary>
+        public void Arrived()
+        {
+            lock (_gate)
+            {
+                _pending--;
+            }
+        }
+
+        /// <summary>
+        /// The state was saved after every record of the vehicle written so far, and after the grain evaluated
+        /// <paramref name="covering"/> of the pending messages (1 when saving inside the call of one): the tag is cleared
+        /// unless more messages are pending, whose raw records may already be archived.
+        /// </summary>
+        public void Saved(int covering = 0)
+        {
+            lock (_gate)
+            {
+                if (_pending <= covering)
+                    Volatile.Write(ref _since, 0);
+            }
+        }
+
+        internal void Release(long pass)
+        {
+            lock (_gate)
+            {
+                if (_since != 0 && _since < pass)
+                    Volatile.Write(ref _since, pass);
+            }
+        }
     }
 
     private sealed class Entry

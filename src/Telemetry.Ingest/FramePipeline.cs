@@ -27,8 +27,8 @@ public enum IngestOutcome
 /// <summary>
 /// The path of one terminal message, shared by the embedded broker's publish interception and the
 /// external subscriber: check the topic and size, decode, refuse garbage without touching a grain,
-/// hand the batch to its vehicle grain, which returns once the accepted samples and alert changes are
-/// durable in the journal, then archive the raw message in the journal. Messages of one VIN reach their
+/// archive the raw message in the journal and hand the batch to its vehicle grain, which returns once
+/// the accepted samples and alert changes are durable in the journal. Messages of one VIN reach their
 /// grain in the order they arrived; messages of different VINs run concurrently. A grain call that
 /// keeps failing is retried a bounded number of times and then dead-lettered, never retried forever;
 /// while the journal is full (disk cap) the message waits unacknowledged instead.
@@ -72,6 +72,8 @@ public sealed partial class FramePipeline(
             metrics.Received();
         }
         Interlocked.Increment(ref _inFlight);
+        VehicleIndex.SaveTag? arriving = null;
+        var arrivals = 0;
         using var activity = IngestTracing.Source.StartActivity(archive ? "ingest message" : "replay message", ActivityKind.Consumer);
         activity?.SetTag("messaging.system", "mqtt");
         activity?.SetTag("messaging.destination.name", topic);
@@ -92,6 +94,7 @@ public sealed partial class FramePipeline(
             // One payload may hold several concatenated frames: each is stored or rejected on its own.
             var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
             activity?.SetTag("telemetry.frames", frames.Count);
+            var archived = Task.CompletedTask;
             var stored = 0;
             for (var index = 0; index < frames.Count; index++)
             {
@@ -101,6 +104,17 @@ public sealed partial class FramePipeline(
                 var (reason, message) = await CheckFrameAsync(frame, route, receivedUtc, where, live: archive);
                 if (reason is null && frame.Batch is { } batch)
                 {
+                    if (archive)
+                    {
+                        // The raw message is archived beside the grain calls of its frames: the vehicle is tagged first,
+                        // once per frame, so that its saved state does not count as covering the raw message until the
+                        // grain has evaluated every frame of it (see VehicleIndex.SaveTag).
+                        arriving ??= vehicles.SaveTagOf(route.Vin);
+                        arriving.Arriving(vehicles);
+                        arrivals++;
+                        if (arrivals == 1)
+                            archived = ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
+                    }
                     if (await DispatchInOrderAsync(batch, cancellationToken) is not { } failure)
                     {
                         stored++;
@@ -118,13 +132,7 @@ public sealed partial class FramePipeline(
                     await RejectAsync(topic, receivedUtc, bytes, reason!, message!, cancellationToken);
                 }
             }
-            if (archive && stored > 0)
-            {
-                // After the grain calls, not beside them: a vehicle's saved state then covers every raw message
-                // archived before it was saved, which is what lets the grain-state cursor follow the saves
-                // (see VehicleIndex.SaveTag). The message is acknowledged only after this append as well.
-                await ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
-            }
+            await archived;
             activity?.SetTag("telemetry.outcome", stored > 0 ? "stored" : "rejected");
             return stored > 0 ? IngestOutcome.Stored : IngestOutcome.Rejected;
         }
@@ -135,6 +143,8 @@ public sealed partial class FramePipeline(
         }
         finally
         {
+            for (; arrivals > 0; arrivals--)
+                arriving!.Arrived();
             Interlocked.Decrement(ref _inFlight);
         }
     }

@@ -153,15 +153,17 @@ public sealed partial class VehicleSweep(
 
     /// <summary>
     /// How long a vehicle's state may stay unsaved before the sweep calls it to save: a little longer than a
-    /// sending vehicle takes to save by itself, or two clock periods while the journal is over half full.
+    /// sending vehicle takes to save by itself; two clock periods while the journal is over half full and this
+    /// cursor, not the shipper's, is what holds it (saving early costs a state write per vehicle, and frees
+    /// nothing while the shipper is further behind).
     /// </summary>
     private TimeSpan StaleAge()
     {
         var period = options.Value.ClockPeriod;
         var max = journalOptions.Value.MaxBytes;
-        return max > 0 && journal.Stats.BytesOnDisk >= max / 2
-            ? period + period
-            : options.Value.PersistInterval + period + period;
+        var pressed = max > 0 && journal.Stats.BytesOnDisk >= max / 2
+            && journal.ReadCursor(GrainStateCursor) <= journal.ReadCursor(JournalShipper.CursorName);
+        return pressed ? period + period : options.Value.PersistInterval + period + period;
     }
 
     /// <summary>The newest pass taken at or before <paramref name="time"/> (0 when none).</summary>

@@ -67,4 +67,30 @@ public sealed class VehicleIndexTests
         b.Saved();
         Assert.Equal(0, index.UnsavedState(long.MaxValue).OldestPass);
     }
+
+    [Fact]
+    public void SaveTag_ASaveInsideOneMessagesCall_DoesNotCoverAMessageArchivedBesideIt()
+    {
+        var index = new VehicleIndex();
+        var tag = index.SaveTagOf("LIDX0000000000006");
+        tag.Arriving(index);            // message 1: tagged, then archived beside its grain call (pass 1)
+        tag.Unsaved(index);             // its grain call begins
+        index.BeginPass();
+        tag.Arriving(index);            // message 2 archived while the grain evaluates message 1
+        tag.Saved(covering: 1);         // saved inside message 1's call: message 2's raw record is not covered
+        Assert.Equal(1, tag.Since);
+        tag.Arrived();                  // message 1 done
+        tag.Saved(covering: 1);         // saved inside message 2's call: everything is covered
+        Assert.Equal(0, tag.Since);
+        tag.Arrived();
+        Assert.Equal(0, tag.Pending);
+
+        // A save outside a message's call (the sweep's) covers no pending message.
+        tag.Arriving(index);
+        tag.Saved();
+        Assert.Equal(2, tag.Since);
+        tag.Arrived();
+        tag.Saved();
+        Assert.Equal(0, tag.Since);
+    }
 }
