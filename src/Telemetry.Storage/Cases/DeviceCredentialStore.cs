@@ -76,6 +76,7 @@ public sealed class DeviceCredentialStore(CaseDatabase database, TimeProvider ti
         var created = time.GetUtcNow().UtcDateTime;
         var issued = new List<(DeviceCredentialInfo, string)>(vins.Count);
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WriteTurnAsync(cancellationToken);
         await using var transaction = database.BeginWrite(connection);
         foreach (var vin in vins)
         {

@@ -26,6 +26,8 @@ public sealed class SqlAlertStore(CaseDatabase database, TimeProvider time) : IA
     {
         ArgumentNullException.ThrowIfNull(alert);
         await using var connection = await Database.OpenAsync(cancellationToken);
+        // Grains call this on every episode change: their turn to write is awaited, never slept for (see WriteTurnAsync).
+        using var turn = await Database.WriteTurnAsync(cancellationToken);
         await UpsertAsync(connection, null, alert);
     }
 
@@ -34,6 +36,7 @@ public sealed class SqlAlertStore(CaseDatabase database, TimeProvider time) : IA
     {
         ArgumentNullException.ThrowIfNull(alerts);
         await using var connection = await Database.OpenAsync(cancellationToken);
+        using var turn = await Database.WriteTurnAsync(cancellationToken);
         await using var transaction = Database.BeginWrite(connection);
         var count = 0;
         foreach (var alert in alerts)
@@ -117,6 +120,7 @@ public sealed class SqlAlertStore(CaseDatabase database, TimeProvider time) : IA
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(command);
         await using var connection = await Database.OpenAsync(cancellationToken);
+        using var turn = await Database.WriteTurnAsync(cancellationToken);
         await using var transaction = Database.BeginWrite(connection);
         var where = new StringBuilder("id = @id");
         var parameters = new DynamicParameters(new { id });

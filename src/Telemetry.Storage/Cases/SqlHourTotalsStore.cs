@@ -54,6 +54,7 @@ public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
         if (totals.Count == 0)
             return;
         await using var connection = await Database.OpenAsync(cancellationToken);
+        using var turn = await Database.WriteTurnAsync(cancellationToken);
         await using var transaction = Database.BeginWrite(connection);
         foreach (var t in totals)
         {
@@ -143,6 +144,7 @@ public sealed class SqlHourTotalsStore(CaseDatabase database) : IHourTotalsStore
             .OrderBy(i => batches[i].Vin, StringComparer.Ordinal).ThenBy(i => batches[i].Batch).ToArray();
         var added = new bool[batches.Count];
         await using var connection = await Database.OpenAsync();
+        using var turn = await Database.WriteTurnAsync();
         await using var transaction = Database.BeginWrite(connection);
         foreach (var i in order)
         {

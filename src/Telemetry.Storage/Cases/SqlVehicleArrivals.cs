@@ -28,6 +28,7 @@ public sealed class SqlVehicleArrivals(CaseDatabase database)
         if (arrivals.Count == 0)
             return;
         await using var connection = await Database.OpenAsync(cancellationToken);
+        using var turn = await Database.WriteTurnAsync(cancellationToken);
         await using var transaction = Database.BeginWrite(connection);
         for (var first = 0; first < arrivals.Count; first += RowsPerStatement)
         {

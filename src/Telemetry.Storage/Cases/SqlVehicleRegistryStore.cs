@@ -34,6 +34,7 @@ public sealed class SqlVehicleRegistryStore(CaseDatabase database, TimeProvider 
             byVin[v.Vin] = v;
         var ticks = time.GetUtcNow().UtcDateTime.Ticks;
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WriteTurnAsync(cancellationToken);
         await using var transaction = database.BeginWrite(connection);
         // Reading the version row under the write lock serialises importers on PostgreSQL as SQLite's IMMEDIATE does.
         await connection.ExecuteScalarAsync<long>("SELECT version FROM registry_version WHERE id = 1" + database.ForUpdate, transaction: transaction);
@@ -100,6 +101,7 @@ public sealed class SqlVehicleRegistryStore(CaseDatabase database, TimeProvider 
     {
         ArgumentNullException.ThrowIfNull(vin);
         await using var connection = await database.OpenAsync(cancellationToken);
+        using var turn = await database.WriteTurnAsync(cancellationToken);
         await using var transaction = database.BeginWrite(connection);
         var removed = await connection.ExecuteAsync("DELETE FROM vehicles WHERE vin = @vin", new { vin }, transaction);
         if (removed > 0)

@@ -166,3 +166,41 @@ public sealed class PostgresHourTotalsStoreTests(PostgresFixture postgres) : Hou
     protected override CaseDatabase CreateDatabase() =>
         CaseDatabase.Postgres(postgres.Server.CreateDatabaseAsync(TestContext.Current.CancellationToken).GetAwaiter().GetResult());
 }
+
+/// <summary>The silo's writers of one SQLite database take turns without holding a thread.</summary>
+public sealed class SqliteWriteTurnTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("telemetry-turns-").FullName;
+
+    [Fact]
+    public async Task AWriterWhileAnotherHoldsTheTurn_ReturnsAtOnce_AndWritesWhenTheTurnIsFree()
+    {
+        // SQLite's busy handler sleeps on the caller's thread while another connection writes: grains writing
+        // episodes and hourly totals under load held the silo's threads for seconds that way.
+        var ct = TestContext.Current.CancellationToken;
+        var database = CaseDatabase.Sqlite(Path.Combine(_directory, "turns.db"));
+        await database.MigrateAsync(ct);
+        var store = new SqlHourTotalsStore(database);
+        var hour = new DateTime(2026, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+
+        Task<bool> waiting;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using (await database.WriteTurnAsync(ct))
+        {
+            waiting = store.AddBatchAsync("LTURN000000000001", 1, [new HourTotals("LTURN000000000001", hour) { Samples = 5 }], ct);
+            var returnedAfter = started.Elapsed;
+            await Task.Delay(300, ct);
+            Assert.False(waiting.IsCompleted, "the second writer waits for its turn");
+            Assert.True(returnedAfter < TimeSpan.FromMilliseconds(250), $"the call returned after {returnedAfter.TotalMilliseconds} ms: it held the caller's thread");
+        }
+
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(10), ct));
+        Assert.Equal(5, Assert.Single(await store.ReadAsync(["LTURN000000000001"], hour, hour.AddHours(1), ct)).Samples);
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Telemetry.Testing.TempDirectory.Delete(_directory);
+    }
+}
