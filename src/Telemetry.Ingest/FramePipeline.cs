@@ -72,8 +72,7 @@ public sealed partial class FramePipeline(
             metrics.Received();
         }
         Interlocked.Increment(ref _inFlight);
-        VehicleIndex.SaveTag? arriving = null;
-        var arrivals = 0;
+        Arrival? arrival = null;
         using var activity = IngestTracing.Source.StartActivity(archive ? "ingest message" : "replay message", ActivityKind.Consumer);
         activity?.SetTag("messaging.system", "mqtt");
         activity?.SetTag("messaging.destination.name", topic);
@@ -106,14 +105,18 @@ public sealed partial class FramePipeline(
                 {
                     if (archive)
                     {
-                        // The raw message is archived beside the grain calls of its frames: the vehicle is tagged first,
-                        // once per frame, so that its saved state does not count as covering the raw message until the
-                        // grain has evaluated every frame of it (see VehicleIndex.SaveTag).
-                        arriving ??= vehicles.SaveTagOf(route.Vin);
-                        arriving.Arriving(vehicles);
-                        arrivals++;
-                        if (arrivals == 1)
-                            archived = ArchiveAsync(topic, payload, receivedUtc, cancellationToken);
+                        // The raw message is archived beside the grain calls of its frames. The vehicle is tagged before
+                        // each attempt to append it, and stays pending until every frame of it was evaluated, so that no
+                        // save counts as covering the raw record before that (see VehicleIndex.SaveTag).
+                        if (arrival is null)
+                        {
+                            arrival = new Arrival(vehicles, route.Vin);
+                            archived = ArchiveAsync(topic, payload, receivedUtc, arrival, cancellationToken);
+                        }
+                        else
+                        {
+                            arrival.Hold();
+                        }
                     }
                     if (await DispatchInOrderAsync(batch, cancellationToken) is not { } failure)
                     {
@@ -143,8 +146,7 @@ public sealed partial class FramePipeline(
         }
         finally
         {
-            for (; arrivals > 0; arrivals--)
-                arriving!.Arrived();
+            arrival?.ReleaseAll();
             Interlocked.Decrement(ref _inFlight);
         }
     }
@@ -205,7 +207,34 @@ public sealed partial class FramePipeline(
         return null;
     }
 
-    private async Task ArchiveAsync(string topic, ReadOnlyMemory<byte> payload, DateTime receivedUtc, CancellationToken cancellationToken)
+    /// <summary>The pending marks one message holds on its vehicle's <see cref="VehicleIndex.SaveTag"/>.</summary>
+    private sealed class Arrival(VehicleIndex vehicles, string vin)
+    {
+        private readonly VehicleIndex.SaveTag _tag = vehicles.SaveTagOf(vin);
+        private int _held;
+
+        public void Hold()
+        {
+            _tag.Arriving(vehicles);
+            Interlocked.Increment(ref _held);
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _held) >= 0)
+                _tag.Arrived();
+            else
+                Interlocked.Increment(ref _held);
+        }
+
+        public void ReleaseAll()
+        {
+            while (Volatile.Read(ref _held) > 0)
+                Release();
+        }
+    }
+
+    private async Task ArchiveAsync(string topic, ReadOnlyMemory<byte> payload, DateTime receivedUtc, Arrival arrival, CancellationToken cancellationToken)
     {
         var length = ArchivedFrame.EncodedLength(topic, payload.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(length);
@@ -215,6 +244,10 @@ public sealed partial class FramePipeline(
             var delay = _options.RetryDelay;
             while (true)
             {
+                // Tagged for this attempt: the record gets a position after the tag's pass. Not while waiting for
+                // space, when no record exists: a pending mark held then would keep the vehicle's saves from letting
+                // the grain-state cursor move, and so the journal from freeing the space this waits for.
+                arrival.Hold();
                 try
                 {
                     await journal.AppendAsync(JournalRecordType.Frame, buffer.AsMemory(0, written), cancellationToken);
@@ -222,6 +255,7 @@ public sealed partial class FramePipeline(
                 }
                 catch (JournalFullException)
                 {
+                    arrival.Release();
                     // Disk cap reached: hold the message unacknowledged (the broker keeps the rest) until space frees.
                     metrics.WaitedForJournal();
                     ingestDelay.Stalled(clock.UtcNow);

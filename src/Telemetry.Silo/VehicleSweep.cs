@@ -123,6 +123,15 @@ public sealed partial class VehicleSweep(
         {
             vehicles.Release(vin);
         }
+        if (journal.Stats.IsFull)
+        {
+            // While the journal is full nothing may hold its cursor for long: messages waiting to be archived keep
+            // their vehicles' tags from clearing, and the journal frees space only when the cursors move.
+            foreach (var vin in stale)
+            {
+                vehicles.Release(vin);
+            }
+        }
         foreach (var vin in _failures.Record(called, [.. failed.Keys], [.. retryOnly.Keys]))
         {
             vehicles.Release(vin);
