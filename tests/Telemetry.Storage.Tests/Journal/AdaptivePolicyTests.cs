@@ -31,6 +31,15 @@ public sealed class AdaptivePolicyTests : IDisposable
         _dir.File(detail ? "rejected-detail.jsonl" : "rejected.jsonl"), RejectedPointsFile.DefaultMaxBytes,
         NullLogger.Instance, new StorageMetrics(), TimeProvider.System, adaptive, detail, giveWayBytes);
 
+    /// <summary>Waits until both shippers passed the journal's last record, then stops them.</summary>
+    private static async Task ShipAllAsync(FileJournal journal, JournalShipper main, JournalShipper detail)
+    {
+        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
+            Patience, "both shippers passed the last record", Ct);
+        await main.StopAsync(Ct);
+        await detail.StopAsync(Ct);
+    }
+
     /// <summary>Second <paramref name="s"/> of the run: field values vary within each minute, so a mean is checkable.</summary>
     private static Sample At(DateTime start, int s) => TestData.FullSample(start.AddSeconds(s), seed: s % 60);
 
@@ -70,10 +79,7 @@ public sealed class AdaptivePolicyTests : IDisposable
         using var detail = Shipper(journal, options, adaptive, detail: true);
         await main.StartAsync(Ct);
         await detail.StartAsync(Ct);
-        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
-            Patience, "both shippers passed the last record", Ct);
-        await main.StopAsync(Ct);
-        await detail.StopAsync(Ct);
+        await ShipAllAsync(journal, main, detail);
 
         // Core fields: every second of both vehicles, once.
         var speed = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_speedKmh\",vin=~\"{withAlert}|{quiet}\"}}", 2 * Minutes * 60, Patience, Ct);
@@ -156,10 +162,7 @@ public sealed class AdaptivePolicyTests : IDisposable
             }
         }
 
-        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
-            Patience, "both shippers passed the last record", Ct);
-        await main.StopAsync(Ct);
-        await detail.StopAsync(Ct);
+        await ShipAllAsync(journal, main, detail);
         Assert.True(detail.GaveWayRecords > 0, "the detail shipper should have given way");
         Assert.True(journal.Stats.BytesOnDisk <= journalOptions.MaxBytes);
 
@@ -214,10 +217,7 @@ public sealed class AdaptivePolicyTests : IDisposable
         using var detail = Shipper(journal, options, adaptive, detail: true);
         await main.StartAsync(Ct);
         await detail.StartAsync(Ct);
-        await Eventually.WaitAsync(() => main.Cursor == journal.LastSequence + 1 && detail.Cursor == journal.LastSequence + 1,
-            Patience, "both shippers passed the last record", Ct);
-        await main.StopAsync(Ct);
-        await detail.StopAsync(Ct);
+        await ShipAllAsync(journal, main, detail);
 
         Assert.Equal(2, corrupt.GetValueOrDefault("detail")); // each record once: the bad split by the main shipper, the bad block by the detail shipper
         var speed = await server.WaitForSampleCountAsync($"{{__name__=\"hdv_speedKmh\",vin=\"{vin}\"}}", 2, Patience, Ct);
