@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using OpenTelemetry.Metrics;
@@ -46,6 +47,20 @@ public static class Observability
             if (otlp)
             {
                 metrics.AddOtlpExporter();
+            }
+            if (metrics is IDeferredMeterProviderBuilder deferred)
+            {
+                // OpenTelemetry listens to meters by name, in the whole process. A second host in the process (the
+                // tests run several silos in one) has meters of the same names from its own meter factory; their
+                // streams would merge with this host's, and when that host stopped, the merged stream would stop
+                // being exported here too. Each host exports the meters of its own factory (and unscoped ones).
+                deferred.Configure((services, builder) =>
+                {
+                    var own = services.GetRequiredService<IMeterFactory>();
+                    builder.AddView(instrument => instrument.Meter.Scope is IMeterFactory factory && !ReferenceEquals(factory, own)
+                        ? MetricStreamConfiguration.Drop
+                        : null);
+                });
             }
         });
         if (otlp)

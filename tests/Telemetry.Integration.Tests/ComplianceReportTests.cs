@@ -138,7 +138,7 @@ public sealed class ComplianceReportTests
         Assert.Equal(expectedSamples, long.Parse(total[header.IndexOf("samples")], CultureInfo.InvariantCulture));
         Assert.Contains("exceedanceMinutes:R7", header);
 
-        // Storing the totals is counted (at least the two vehicles' two hours each; other in-process silos may add).
+        // Storing the totals is counted (at least the two vehicles' two hours each).
         // The history above arrived hours late and fast, which the silo takes for a backlog: the last hour is
         // stored once its frames' delay no longer counts (about 15 s after the last frame), so wait for it.
         static string? StoredLine(string metrics) => metrics.Split('\n').FirstOrDefault(l => l.StartsWith("telemetry_reports_hours_total{", StringComparison.Ordinal)

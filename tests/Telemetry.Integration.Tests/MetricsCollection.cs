@@ -1,10 +1,10 @@
 namespace Telemetry.Integration.Tests;
 
 /// <summary>
-/// Tests that assert exact values of the silo's OpenTelemetry counters at <c>/metrics</c>. The
-/// OpenTelemetry meter provider of an in-process silo listens to every meter of that name in the
-/// process, so a silo of another test running at the same time would add to the counts: these
-/// tests run alone, and so do the tests that read its gauges (shipper lag, vehicles online).
+/// Tests that assert exact values of the silo's OpenTelemetry counters and gauges at <c>/metrics</c>. Each silo
+/// exports only the meters of its own host (see <c>Observability.AddTelemetryObservability</c>), so the counts are
+/// its own; these tests still run alone, because gauges such as the shipper lag and the ingest delay follow how busy
+/// the machine is, and other tests' silos would make them wander.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public static class MetricsCollection

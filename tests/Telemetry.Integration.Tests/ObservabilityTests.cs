@@ -144,6 +144,42 @@ public sealed partial class ObservabilityTests
         Assert.NotNull(rejected.Single().Label("reason"));
     }
 
+    [Fact]
+    public async Task Metrics_OfTwoSilosInOneProcess_AreEachTheirOwn_AndOutliveTheOtherSilo()
+    {
+        // Two hosts in one process have meters of the same names. Each silo's /metrics counts its own frames only, and
+        // stopping one silo does not take the other's instruments off its /metrics.
+        var ct = TestContext.Current.CancellationToken;
+        const string Vin = "LRPT0000000007201";
+        await using var brokerA = await MosquittoServer.StartAsync(ct);
+        await using var brokerB = await MosquittoServer.StartAsync(ct);
+        await using var siloA = await SiloUnderTest.StartAsync(brokerA, influxUrl: null);
+        var siloB = await SiloUnderTest.StartAsync(brokerB, influxUrl: null);
+        var t0 = DeviceAccessTests.RecentSecond();
+        async Task PublishAsync(MosquittoServer broker, int second)
+        {
+            await using var terminal = await TestPublisher.ConnectAsync(broker.Host, broker.Port, ct);
+            await terminal.PublishAsync($"hdv/{Vin}/gb17691", DeviceAccessTests.Frame(Vin, t0.AddSeconds(second)), ct);
+        }
+        Task<double> DecodedAsync(SiloUnderTest silo) => silo.Http.MetricAsync("telemetry_ingest_decoded_total", ct);
+
+        await using (siloB)
+        {
+            for (var i = 0; i < 2; i++)
+                await PublishAsync(brokerB, i);
+            await Eventually.WaitAsync(() => siloB.Ingest.Totals.Decoded == 2, Turn, "silo B decodes its 2 frames", ct);
+            await PublishAsync(brokerA, 0);
+            await Eventually.WaitAsync(() => siloA.Ingest.Totals.Decoded == 1, Turn, "silo A decodes its frame", ct);
+            Assert.Equal(1, await DecodedAsync(siloA));
+            Assert.Equal(2, await DecodedAsync(siloB));
+        }
+
+        for (var i = 1; i < 3; i++)
+            await PublishAsync(brokerA, i);
+        await Eventually.WaitAsync(() => siloA.Ingest.Totals.Decoded == 3, Turn, "silo A decodes its 3 frames", ct);
+        Assert.Equal(3, await DecodedAsync(siloA));
+    }
+
     private static string Line(string text, string prefix) =>
         text.Split('\n').First(l => l.StartsWith(prefix, StringComparison.Ordinal));
 
