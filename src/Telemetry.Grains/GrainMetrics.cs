@@ -20,6 +20,7 @@ public sealed class GrainMetrics : IDisposable
     private readonly Histogram<double> _alertLatency;
     private readonly Counter<long> _reportHours;
     private readonly Counter<long> _clockAdvanced;
+    private readonly Counter<long> _stateReleased;
 
     public GrainMetrics(IMeterFactory meterFactory)
     {
@@ -37,6 +38,10 @@ public sealed class GrainMetrics : IDisposable
         _clockAdvanced = _meter.CreateCounter<long>("telemetry.vehicles.clock_advanced", "{vehicle}",
             "Silent vehicles whose clock the silo-wide sweep advanced (offline detection, episodes closing, state saved), one per vehicle and pass.");
         _clockAdvanced.Add(0); // published from the start, so a rate can be taken before the first silent vehicle
+        _stateReleased = _meter.CreateCounter<long>("telemetry.vehicles.unsaved_released", "{vehicle}",
+            "Vehicles whose unsaved state the grain-state journal cursor stopped waiting for, one per vehicle and sweep pass, by reason (journalFull: the journal was full and the vehicle could not save; " +
+            "deferred: its clock call failed while the journal was full or timed out; givenUp: its clock call failed pass after pass). After a crash their frames " +
+            "before the cursor are stored but not evaluated again.");
         _alertLatency = _meter.CreateHistogram<double>("telemetry.alerts.latency", "ms",
             "From the sample time of the sample that opened an episode to the moment its grain opened it (terminal, broker and silo delay; re-issued history counts its age).",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000] });
@@ -45,6 +50,13 @@ public sealed class GrainMetrics : IDisposable
     /// <summary>Records one attempt to store <paramref name="hours"/> vehicle-hours of compliance totals.</summary>
     public void ReportHours(int hours, bool stored) =>
         _reportHours.Add(hours, new KeyValuePair<string, object?>("outcome", stored ? "stored" : "failed"));
+
+    /// <summary>Records that a sweep pass let the grain-state cursor pass <paramref name="vehicles"/> vehicles whose state was unsaved.</summary>
+    public void UnsavedReleased(int vehicles, string reason)
+    {
+        if (vehicles > 0)
+            _stateReleased.Add(vehicles, new KeyValuePair<string, object?>("reason", reason));
+    }
 
     /// <summary>Records that a sweep pass advanced the clock of <paramref name="vehicles"/> silent vehicles.</summary>
     public void ClockAdvanced(int vehicles)

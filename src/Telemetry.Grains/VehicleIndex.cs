@@ -210,13 +210,8 @@ public sealed class VehicleIndex
     /// cover them (a vehicle given up on, or one that cannot save while the journal is full): after a crash its
     /// frames before the cursor are not evaluated again. Its newer records still hold the cursor.
     /// </summary>
-    public void Release(string vin)
-    {
-        if (_tags.TryGetValue(vin, out var tag))
-        {
-            tag.Release(Pass);
-        }
-    }
+    /// <returns>True when the vehicle's unsaved records were held from before the current pass: the cursor no longer waits for them.</returns>
+    public bool Release(string vin) => _tags.TryGetValue(vin, out var tag) && tag.Release(Pass);
 
     /// <summary>
     /// Marks a vehicle whose journal records are not yet covered by its saved grain state, and since which sweep
@@ -283,12 +278,14 @@ public sealed class VehicleIndex
             }
         }
 
-        internal void Release(long pass)
+        internal bool Release(long pass)
         {
             lock (_gate)
             {
-                if (_since != 0 && _since < pass)
-                    Volatile.Write(ref _since, pass);
+                if (_since == 0 || _since >= pass)
+                    return false;
+                Volatile.Write(ref _since, pass);
+                return true;
             }
         }
     }

@@ -119,24 +119,21 @@ public sealed partial class VehicleSweep(
                 }
             }
         });
-        foreach (var vin in retryOnly.Keys)
-        {
-            vehicles.Release(vin);
-        }
+        metrics.UnsavedReleased(retryOnly.Keys.Count(vehicles.Release), "deferred");
         if (journal.Stats.IsFull)
         {
             // While the journal is full nothing may hold its cursor for long: messages waiting to be archived keep
             // their vehicles' tags from clearing, and the journal frees space only when the cursors move.
-            foreach (var vin in stale)
-            {
-                vehicles.Release(vin);
-            }
+            metrics.UnsavedReleased(stale.Count(vehicles.Release), "journalFull");
         }
+        var givenUp = 0;
         foreach (var vin in _failures.Record(called, [.. failed.Keys], [.. retryOnly.Keys]))
         {
-            vehicles.Release(vin);
+            if (vehicles.Release(vin))
+                givenUp++;
             Log.AdvanceGivenUp(logger, vin, _failures.MaxPasses);
         }
+        metrics.UnsavedReleased(givenUp, "givenUp");
         await vehicles.SaveAsync(IndexPath, cancellationToken);
 
         // The cursor follows the saves exactly: up to the position of the oldest pass that a vehicle with

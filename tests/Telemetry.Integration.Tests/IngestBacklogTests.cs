@@ -225,12 +225,50 @@ public sealed class IngestBacklogTests
         Assert.True(failuresWhileHeld >= 3, $"the failing truck should have been retried on every pass, not {failuresWhileHeld} times");
     }
 
+    [Fact]
+    public async Task VehicleWhoseClockCallTimesOut_IsLetGo_AndCounted()
+    {
+        // A call that times out (the silo too busy to answer) is retried, but the grain-state cursor does not wait
+        // for it: the journal frees space only when the cursors move. The vehicle's unsaved state is then no
+        // longer covered after a crash, which an operator sees in telemetry_vehicles_unsaved_released_total.
+        var ct = TestContext.Current.CancellationToken;
+        var failing = new FailAdvanceClock { Timeout = true };
+        await using var replay = await ReplayedSilo.StartAsync(s => s.AddSingleton<Orleans.IIncomingGrainCallFilter>(failing));
+        var silo = replay.Silo;
+        var trucks = replay.Trucks(20, firstSeed: 7900);
+        failing.Vin = trucks[0].Vin;
+
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var truck in trucks)
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+        }
+        for (var round = 0; round < 20 && failing.Failures < 2; round++)
+        {
+            foreach (var truck in trucks.Skip(1))
+                await replay.SendAsync(truck, truck.NowUtc.AddSeconds(10 + 1), ct);
+            await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
+        }
+        Assert.True(failing.Failures >= 2, "the sweep should call the silent truck, and the call time out");
+        Assert.False(silo.Services.GetRequiredService<VehicleSweep>().Failures.HoldCursor);
+        // Counted once per pass that let it go (each failed call), as deferred; nothing once the calls succeed.
+        failing.Vin = null;
+        await Task.Delay(TimeSpan.FromSeconds(3), ct);
+        var metrics = await silo.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+        var released = Telemetry.Fleet.Load.PrometheusText.Parse(metrics).Sum("telemetry_vehicles_unsaved_released_total");
+        Assert.True(released >= 1 && released <= failing.Failures, $"{released} vehicle-passes let go for {failing.Failures} failed calls");
+        Assert.Matches("telemetry_vehicles_unsaved_released_total\\{[^}]*reason=\"deferred\"[^}]*\\} [1-9]", metrics);
+    }
+
     /// <summary>Makes <c>AdvanceClock</c> of one vehicle fail while <see cref="Vin"/> is set.</summary>
     private sealed class FailAdvanceClock : Orleans.IIncomingGrainCallFilter
     {
         private int _failures;
 
         public volatile string? Vin;
+
+        /// <summary>Fail as a call that got no answer in time, rather than as one the grain refused.</summary>
+        public bool Timeout { get; init; }
 
         public int Failures => Volatile.Read(ref _failures);
 
@@ -240,7 +278,9 @@ public sealed class IngestBacklogTests
                 && context.TargetId.Key.ToString() == vin)
             {
                 Interlocked.Increment(ref _failures);
-                throw new InvalidOperationException("Injected: this vehicle's clock cannot be advanced.");
+                throw Timeout
+                    ? new TimeoutException("Injected: no answer in time.")
+                    : new InvalidOperationException("Injected: this vehicle's clock cannot be advanced.");
             }
             return context.Invoke();
         }

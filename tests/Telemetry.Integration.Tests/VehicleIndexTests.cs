@@ -60,8 +60,9 @@ public sealed class VehicleIndexTests
 
         // Released: its records up to the current pass no longer hold the cursor; a saved vehicle stays saved.
         index.BeginPass();
-        index.Release("LIDX0000000000005");
-        index.Release("LIDX0000000000004");
+        Assert.False(index.Release("LIDX0000000000004"));   // saved: nothing to let go
+        Assert.True(index.Release("LIDX0000000000005"));
+        Assert.False(index.Release("LIDX0000000000005"));   // already let go up to this pass
         Assert.Equal(3, b.Since);
         Assert.Equal(0, a.Since);
         b.Saved();
