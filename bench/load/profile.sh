@@ -8,6 +8,8 @@
 # Parameters (environment):
 #   VEHICLES=20000  DURATION=00:01:30  FORMAT=hj1239  WARMUP_SECONDS=40  TRACE_SECONDS=20
 #   SILO_ARGS="..."   extra silo settings, e.g. "--Telemetry:TimeSeries:Policy=adaptive"
+#   SILO_ENV="..."    extra environment of the silo process only (NAME=value ...), e.g.
+#                     "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=46" (the runtime's thread-pool spinning)
 #   LOAD_ARGS="..."   extra load-generator options, e.g. "--drain-timeout 00:00:10"
 #   OUT=/tmp/silo.perf.data
 #   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
@@ -23,6 +25,7 @@ FORMAT=${FORMAT:-hj1239}
 WARMUP_SECONDS=${WARMUP_SECONDS:-40}
 TRACE_SECONDS=${TRACE_SECONDS:-20}
 SILO_ARGS=${SILO_ARGS:-}
+SILO_ENV=${SILO_ENV:-}
 LOAD_ARGS=${LOAD_ARGS:-}
 OUT=${OUT:-/tmp/silo.perf.data}
 command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf"; exit 1; }
@@ -48,7 +51,7 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queu
 victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port > "$dir/vm.log" 2>&1 & pids+=($!)
 wait_for victoria-metrics 30 curl -sf "http://127.0.0.1:$vm_port/health"
 # shellcheck disable=SC2086
-(cd "$dir" && DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 exec dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
+(cd "$dir" && exec env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 $SILO_ENV dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
   --Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
   --Telemetry:Mqtt:ClientId=profile-silo-$api_port --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
   --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port $SILO_ARGS > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=($silo_pid)
@@ -95,6 +98,6 @@ if [ -n "${GCDUMP:-}" ] && [ -s "$GCDUMP.txt" ]; then
   awk -v n="$VEHICLES" '/GC Heap bytes/ {gsub(",", "", $1); printf "GC heap in the snapshot: %.0f bytes, %.0f per vehicle\n", $1, $1 / n; exit}' "$GCDUMP.txt"
 fi
 echo "== self"
-perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60
+perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60 || true
 echo "== with callees"
-perf report -i "$OUT" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -80
+perf report -i "$OUT" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -80 || true
