@@ -14,8 +14,8 @@ namespace Telemetry.Storage.Journal;
 /// </summary>
 /// <remarks>
 /// <para>Lines are gathered into requests of up to <see cref="TimeSeriesOptions.BatchSize"/> lines (a
-/// request is sent when full, or when the shipper has caught up with the journal and
-/// <see cref="TimeSeriesOptions.FlushInterval"/> has passed); up to
+/// request is sent when full, or once its first record has waited <see cref="TimeSeriesOptions.FlushInterval"/>,
+/// or at once when no record is ready and the interval is zero); up to
 /// <see cref="TimeSeriesOptions.MaxConcurrentWrites"/> are in flight. The cursor <see cref="CursorName"/>
 /// moves only over the contiguous prefix of completed requests, so a crash re-sends at most the requests
 /// that were in flight (at-least-once).</para>
@@ -187,15 +187,27 @@ public sealed class JournalShipper : BackgroundService
         }
     }
 
-    /// <summary>Moves to the next record; when none is ready and records are gathered, sends them once the flush interval is over.</summary>
+    /// <summary>
+    /// Moves to the next record. Gathered records are sent once the first of them has waited the flush interval,
+    /// whether more records keep coming or not: a steady trickle (a small fleet, a record every few
+    /// milliseconds) reaches the store within about that interval instead of once <see cref="TimeSeriesOptions.BatchSize"/>
+    /// lines have gathered. With no flush interval they are sent whenever no record is ready.
+    /// </summary>
     private async Task<bool> NextAsync(IAsyncEnumerator<JournalRecord> records, Gathering batch, CancellationToken cancellationToken)
     {
         var move = records.MoveNextAsync();
-        if (move.IsCompleted || batch.Records == 0)
+        if (batch.Records == 0)
             return await move;
+        var left = _options.FlushInterval - _time.GetElapsedTime(batch.StartedTimestamp);
+        if (move.IsCompleted)
+        {
+            if (_options.FlushInterval > TimeSpan.Zero && left <= TimeSpan.Zero)
+                await DispatchAsync(batch, cancellationToken);
+            return await move;
+        }
         var moving = move.AsTask();
-        if (_options.FlushInterval > TimeSpan.Zero)
-            await Task.WhenAny(moving, Task.Delay(_options.FlushInterval, _time, cancellationToken));
+        if (left > TimeSpan.Zero)
+            await Task.WhenAny(moving, Task.Delay(left, _time, cancellationToken));
         if (!moving.IsCompleted)
             await DispatchAsync(batch, cancellationToken);
         return await moving;
@@ -206,7 +218,10 @@ public sealed class JournalShipper : BackgroundService
         if (_detail)
             await WaitUntilDetailIsDueAsync(batch, record, cancellationToken);
         if (batch.Records == 0)
+        {
             Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+            batch.StartedTimestamp = _time.GetTimestamp();
+        }
         batch.Records++;
         if (record.Type is not (JournalRecordType.Points or JournalRecordType.PointsWithDetail))
         {
@@ -269,6 +284,7 @@ public sealed class JournalShipper : BackgroundService
     {
         await DispatchAsync(batch, cancellationToken);
         Volatile.Write(ref _gatheringOldestTicks, record.AppendedUtc.Ticks);
+        batch.StartedTimestamp = _time.GetTimestamp();
         batch.Records = 1;
     }
 
@@ -568,6 +584,9 @@ public sealed class JournalShipper : BackgroundService
 
         /// <summary>The cursor after the last whole record gathered.</summary>
         public long End { get; set; } = end;
+
+        /// <summary>When the first record of this request was gathered (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+        public long StartedTimestamp { get; set; }
     }
 
     private sealed class ShipRequest(LineBlock lines, long end, DateTime oldestAppendedUtc)

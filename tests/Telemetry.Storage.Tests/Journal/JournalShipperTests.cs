@@ -26,14 +26,15 @@ public sealed class JournalShipperTests : IDisposable
 
     private FileJournal OpenJournal() => new(JournalOptions, NullLogger.Instance, new StorageMetrics(), TimeProvider.System);
 
-    private JournalShipper CreateShipper(FileJournal journal, Uri? url, StorageMetrics? metrics = null, int batchSize = 40, string compression = "fastest") => new(
+    private JournalShipper CreateShipper(FileJournal journal, Uri? url, StorageMetrics? metrics = null, int batchSize = 40, string compression = "fastest",
+        TimeSpan? flushInterval = null) => new(
         journal,
         Options.Create(new TimeSeriesOptions
         {
             InfluxUrl = url?.ToString() ?? "",
             FileDirectory = _dir.File("timeseries"),
             BatchSize = batchSize,
-            FlushInterval = TimeSpan.FromMilliseconds(20),
+            FlushInterval = flushInterval ?? TimeSpan.FromMilliseconds(20),
             RetryDelay = TimeSpan.FromMilliseconds(50),
             RequestTimeout = TimeSpan.FromSeconds(5),
             MaxConcurrentWrites = 4,
@@ -192,6 +193,32 @@ public sealed class JournalShipperTests : IDisposable
         var lines = SamplePoints.ToLines(vin, samples);
         Assert.Equal(lines[..10], TempDirectory.ReadLines(_dir.File("timeseries/hdv-2026-03-01.lp")));
         Assert.Equal(lines[10..], TempDirectory.ReadLines(_dir.File("timeseries/hdv-2026-03-02.lp")));
+    }
+
+    [Fact]
+    public async Task Shipper_SteadyTrickleOfRecords_IsSentOnceTheFirstHasWaitedTheFlushInterval()
+    {
+        // A small fleet: a record every 10-20 ms (the delay and a group commit), far below a request's worth of lines.
+        // Each record comes much sooner than the flush interval after the one before, yet what is gathered must not
+        // wait for BatchSize lines.
+        await using var journal = OpenJournal();
+        var sink = new JournalTimeSeriesSink(journal);
+        var vin = TestData.NewVin("LJRTR");
+        var start = TestData.RecentSecond(600);
+        using var shipper = CreateShipper(journal, url: null, batchSize: 100_000, flushInterval: TimeSpan.FromMilliseconds(300));
+        await shipper.StartAsync(Ct);
+        var first = journal.LastSequence + 1;
+        var appended = 0;
+        var shippedWhileComing = false;
+        while (appended < 3_000 && !shippedWhileComing)
+        {
+            await sink.WriteSamplesAsync(vin, [TestData.FullSample(start.AddSeconds(appended++))], Ct);
+            await Task.Delay(10, Ct);
+            shippedWhileComing = shipper.Cursor > first;
+        }
+        await shipper.StopAsync(Ct);
+
+        Assert.True(shippedWhileComing, $"nothing was shipped while {appended} records came, one every 10-20 ms");
     }
 
     public void Dispose() => _dir.Dispose();
