@@ -27,6 +27,7 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
     private FramePipeline? _pipeline;
     private BrokerAccess? _access;
     private Task _revocations = Task.CompletedTask;
+    private long _tooManyLoggedAt;
 
     /// <summary>How often the broker looks for devices revoked while connected.</summary>
     public static readonly TimeSpan RevocationCheckPeriod = TimeSpan.FromSeconds(10);
@@ -45,23 +46,43 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
             .WithPersistentSessions()
             .Build();
         // Its own listener: MQTTnet's reads any packet length a client announces; this one stops at MaxPacketBytes.
-        var listener = new PacketLimitedTcpAdapter(address, settings.Port, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"));
+        // Each listener may hold the whole limit: a terminal uses one or the other.
+        var maxConnections = settings.EffectiveMaxConnections();
+        var listener = new PacketLimitedTcpAdapter(address, settings.Port, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"))
+        {
+            MaxConnections = maxConnections,
+            OnTooMany = () => TooManyConnections(metrics, maxConnections),
+        };
         List<MQTTnet.Server.IMqttServerAdapter> listeners = [listener];
         if (settings.TlsPort != 0)
         {
             listeners.Add(new PacketLimitedTcpAdapter(address, settings.TlsPort, settings.MaxPacketBytes, () => metrics.BrokerRefused("packetTooLarge"),
-                settings.LoadCertificate(), () => metrics.BrokerRefused("tlsHandshake")));
+                settings.LoadCertificate(), () => metrics.BrokerRefused("tlsHandshake"))
+            {
+                MaxConnections = maxConnections,
+                OnTooMany = () => TooManyConnections(metrics, maxConnections),
+            });
         }
         _server = new MqttServerFactory().CreateMqttServer(serverOptions, listeners);
         _access.Attach(_server);
         _server.InterceptingPublishAsync += OnPublishAsync;
         await _server.StartAsync();
         _revocations = Task.Run(() => WatchRevocationsAsync(services.GetService<TimeProvider>() ?? TimeProvider.System, _stopping.Token), CancellationToken.None);
-        Log.Started(logger, settings.Host, settings.Port, settings.AllowAnonymous ? "anonymous clients allowed" : "devices authenticate with their VIN and secret");
+        Log.Started(logger, settings.Host, settings.Port, settings.AllowAnonymous ? "anonymous clients allowed" : "devices authenticate with their VIN and secret", maxConnections);
         if (settings.TlsPort != 0)
         {
             Log.TlsStarted(logger, settings.Host, settings.TlsPort);
         }
+    }
+
+    /// <summary>A connection closed at the limit: counted each time, logged at most once a minute.</summary>
+    private void TooManyConnections(IngestMetrics metrics, int limit)
+    {
+        metrics.BrokerConnectionRefused("tooManyConnections");
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _tooManyLoggedAt);
+        if ((last == 0 || now - last >= 60_000) && Interlocked.CompareExchange(ref _tooManyLoggedAt, now, last) == last)
+            Log.TooManyConnections(logger, limit, MqttIngestOptions.Section);
     }
 
     private async Task OnPublishAsync(InterceptingPublishEventArgs e)
@@ -132,8 +153,11 @@ public sealed partial class EmbeddedBroker(IOptions<MqttIngestOptions> options, 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Host}:{Port}; terminal messages are acknowledged once durable; {Access}")]
-        public static partial void Started(ILogger logger, string host, int port, string access);
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Embedded MQTT broker listening on {Host}:{Port}; terminal messages are acknowledged once durable; {Access}; at most {MaxConnections} connections")]
+        public static partial void Started(ILogger logger, string host, int port, string access, int maxConnections);
+
+        [LoggerMessage(EventId = 2019, Level = LogLevel.Warning, Message = "Embedded MQTT broker: {Limit} connections are open, the most it takes; further ones are closed as they come (raise the process's open-file limit, or {Section}:MaxConnections)")]
+        public static partial void TooManyConnections(ILogger logger, int limit, string section);
 
         [LoggerMessage(EventId = 2017, Level = LogLevel.Information, Message = "Embedded MQTT broker listening for TLS on {Host}:{Port}")]
         public static partial void TlsStarted(ILogger logger, string host, int port);

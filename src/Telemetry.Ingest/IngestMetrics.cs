@@ -52,7 +52,7 @@ public sealed class IngestMetrics : IDisposable
         _connections = _meter.CreateCounter<long>("telemetry.ingest.broker.connections", "{connection}",
             "Connections the embedded broker accepted, by kind (device: a VIN and its secret; anonymous: AllowAnonymous).");
         _connectionsRefused = _meter.CreateCounter<long>("telemetry.ingest.broker.connections_refused", "{connection}",
-            "Connections the embedded broker refused, by reason (anonymous, unknownDevice, badSecret, revoked, credentialsUnavailable, clientIdTaken).");
+            "Connections the embedded broker refused, by reason (anonymous, unknownDevice, badSecret, revoked, credentialsUnavailable, clientIdTaken, tooManyConnections).");
         _brokerRefused = _meter.CreateCounter<long>("telemetry.ingest.broker.refused", "{packet}",
             "Packets the embedded broker refused and limits it enforced, by reason (foreignVin, outsidePrefix, retained, subscribe, packetTooLarge, sessionReplaced, revokedWhileConnected).");
         _readPauses = _meter.CreateCounter<long>("telemetry.ingest.read_pauses", "{pause}",

@@ -72,6 +72,17 @@ public sealed class MqttIngestOptions
     /// </summary>
     public int MaxPayloadBytes { get; set; } = 1_048_576;
 
+    /// <summary>
+    /// Embedded broker: most client connections at once (each holds a file descriptor); a connection beyond them is
+    /// closed as it is accepted and counted (<c>tooManyConnections</c>). 0: the process's open-file limit less
+    /// <see cref="ReservedFileDescriptors"/>, so that the journal, the databases, the API and the cluster keep the files
+    /// they need.
+    /// </summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>File descriptors kept for everything but terminal connections when <see cref="MaxConnections"/> is derived.</summary>
+    public const int ReservedFileDescriptors = 1024;
+
     /// <summary>Attempts of a vehicle grain call before the message is dead-lettered as <c>processingFailed</c>.</summary>
     public int MaxAttempts { get; set; } = 5;
 
@@ -142,6 +153,10 @@ public sealed class MqttIngestOptions
         {
             yield return $"{Section}:MaxPayloadBytes {MaxPayloadBytes} must be between 26 and 16000000.";
         }
+        if (MaxConnections is < 0 or > 10_000_000)
+        {
+            yield return $"{Section}:MaxConnections {MaxConnections} must be between 0 (from the open-file limit) and 10000000.";
+        }
         if (MaxAttempts is < 1 or > 100)
         {
             yield return $"{Section}:MaxAttempts {MaxAttempts} must be between 1 and 100.";
@@ -200,6 +215,38 @@ public sealed class MqttIngestOptions
     /// disconnected before its body is read.
     /// </summary>
     public int MaxPacketBytes => MaxPayloadBytes + 70_000;
+
+    /// <summary>
+    /// <see cref="MaxConnections"/>, or when 0 the soft open-file limit of this process (<c>/proc/self/limits</c>) less
+    /// <see cref="ReservedFileDescriptors"/>, at least 64; 1,000,000 where the limit cannot be read or is unlimited.
+    /// </summary>
+    public int EffectiveMaxConnections(string limitsPath = "/proc/self/limits")
+    {
+        if (MaxConnections > 0)
+            return MaxConnections;
+        var limit = OpenFileLimit(limitsPath);
+        return limit is { } files ? (int)Math.Clamp(files - ReservedFileDescriptors, 64, 1_000_000) : 1_000_000;
+    }
+
+    /// <summary>The soft "Max open files" of a <c>/proc/*/limits</c> file; null when absent, unreadable or unlimited.</summary>
+    internal static long? OpenFileLimit(string limitsPath)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(limitsPath))
+            {
+                if (!line.StartsWith("Max open files", StringComparison.Ordinal))
+                    continue;
+                var parts = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return parts.Length > 0 && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var soft)
+                    ? soft : null;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
+    }
 
     /// <summary>The topic filter the subscriber uses.</summary>
     public string SubscriptionFilter => Mode == BrokerMode.External && UseSharedSubscription

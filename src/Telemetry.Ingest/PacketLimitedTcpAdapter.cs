@@ -15,10 +15,27 @@ namespace Telemetry.Ingest;
 /// the body is never read or allocated.
 /// </summary>
 /// <remarks>With a <paramref name="certificate"/> the listener speaks TLS: the handshake must finish within
-/// <see cref="HandshakeTimeout"/>, a failed one ends the connection (counted through <paramref name="onHandshakeFailed"/>).</remarks>
+/// <see cref="HandshakeTimeout"/>, a failed one ends the connection (counted through <paramref name="onHandshakeFailed"/>).
+/// At most <see cref="MaxConnections"/> connections are open at once: one more is closed as soon as it is accepted
+/// (<see cref="OnTooMany"/>), so that terminals cannot take the file descriptors the rest of the silo needs; when
+/// the process is out of them anyway, accepting pauses briefly instead of failing in a loop.</remarks>
 internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int maxPacketBytes, Action onTooLarge,
     System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null, Action? onHandshakeFailed = null) : IMqttServerAdapter
 {
+    /// <summary>How long accepting pauses when the process has no file descriptor left.</summary>
+    public static readonly TimeSpan OutOfFilesPause = TimeSpan.FromMilliseconds(100);
+
+    private int _open;
+
+    /// <summary>Most connections open at once on this listener.</summary>
+    public int MaxConnections { get; init; } = int.MaxValue;
+
+    /// <summary>Called for each connection closed because <see cref="MaxConnections"/> were open, or accepting failed for want of files.</summary>
+    public Action? OnTooMany { get; init; }
+
+    /// <summary>Connections open on this listener now.</summary>
+    public int OpenConnections => Volatile.Read(ref _open);
+
     /// <summary>Longest a TLS client may take to finish its handshake.</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
@@ -80,9 +97,32 @@ internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int m
             {
                 return;
             }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+            {
+                // No file descriptor left (EMFILE/ENFILE): the pending connection stays in the backlog; try again shortly
+                // instead of failing in a tight loop.
+                OnTooMany?.Invoke();
+                try
+                {
+                    await Task.Delay(OutOfFilesPause, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                continue;
+            }
             catch (SocketException)
             {
                 // A connection reset before it was accepted; keep listening.
+                continue;
+            }
+            if (Interlocked.Increment(ref _open) > MaxConnections)
+            {
+                Interlocked.Decrement(ref _open);
+                OnTooMany?.Invoke();
+                client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
                 continue;
             }
             _ = Task.Run(() => HandleAsync(client, options, logger), CancellationToken.None);
@@ -134,6 +174,7 @@ internal sealed class PacketLimitedTcpAdapter(IPAddress address, int port, int m
         finally
         {
             socket.Dispose();
+            Interlocked.Decrement(ref _open);
         }
     }
 }

@@ -283,6 +283,70 @@ public sealed class DeviceAccessTests
     }
 
     [Fact]
+    public async Task ConnectionsBeyondMaxConnections_AreClosedAndCounted_AndTheOthersKeepPublishing()
+    {
+        // Every connection holds a file descriptor: past the limit the broker closes new ones instead of letting
+        // terminals take the files the journal, the databases and the API need.
+        var ct = TestContext.Current.CancellationToken;
+        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:AllowAnonymous"] = "true",
+            ["Telemetry:Mqtt:MaxConnections"] = "2",
+        });
+        using var first = await ConnectAsync(silo, null, null, ct);
+        using var second = await ConnectAsync(silo, null, null, ct);
+        using (var third = new MqttClientFactory().CreateMqttClient())
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => third.ConnectAsync(Options(silo, "terminal-third", null, null), ct));
+            Assert.False(third.IsConnected);
+        }
+        Assert.Equal(1, silo.Ingest.BrokerTotal("connection:tooManyConnections"));
+        var t0 = RecentSecond();
+        Assert.True(Accepted(await PublishAsync(first, $"hdv/{VinA}/gb17691", Frame(VinA, t0), retain: false, ct)));
+        Assert.True(Accepted(await PublishAsync(second, $"hdv/{VinB}/gb17691", Frame(VinB, t0), retain: false, ct)));
+
+        // A connection that ends frees its place.
+        await first.DisconnectAsync(cancellationToken: ct);
+        using var fourth = await Eventually.WaitForAsync(async () =>
+        {
+            var client = new MqttClientFactory().CreateMqttClient();
+            try
+            {
+                await client.ConnectAsync(Options(silo, $"terminal-{Guid.NewGuid():N}", null, null), ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+            }
+            if (!client.IsConnected)
+                client.Dispose();
+            return client;
+        }, c => c.IsConnected, TimeSpan.FromSeconds(30), "a new connection once one of the two ended", c => c.IsConnected.ToString(), ct);
+        Assert.True(Accepted(await PublishAsync(fourth, $"hdv/{VinA}/gb17691", Frame(VinA, t0.AddSeconds(1)), retain: false, ct)));
+        var metrics = await silo.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+        Assert.Matches("telemetry_ingest_broker_connections_refused_total\\{[^}]*reason=\"tooManyConnections\"[^}]*\\} [1-9]", metrics);
+    }
+
+    [Fact]
+    public void MaxConnections_FromTheOpenFileLimit_KeepsFilesForTheRestOfTheSilo()
+    {
+        var dir = Directory.CreateTempSubdirectory("telemetry-limits-").FullName;
+        var limits = Path.Combine(dir, "limits");
+        File.WriteAllText(limits, """
+            Limit                     Soft Limit           Hard Limit           Units
+            Max processes             94000                94000                processes
+            Max open files            20000                65536                files
+            """);
+        Assert.Equal(20_000 - MqttIngestOptions.ReservedFileDescriptors, new MqttIngestOptions().EffectiveMaxConnections(limits));
+        Assert.Equal(500, new MqttIngestOptions { MaxConnections = 500 }.EffectiveMaxConnections(limits));
+        File.WriteAllText(limits, "Max open files            unlimited            unlimited            files\n");
+        Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(limits));
+        File.WriteAllText(limits, "Max open files            1024                 1024                 files\n");
+        Assert.Equal(64, new MqttIngestOptions().EffectiveMaxConnections(limits));
+        Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(Path.Combine(dir, "absent")));
+        Assert.Contains(new MqttIngestOptions { MaxConnections = -1 }.Validate(), e => e.Contains("MaxConnections", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Simulate_OnTheEmbeddedBroker_ProvisionsItsTrucksWhoseFramesAreStored()
     {
         var ct = TestContext.Current.CancellationToken;
