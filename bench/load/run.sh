@@ -17,6 +17,9 @@
 #                                  (*.silo-metrics.txt) and its warnings by event, counted (*.silo-warnings.log)
 #   TITLE="..."                    heading of the table
 #   KEEP_LOGS=1                    also copy each step's whole silo log to OUT_DIR (*.silo.log)
+#   DEVICES=1                      terminals as in the field: no mosquitto; the silo's embedded broker with device
+#                                  authentication, and one connection per truck with its own secret (issued for the
+#                                  step's VINs with `telemetry-cli devices add-many`; CONNECTIONS is then ignored)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -36,6 +39,7 @@ CEILING_SECONDS=${CEILING_SECONDS:-20}
 OUT=${OUT:-bench/results/load.md}
 OUT_DIR=${OUT_DIR:-bench/results/load}
 TITLE=${TITLE:-"Load ladder"}
+DEVICES=${DEVICES:-}
 
 for bin in mosquitto victoria-metrics python3; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || { echo "$bin is missing: apt-get install -y mosquitto victoria-metrics python3"; exit 1; }
@@ -46,6 +50,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 echo "Building (Release)..."
 dotnet build src/Telemetry.Silo -c Release -nologo -v quiet >/dev/null
 dotnet build simulators/Telemetry.Simulator -c Release -nologo -v quiet >/dev/null
+[ -n "$DEVICES" ] && dotnet build src/Telemetry.Cli -c Release -nologo -v quiet >/dev/null
+cli_dll=$root/src/Telemetry.Cli/bin/Release/net10.0/telemetry-cli.dll
 silo_dll=$root/src/Telemetry.Silo/bin/Release/net10.0/Telemetry.Silo.dll
 sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simulator.dll
 
@@ -68,10 +74,11 @@ wait_for() { # what, seconds, command...
   echo "timed out waiting for $what"; return 1
 }
 
-start_stack() { # dir, policy
-  local dir=$1 policy=$2
+start_stack() { # dir, policy, vehicles, VIN prefix
+  local dir=$1 policy=$2 vehicles=$3 prefix=$4
   mkdir -p "$dir"
   mqtt_port=$(free_port); vm_port=$(free_port); api_port=$(free_port); silo_port=$(free_port); gw_port=$(free_port)
+  if [ -n "$DEVICES" ]; then start_embedded "$dir" "$policy" "$vehicles" "$prefix"; return; fi
   cat > "$dir/mosquitto.conf" <<CONF
 listener $mqtt_port 127.0.0.1
 allow_anonymous true
@@ -96,6 +103,25 @@ CONF
   wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
 }
 
+start_embedded() { # dir, policy, vehicles, VIN prefix: the silo's own broker, terminals authenticate
+  local dir=$1 policy=$2 vehicles=$3 prefix=$4
+  broker_pid=""
+  victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port -search.latencyOffset=0s > "$dir/vm.log" 2>&1 & vm_pid=$!; pids+=("$vm_pid")
+  wait_for "victoria-metrics" 30 curl -sf "http://127.0.0.1:$vm_port/health"
+  local policy_arg=()
+  [ "$policy" != default ] && policy_arg=("--Telemetry:TimeSeries:Policy=$policy")
+  (cd "$dir" && exec dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
+    --Telemetry:Mqtt:Mode=Embedded --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
+    --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
+    --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port \
+    --Telemetry:TimeSeries:FileDirectory="$dir/timeseries" --Telemetry:Alerts:FilePath="$dir/alerts.jsonl" \
+    --Telemetry:DeadLetters:FilePath="$dir/dead-letters.jsonl" "${policy_arg[@]}" > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=("$silo_pid")
+  wait_for "the silo's API" 60 curl -sf "http://127.0.0.1:$api_port/health"
+  echo "   issuing $vehicles device secrets"
+  dotnet "$sim_dll" vins --vehicles "$vehicles" --vin-prefix "$prefix" > "$dir/vins.txt"
+  dotnet "$cli_dll" devices add-many --vins "$dir/vins.txt" --out "$dir/secrets.csv" --database "$dir/data/telemetry.db" > /dev/null
+}
+
 describe_cpu() { grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src simulators || echo "+changes")
 
@@ -107,12 +133,25 @@ for format in $FORMATS; do
       dir="$work/step-$n"
       name="$format-$policy-$vehicles"
       echo "== step $n: $vehicles vehicles, $format, policy $policy, $DURATION"
-      start_stack "$dir" "$policy"
+      if [ -n "$DEVICES" ]; then
+        # One socket per truck in the silo and in the generator, besides their other files.
+        need=$((vehicles + 8192))
+        if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
+          ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+          [ "$(ulimit -n)" -lt "$need" ] && echo "   open-file limit $(ulimit -n) is below $need: the silo takes $(( $(ulimit -n) - 1024 )) connections (raise the hard limit, e.g. as root)"
+        fi
+      fi
+      start_stack "$dir" "$policy" "$vehicles" "L$n"
       status=0
+      if [ -n "$DEVICES" ]; then
+        connect=(--device-secrets "$dir/secrets.csv")
+      else
+        connect=(--connections "$CONNECTIONS" --watch-pid "broker=$broker_pid")
+      fi
       timeout --kill-after=10 "$STEP_TIMEOUT" dotnet "$sim_dll" load --vehicles "$vehicles" --duration "$DURATION" \
-        --broker 127.0.0.1:$mqtt_port --format "$format" --connections "$CONNECTIONS" --qos "$QOS" \
+        --broker 127.0.0.1:$mqtt_port --format "$format" "${connect[@]}" --qos "$QOS" \
         --tsdb "http://127.0.0.1:$vm_port/" --api "http://127.0.0.1:$api_port/" --api-key "@$dir/data/keys/admin.key" --silo-pid "$silo_pid" \
-        --watch-pid broker=$broker_pid --watch-pid tsdb=$vm_pid --fault-share "$FAULT_SHARE" \
+        --watch-pid tsdb=$vm_pid --fault-share "$FAULT_SHARE" \
         --history-minutes "$HISTORY_MINUTES" --max-lag "$MAX_LAG" --drain-timeout "$DRAIN" \
         --vin-prefix "L$n" --label "$commit $name" --report "$OUT_DIR/$(printf %02d $n)-$name.json" || status=$?
       du -sb "$dir/vm" | cut -f1 > "$OUT_DIR/$(printf %02d $n)-$name.vm-bytes" || true
@@ -140,6 +179,6 @@ if [ "$CEILING_SECONDS" -gt 0 ]; then
   cleanup
 fi
 
-python3 bench/load/table.py --title "$TITLE" --commit "$commit" --reports "$OUT_DIR" \
+python3 bench/load/table.py --title "$TITLE" --commit "$commit" --reports "$OUT_DIR" ${DEVICES:+--devices} \
   --machine "$(nproc) cores, $(describe_cpu), $(free -g | awk '/Mem:/{print $2}') GiB" > "$OUT"
 echo "Wrote $OUT"

@@ -7,6 +7,7 @@ p.add_argument("--title", required=True)
 p.add_argument("--commit", required=True)
 p.add_argument("--machine", required=True)
 p.add_argument("--reports", required=True)
+p.add_argument("--devices", action="store_true", help="the steps ran against the silo's embedded broker, one authenticated connection per truck")
 a = p.parse_args()
 
 def n(v, fmt="{:,.0f}"):
@@ -36,9 +37,16 @@ for path in sorted(glob.glob(os.path.join(a.reports, "[0-9]*.json"))):
 print(f"# {a.title}\n")
 print(f"Commit measured: `{a.commit}`. Machine: {a.machine} (CPU % is of one core, the ceiling is cores x 100 %; "
       "say below whether anything else ran during the ladder).\n")
-print("Each step runs on a fresh mosquitto, victoria-metrics (no deduplication) and Release silo started by "
-      "`bench/load/run.sh`; the generator runs on the same machine. Definitions: `definitions` in each JSON report "
-      f"(in `{os.path.basename(os.path.normpath(a.reports))}/` next to this file) and the README's load-test section.\n")
+if a.devices:
+    print("Each step runs on a fresh victoria-metrics (no deduplication) and Release silo with its embedded broker and device "
+          "authentication, started by `DEVICES=1 bench/load/run.sh`: every truck connects on its own with its VIN and the secret "
+          "`telemetry-cli devices add-many` issued for it. The generator runs on the same machine; the broker's CPU is the silo's. "
+          "Definitions: `definitions` in each JSON report "
+          f"(in `{os.path.basename(os.path.normpath(a.reports))}/` next to this file) and the README's load-test section.\n")
+else:
+    print("Each step runs on a fresh mosquitto, victoria-metrics (no deduplication) and Release silo started by "
+          "`bench/load/run.sh`; the generator runs on the same machine. Definitions: `definitions` in each JSON report "
+          f"(in `{os.path.basename(os.path.normpath(a.reports))}/` next to this file) and the README's load-test section.\n")
 print("| vehicles | format | policy | offered f/s | offered samples/s | acked | stored samples/s | lag at end s | lag growth samples/s "
       "| alert p50 / p99 ms | silo CPU % | silo RSS MiB | silo bytes/vehicle | TSDB bytes/vehicle | not stored after drain | duplicated | generator / broker / TSDB CPU % | result |")
 print("|" + "---|" * 18)

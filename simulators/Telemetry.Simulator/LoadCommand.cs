@@ -130,7 +130,7 @@ public static class LoadCommand
     private static async Task<int> RunAsync(LoadOptions options, FileInfo? reportFile, CancellationToken cancellationToken)
     {
         AnsiConsole.MarkupLineInterpolated(
-            $"{options.Vehicles:N0} vehicles, {options.Format}, {options.FramesPerSecond:N0} frames/s live ({options.RecordsPerFrame} records each) over {options.Connections} connection(s) at QoS {options.Qos}, {options.FaultyVehicles} faulty; re-issue {options.HistorySeconds} s then live {options.Duration}.");
+            $"{options.Vehicles:N0} vehicles, {options.Format}, {options.FramesPerSecond:N0} frames/s live ({options.RecordsPerFrame} records each) over {options.ConnectionCount:N0} connection(s){(options.PerDeviceConnections ? " (one per vehicle, with its secret)" : "")} at QoS {options.Qos}, {options.FaultyVehicles} faulty; re-issue {options.HistorySeconds} s then live {options.Duration}.");
         LoadReport result;
         try
         {

@@ -53,6 +53,22 @@ public sealed class LoadDeviceCredentialsTests : IDisposable
     }
 
     [Fact]
+    public async Task LoadRun_MoreTrucksThanTheBrokerTakes_StopsBeforeItStarts_NamingAVin()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var silo = await SiloUnderTest.StartEmbeddedAsync(influxUrl: null, new Dictionary<string, string>
+        {
+            ["Telemetry:Mqtt:MaxConnections"] = "40",
+        });
+        var secrets = LoadOptions.ReadDeviceSecrets(IssueSecrets(silo));
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => LoadRun.RunAsync(Options(silo, tsdb: null, secrets), progress: null, ct));
+
+        Assert.Matches($"Vehicle {Prefix}[0-9A-HJ-NPR-Z]+: ", failure.Message);
+        Assert.True(silo.Ingest.BrokerTotal("connection:tooManyConnections") >= 1);
+    }
+
+    [Fact]
     public async Task LoadRun_ATruckWithAWrongSecret_IsRefused_AndTheRunNamesIt()
     {
         var ct = TestContext.Current.CancellationToken;

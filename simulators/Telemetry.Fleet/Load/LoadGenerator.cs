@@ -108,8 +108,9 @@ public sealed class LoadGenerator : IAsyncDisposable
                 {
                     connections[i] = await MqttPipelinedConnection.ConnectAsync(_options.Host, _options.Port, vin, _options.Qos, ct, vin, secrets[vin]);
                 }
-                catch (InvalidOperationException refused)
+                catch (Exception refused) when (refused is InvalidOperationException or IOException or System.Net.Sockets.SocketException)
                 {
+                    // Refused by the broker, or the connection closed at once (a broker at its connection limit).
                     throw new InvalidOperationException($"Vehicle {vin}: {refused.Message}", refused);
                 }
             });
