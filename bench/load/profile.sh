@@ -11,6 +11,8 @@
 #   SILO_ENV="..."    extra environment of the silo process only (NAME=value ...), e.g.
 #                     "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=46" (the runtime's thread-pool spinning)
 #   LOAD_ARGS="..."   extra load-generator options, e.g. "--drain-timeout 00:00:10"
+#   DEVICES=1         the silo's embedded broker with device authentication and one connection per truck
+#                     (secrets issued with telemetry-cli devices add-many), instead of mosquitto
 #   OUT=/tmp/silo.perf.data
 #   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
 #   GCDUMP=/tmp/silo.gcdump   also takes a heap snapshot (dotnet-gcdump) after the profile and prints
@@ -26,6 +28,7 @@ WARMUP_SECONDS=${WARMUP_SECONDS:-40}
 TRACE_SECONDS=${TRACE_SECONDS:-20}
 SILO_ARGS=${SILO_ARGS:-}
 SILO_ENV=${SILO_ENV:-}
+DEVICES=${DEVICES:-}
 LOAD_ARGS=${LOAD_ARGS:-}
 OUT=${OUT:-/tmp/silo.perf.data}
 command -v perf >/dev/null || { echo "perf is missing: apt-get install -y linux-perf"; exit 1; }
@@ -33,6 +36,7 @@ mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 dotnet build src/Telemetry.Silo -c Release -nologo -v quiet >/dev/null
 dotnet build simulators/Telemetry.Simulator -c Release -nologo -v quiet >/dev/null
+[ -n "$DEVICES" ] && dotnet build src/Telemetry.Cli -c Release -nologo -v quiet >/dev/null
 silo_dll=$root/src/Telemetry.Silo/bin/Release/net10.0/Telemetry.Silo.dll
 sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simulator.dll
 
@@ -45,17 +49,32 @@ wait_for() { local what=$1 seconds=$2; shift 2
   for _ in $(seq $((seconds * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "timed out waiting for $what"; return 1; }
 
 mqtt_port=$(free_port); vm_port=$(free_port); api_port=$(free_port); silo_port=$(free_port); gw_port=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n' "$mqtt_port" > "$dir/mosquitto.conf"
-[ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
-"$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & pids+=($!)
+if [ -n "$DEVICES" ]; then
+  mqtt_args="--Telemetry:Mqtt:Mode=Embedded --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port --Telemetry:Mqtt:ClientId=profile-silo-$api_port"
+  need=$((VEHICLES + 8192))
+  [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ] && { ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; }
+else
+  mqtt_args="--Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port --Telemetry:Mqtt:ClientId=profile-silo-$api_port"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n' "$mqtt_port" > "$dir/mosquitto.conf"
+  [ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
+  "$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & pids+=($!)
+fi
 victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port > "$dir/vm.log" 2>&1 & pids+=($!)
 wait_for victoria-metrics 30 curl -sf "http://127.0.0.1:$vm_port/health"
 # shellcheck disable=SC2086
 (cd "$dir" && exec env DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 $SILO_ENV dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
-  --Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
-  --Telemetry:Mqtt:ClientId=profile-silo-$api_port --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
+  $mqtt_args --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
   --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port $SILO_ARGS > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=($silo_pid)
-wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
+silo_dotnet=""
+if [ -n "$DEVICES" ]; then
+  wait_for "the silo's API" 60 curl -sf "http://127.0.0.1:$api_port/health"
+  dotnet "$sim_dll" vins --vehicles "$VEHICLES" > "$dir/vins.txt"
+  dotnet "$root/src/Telemetry.Cli/bin/Release/net10.0/telemetry-cli.dll" devices add-many --vins "$dir/vins.txt" --out "$dir/secrets.csv" \
+    --database "$dir/data/telemetry.db" > /dev/null
+  LOAD_ARGS="$LOAD_ARGS --device-secrets $dir/secrets.csv"
+else
+  wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
+fi
 silo_dotnet=$(pgrep -f "Telemetry.Silo.dll.*profile-silo-$api_port" | head -1)
 
 dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 127.0.0.1:$mqtt_port --format "$FORMAT" \
