@@ -161,7 +161,10 @@ public sealed partial class ObservabilityTests
             await using var terminal = await TestPublisher.ConnectAsync(broker.Host, broker.Port, ct);
             await terminal.PublishAsync($"hdv/{Vin}/gb17691", DeviceAccessTests.Frame(Vin, t0.AddSeconds(second)), ct);
         }
-        Task<double> DecodedAsync(SiloUnderTest silo) => silo.Http.MetricAsync("telemetry_ingest_decoded_total", ct);
+        // /metrics answers from a response cached for 300 ms (the exporter's default), so a count is waited for.
+        Task<double> DecodedAsync(SiloUnderTest silo, double expected) => Eventually.WaitForAsync(
+            () => silo.Http.MetricAsync("telemetry_ingest_decoded_total", ct), v => v == expected, Turn,
+            $"telemetry_ingest_decoded_total should reach {expected}", v => v.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
 
         await using (siloB)
         {
@@ -170,14 +173,14 @@ public sealed partial class ObservabilityTests
             await Eventually.WaitAsync(() => siloB.Ingest.Totals.Decoded == 2, Turn, "silo B decodes its 2 frames", ct);
             await PublishAsync(brokerA, 0);
             await Eventually.WaitAsync(() => siloA.Ingest.Totals.Decoded == 1, Turn, "silo A decodes its frame", ct);
-            Assert.Equal(1, await DecodedAsync(siloA));
-            Assert.Equal(2, await DecodedAsync(siloB));
+            Assert.Equal(1, await DecodedAsync(siloA, 1));
+            Assert.Equal(2, await DecodedAsync(siloB, 2));
         }
 
         for (var i = 1; i < 3; i++)
             await PublishAsync(brokerA, i);
         await Eventually.WaitAsync(() => siloA.Ingest.Totals.Decoded == 3, Turn, "silo A decodes its 3 frames", ct);
-        Assert.Equal(3, await DecodedAsync(siloA));
+        Assert.Equal(3, await DecodedAsync(siloA, 3));
     }
 
     private static string Line(string text, string prefix) =>
