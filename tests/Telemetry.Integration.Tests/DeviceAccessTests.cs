@@ -331,19 +331,26 @@ public sealed class DeviceAccessTests
     {
         var dir = Directory.CreateTempSubdirectory("telemetry-limits-").FullName;
         var limits = Path.Combine(dir, "limits");
-        File.WriteAllText(limits, """
-            Limit                     Soft Limit           Hard Limit           Units
-            Max processes             94000                94000                processes
-            Max open files            20000                65536                files
-            """);
-        Assert.Equal(20_000 - MqttIngestOptions.ReservedFileDescriptors, new MqttIngestOptions().EffectiveMaxConnections(limits));
-        Assert.Equal(500, new MqttIngestOptions { MaxConnections = 500 }.EffectiveMaxConnections(limits));
-        File.WriteAllText(limits, "Max open files            unlimited            unlimited            files\n");
-        Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(limits));
-        File.WriteAllText(limits, "Max open files            1024                 1024                 files\n");
-        Assert.Equal(64, new MqttIngestOptions().EffectiveMaxConnections(limits));
-        Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(Path.Combine(dir, "absent")));
-        Assert.Contains(new MqttIngestOptions { MaxConnections = -1 }.Validate(), e => e.Contains("MaxConnections", StringComparison.Ordinal));
+        try
+        {
+            File.WriteAllText(limits, """
+                Limit                     Soft Limit           Hard Limit           Units
+                Max processes             94000                94000                processes
+                Max open files            20000                65536                files
+                """);
+            Assert.Equal(20_000 - MqttIngestOptions.ReservedFileDescriptors, new MqttIngestOptions().EffectiveMaxConnections(limits));
+            Assert.Equal(500, new MqttIngestOptions { MaxConnections = 500 }.EffectiveMaxConnections(limits));
+            File.WriteAllText(limits, "Max open files            unlimited            unlimited            files\n");
+            Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(limits));
+            File.WriteAllText(limits, "Max open files            1024                 1024                 files\n");
+            Assert.Equal(64, new MqttIngestOptions().EffectiveMaxConnections(limits));
+            Assert.Equal(1_000_000, new MqttIngestOptions().EffectiveMaxConnections(Path.Combine(dir, "absent")));
+            Assert.Contains(new MqttIngestOptions { MaxConnections = -1 }.Validate(), e => e.Contains("MaxConnections", StringComparison.Ordinal));
+        }
+        finally
+        {
+            TempDirectory.Delete(dir);
+        }
     }
 
     [Fact]
