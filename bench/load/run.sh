@@ -78,48 +78,41 @@ start_stack() { # dir, policy, vehicles, VIN prefix
   local dir=$1 policy=$2 vehicles=$3 prefix=$4
   mkdir -p "$dir"
   mqtt_port=$(free_port); vm_port=$(free_port); api_port=$(free_port); silo_port=$(free_port); gw_port=$(free_port)
-  if [ -n "$DEVICES" ]; then start_embedded "$dir" "$policy" "$vehicles" "$prefix"; return; fi
-  cat > "$dir/mosquitto.conf" <<CONF
+  local mqtt_args
+  if [ -n "$DEVICES" ]; then
+    # The silo's own broker; terminals authenticate.
+    broker_pid=""
+    mqtt_args=(--Telemetry:Mqtt:Mode=Embedded)
+  else
+    cat > "$dir/mosquitto.conf" <<CONF
 listener $mqtt_port 127.0.0.1
 allow_anonymous true
 persistence false
 max_queued_messages 0
 CONF
-  [ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
-  "$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & broker_pid=$!; pids+=("$broker_pid")
+    [ "$(id -u)" -eq 0 ] && echo "user root" >> "$dir/mosquitto.conf"
+    "$mosquitto_bin" -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 & broker_pid=$!; pids+=("$broker_pid")
+    mqtt_args=(--Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:ClientId=load-silo-$api_port)
+  fi
   # No deduplication: a sample the pipeline wrote twice shows as duplicated.
   victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port -search.latencyOffset=0s > "$dir/vm.log" 2>&1 & vm_pid=$!; pids+=("$vm_pid")
   wait_for "victoria-metrics" 30 curl -sf "http://127.0.0.1:$vm_port/health"
   local policy_arg=()
   [ "$policy" != default ] && policy_arg=("--Telemetry:TimeSeries:Policy=$policy")
   (cd "$dir" && exec dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
-    --Telemetry:Mqtt:Mode=External --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
-    --Telemetry:Mqtt:ClientId=load-silo-$api_port \
+    "${mqtt_args[@]}" --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
     --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
     --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port \
     --Telemetry:TimeSeries:FileDirectory="$dir/timeseries" --Telemetry:Alerts:FilePath="$dir/alerts.jsonl" \
     --Telemetry:DeadLetters:FilePath="$dir/dead-letters.jsonl" "${policy_arg[@]}" > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=("$silo_pid")
   wait_for "the silo's API" 60 curl -sf "http://127.0.0.1:$api_port/health"
-  wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
-}
-
-start_embedded() { # dir, policy, vehicles, VIN prefix: the silo's own broker, terminals authenticate
-  local dir=$1 policy=$2 vehicles=$3 prefix=$4
-  broker_pid=""
-  victoria-metrics -storageDataPath="$dir/vm" -httpListenAddr=127.0.0.1:$vm_port -search.latencyOffset=0s > "$dir/vm.log" 2>&1 & vm_pid=$!; pids+=("$vm_pid")
-  wait_for "victoria-metrics" 30 curl -sf "http://127.0.0.1:$vm_port/health"
-  local policy_arg=()
-  [ "$policy" != default ] && policy_arg=("--Telemetry:TimeSeries:Policy=$policy")
-  (cd "$dir" && exec dotnet "$silo_dll" --Urls=http://127.0.0.1:$api_port \
-    --Telemetry:Mqtt:Mode=Embedded --Telemetry:Mqtt:Host=127.0.0.1 --Telemetry:Mqtt:Port=$mqtt_port \
-    --Telemetry:TimeSeries:InfluxUrl=http://127.0.0.1:$vm_port/ \
-    --Telemetry:Orleans:SiloPort=$silo_port --Telemetry:Orleans:GatewayPort=$gw_port \
-    --Telemetry:TimeSeries:FileDirectory="$dir/timeseries" --Telemetry:Alerts:FilePath="$dir/alerts.jsonl" \
-    --Telemetry:DeadLetters:FilePath="$dir/dead-letters.jsonl" "${policy_arg[@]}" > "$dir/silo.log" 2>&1) & silo_pid=$!; pids+=("$silo_pid")
-  wait_for "the silo's API" 60 curl -sf "http://127.0.0.1:$api_port/health"
-  echo "   issuing $vehicles device secrets"
-  dotnet "$sim_dll" vins --vehicles "$vehicles" --vin-prefix "$prefix" > "$dir/vins.txt"
-  dotnet "$cli_dll" devices add-many --vins "$dir/vins.txt" --out "$dir/secrets.csv" --database "$dir/data/telemetry.db" > /dev/null
+  if [ -n "$DEVICES" ]; then
+    echo "   issuing $vehicles device secrets"
+    dotnet "$sim_dll" vins --vehicles "$vehicles" --vin-prefix "$prefix" > "$dir/vins.txt"
+    dotnet "$cli_dll" devices add-many --vins "$dir/vins.txt" --out "$dir/secrets.csv" --database "$dir/data/telemetry.db" > /dev/null
+  else
+    wait_for "the silo's subscription" 60 grep -q "Ingest subscribed" "$dir/silo.log"
+  fi
 }
 
 describe_cpu() { grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'; }
