@@ -100,7 +100,7 @@ internal static class VehiclesApi
             return problem;
         if (!heard)
             return TypedResults.Ok(VehicleDetail.FromRegistry(info!));
-        var status = await grains.GetGrain<IVehicleGrain>(vin).GetStatus();
+        var status = await grains.GetVehicle(vin).GetStatus();
         return TypedResults.Ok(VehicleDetail.From(status, info, clock.UtcNow));
     }
 
@@ -114,7 +114,7 @@ internal static class VehiclesApi
         var (_, heard, problem) = await ResolveAsync(vin, user, known, registry, cancellationToken);
         if (problem is not null)
             return problem;
-        ImmutableArray<Detection.TrackPoint> points = heard ? await grains.GetGrain<IVehicleGrain>(vin).GetTrack(minutes * 60) : [];
+        ImmutableArray<Detection.TrackPoint> points = heard ? await grains.GetVehicle(vin).GetTrack(minutes * 60) : [];
         var coordinates = points.Select(p => new Coordinate(p.Longitude, p.Latitude)).ToArray();
         Geometry? geometry = coordinates.Length switch
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Telemetry.Detection;
@@ -85,6 +86,8 @@ public sealed partial class VehicleGrain(
         }
     }
 
+    // Pooled state machines: both methods run once per frame, and each would otherwise allocate its box when it awaits.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IngestResult> Ingest(TelemetryBatch batch)
     {
         _changes.Clear();
@@ -99,6 +102,7 @@ public sealed partial class VehicleGrain(
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<IngestResult> IngestAsync(TelemetryBatch batch, List<Sample> accepted)
     {
         using var activity = GrainTracing.Source.StartActivity("vehicle ingest");

@@ -163,7 +163,7 @@ public sealed partial class FramePipeline(
             {
                 // A known vehicle's terminal that keeps sending corrupt frames is a data-quality
                 // finding (R9); garbage on an unknown VIN never activates a grain.
-                await grains.GetGrain<IVehicleGrain>(route.Vin).ReportCheckCodeFailure(receivedUtc);
+                await grains.GetVehicle(route.Vin).ReportCheckCodeFailure(receivedUtc);
             }
             return (frame.Rejection.Code, frame.Rejection.Message + where);
         }
@@ -303,7 +303,7 @@ public sealed partial class FramePipeline(
     /// <summary>Calls the grain; returns null when stored, or why it gave up after the bounded retries.</summary>
     private async Task<string?> DispatchAsync(TelemetryBatch batch, CancellationToken cancellationToken)
     {
-        var grain = grains.GetGrain<IVehicleGrain>(batch.Vin);
+        var grain = grains.GetVehicle(batch.Vin);
         var delay = _options.RetryDelay;
         var attempt = 0;
         while (true)

@@ -101,7 +101,7 @@ public sealed partial class VehicleSweep(
         {
             try
             {
-                await grains.GetGrain<IVehicleGrain>(vin).AdvanceClock(horizon);
+                await grains.GetVehicle(vin).AdvanceClock(horizon);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -121,6 +121,8 @@ public static class SamplePoints
     {
         // The VIN first: recovery after a crash reads it from the start of each line.
         ArgumentException.ThrowIfNullOrEmpty(series.Vin);
+        if (PlainHead(series, measurement) is { } plain)
+            return plain;
         var builder = new StringBuilder(64);
         var line = new LineBuilder(builder).Begin(measurement).Tag("vin", series.Vin);
         if (!string.IsNullOrEmpty(series.Fleet))
@@ -128,6 +130,36 @@ public static class SamplePoints
         if (!string.IsNullOrEmpty(series.Region))
             line.Tag("region", series.Region);
         return Encoding.UTF8.GetBytes(builder.ToString());
+    }
+
+    // Once per frame: without anything to escape (the usual case) the head is encoded straight into one array.
+    private static readonly SearchValues<char> Escaped = SearchValues.Create(", =\\\n\r\t");
+
+    private static byte[]? PlainHead(SeriesKey series, string measurement)
+    {
+        var fleet = series.Fleet ?? "";
+        var region = series.Region ?? "";
+        if (measurement.AsSpan().ContainsAny(Escaped) || series.Vin.AsSpan().ContainsAny(Escaped)
+            || fleet.AsSpan().ContainsAny(Escaped) || region.AsSpan().ContainsAny(Escaped))
+            return null;
+        var utf8 = Encoding.UTF8;
+        var length = utf8.GetByteCount(measurement) + ",vin=".Length + utf8.GetByteCount(series.Vin)
+            + (fleet.Length > 0 ? ",fleet=".Length + utf8.GetByteCount(fleet) : 0)
+            + (region.Length > 0 ? ",region=".Length + utf8.GetByteCount(region) : 0);
+        var head = new byte[length];
+        var at = utf8.GetBytes(measurement, head);
+        at += Append(head.AsSpan(at), ",vin="u8, series.Vin);
+        if (fleet.Length > 0)
+            at += Append(head.AsSpan(at), ",fleet="u8, fleet);
+        if (region.Length > 0)
+            at += Append(head.AsSpan(at), ",region="u8, region);
+        return head;
+
+        static int Append(Span<byte> to, ReadOnlySpan<byte> key, string value)
+        {
+            key.CopyTo(to);
+            return key.Length + Encoding.UTF8.GetBytes(value, to[key.Length..]);
+        }
     }
 
     /// <summary>The line of one alert change, at the episode's start time.</summary>

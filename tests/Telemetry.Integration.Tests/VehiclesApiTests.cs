@@ -204,6 +204,13 @@ public sealed class VehiclesApiTests
         // The check can fail: the vehicle that sent data has its grain.
         Assert.Equal(1, await management.GetGrainActivationCount((GrainReference)grains.GetGrain<IVehicleGrain>(NorthVin), ct));
         Assert.False(index.IsKnown(NeverVin));
+
+        // The references ingest builds (Orleans type names resolved once) name the same grain through the same interface.
+        var fromIngest = (GrainReference)grains.GetVehicle(NorthVin);
+        var usual = (GrainReference)grains.GetGrain<IVehicleGrain>(NorthVin);
+        Assert.Equal(usual.GetGrainId(), fromIngest.GetGrainId());
+        Assert.Equal(usual.InterfaceType, fromIngest.InterfaceType);
+        Assert.Equal(NorthVin, (await grains.GetVehicle(NorthVin).GetStatus()).Vin);
     }
 
     private static async Task<JsonElement> PageAsync(HttpClient client, string path, CancellationToken ct)

@@ -68,6 +68,23 @@ public sealed class InfluxTimeSeriesSinkTests
         [.. Enumerable.Range(offset, count).Select(i => TestData.FullSample(T0.AddSeconds(i)))];
 
     [Fact]
+    public void Compress_LargeBodyThenSmallOnTheSameThread_EachDecompressesToItsOwnBody()
+    {
+        // The compression stream is reused between requests: a smaller body after a larger one must not carry its tail.
+        var large = System.Text.Encoding.UTF8.GetBytes(string.Join('\n', Enumerable.Range(0, 5000).Select(i => SamplePoints.ToLine("LGDCHA1G8MA127733", TestData.FullSample(T0.AddSeconds(i))))));
+        var small = "hdv,vin=LGDCHA1G8MA127733 speedKmh=1 1772353815"u8.ToArray();
+
+        foreach (var body in new[] { large, small, large })
+        {
+            var compressed = InfluxLineBatchWriter.Compress(body, System.IO.Compression.CompressionLevel.Fastest);
+            using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(compressed), System.IO.Compression.CompressionMode.Decompress);
+            using var back = new MemoryStream();
+            gzip.CopyTo(back);
+            Assert.Equal(body, back.ToArray());
+        }
+    }
+
+    [Fact]
     public async Task WriteSamplesAsync_TaskCompletesOnlyAfterTheServerAcceptedTheBatch()
     {
         var writer = new FakeWriter { Gated = true };

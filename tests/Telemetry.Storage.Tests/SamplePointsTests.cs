@@ -28,6 +28,20 @@ public sealed class SamplePointsTests
         Assert.Equal("hdv,vin=LGDCHA1G8MA127733,fleet=jinan-haulage,region=370100", head);
     }
 
+    [Theory]
+    [InlineData("LGDCHA1G8MA127733", null, null, "hdv,vin=LGDCHA1G8MA127733")]
+    [InlineData("LGDCHA1G8MA127733", "", "", "hdv,vin=LGDCHA1G8MA127733")]
+    [InlineData("LGDCHA1G8MA127733", null, "鲁A", "hdv,vin=LGDCHA1G8MA127733,region=鲁A")]
+    [InlineData("LGDCHA1G8MA127733", "济南 运输", "37,01", "hdv,vin=LGDCHA1G8MA127733,fleet=济南\\ 运输,region=37\\,01")]
+    [InlineData("LGDCHA1G8MA127733", "a=b", "c\\d", "hdv,vin=LGDCHA1G8MA127733,fleet=a\\=b,region=c/d")]
+    [InlineData("LGDCHA1G8MA127733", "line\nbreak", null, "hdv,vin=LGDCHA1G8MA127733,fleet=line\\ break")]
+    public void SeriesHead_WithOrWithoutCharactersToEscape_IsTheEscapedUtf8Head(string vin, string? fleet, string? region, string expected)
+    {
+        var head = SamplePoints.SeriesHead(new SeriesKey(vin, fleet, region));
+
+        Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(head));
+    }
+
     [Fact]
     public void ToLine_FullSample_WritesEveryCanonicalFieldWithItsValue()
     {

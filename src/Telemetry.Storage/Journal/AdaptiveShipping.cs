@@ -51,7 +51,10 @@ public sealed class AdaptiveShipping
         {
             if (!_episodes.TryGetValue(vin, out var list))
                 _episodes[vin] = list = [];
-            var index = list.FindIndex(e => e.Start == start);
+            // A loop, not FindIndex with a lambda: the captured start would cost a closure on every line read.
+            var index = list.Count - 1;
+            while (index >= 0 && list[index].Start != start)
+                index--;
             if (index >= 0)
                 list[index] = new Episode(start, end);
             else

@@ -156,6 +156,7 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask Await(ValueTask<long> append) => await append;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AwaitHolding(ValueTask<long> append, byte[] aggregates)
     {
         try
