@@ -14,7 +14,9 @@
 #   DEVICES=1         the silo's embedded broker with device authentication and one connection per truck
 #                     (secrets issued with telemetry-cli devices add-many), instead of mosquitto
 #   OUT=/tmp/silo.perf.data
-#   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose)
+#   ALLOC_TRACE=/tmp/silo-alloc.nettrace   also records 8 s of allocation samples (dotnet-trace gc-verbose;
+#                             dotnet tool install -g dotnet-trace) and prints the bytes by type and by
+#                             allocating stack (bench/Telemetry.AllocationReport)
 #   GCDUMP=/tmp/silo.gcdump   also takes a heap snapshot (dotnet-gcdump) after the profile and prints
 #                             its summary and the GC heap bytes per vehicle (fixed costs included)
 # Needs perf (Debian linux-perf).
@@ -37,6 +39,7 @@ mosquitto_bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 dotnet build src/Telemetry.Silo -c Release -nologo -v quiet >/dev/null
 dotnet build simulators/Telemetry.Simulator -c Release -nologo -v quiet >/dev/null
 [ -n "$DEVICES" ] && dotnet build src/Telemetry.Cli -c Release -nologo -v quiet >/dev/null
+[ -n "${ALLOC_TRACE:-}" ] && dotnet build bench/Telemetry.AllocationReport -c Release -nologo -v quiet >/dev/null
 silo_dll=$root/src/Telemetry.Silo/bin/Release/net10.0/Telemetry.Silo.dll
 sim_dll=$root/simulators/Telemetry.Simulator/bin/Release/net10.0/Telemetry.Simulator.dll
 
@@ -115,6 +118,10 @@ if [ -n "${GCDUMP:-}" ] && [ -s "$GCDUMP.txt" ]; then
   # The first line is the heap's total (live objects after the snapshot's GC); fixed costs (buffers,
   # metric points, the runtime) are included, so it is an upper bound of the bytes per vehicle.
   awk -v n="$VEHICLES" '/GC Heap bytes/ {gsub(",", "", $1); printf "GC heap in the snapshot: %.0f bytes, %.0f per vehicle\n", $1, $1 / n; exit}' "$GCDUMP.txt"
+fi
+if [ -n "${ALLOC_TRACE:-}" ] && [ -s "$ALLOC_TRACE" ]; then
+  echo "== allocations during 8 s ($ALLOC_TRACE)"
+  dotnet "$root/bench/Telemetry.AllocationReport/bin/Release/net10.0/Telemetry.AllocationReport.dll" "$ALLOC_TRACE" --top 12 || true
 fi
 echo "== self"
 perf report -i "$OUT" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60 || true

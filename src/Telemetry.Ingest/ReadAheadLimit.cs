@@ -29,6 +29,9 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
     private long _taken;
     private TaskCompletionSource? _resume;
 
+    /// <summary>Most messages read ahead of the handler before reading stops.</summary>
+    public int Limit => limit;
+
     /// <summary>Messages read from the broker and not yet taken by the handler.</summary>
     public long Waiting => Math.Max(0, Interlocked.Read(ref _read) - Interlocked.Read(ref _taken));
 
@@ -123,8 +126,27 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
         }
     }
 
+    /// <summary>
+    /// The connection's reads, buffered: MQTTnet reads each packet in two to three small reads (the fixed header,
+    /// a byte of its length, the body), each of them a system call on the socket; one read of up to
+    /// <see cref="BufferBytes"/> here serves many packets of a busy subscription. The PUBLISH packets are counted
+    /// as their bytes are handed to MQTTnet, and none is handed while <c>limit</c> are waiting: MQTTnet's queue
+    /// stays within the limit, and this buffer holds at most <see cref="BufferBytes"/> more. Writes are gathered
+    /// the same way (<see cref="WriteAsync"/>).
+    /// </summary>
     private sealed class LimitedChannel(IMqttChannel inner, ReadAheadLimit limit) : IMqttChannel
     {
+        private const int BufferBytes = 64 * 1024;
+        private const int MaxPendingBytes = 256 * 1024;
+        private readonly byte[] _buffer = new byte[BufferBytes];
+        private readonly Lock _writeGate = new();
+        private ArrayBufferWriter<byte> _pending = new(4096);
+        private ArrayBufferWriter<byte> _spare = new(4096);
+        private Task _flush = Task.CompletedTask;
+        private bool _flushing;
+        private Exception? _writeFailure;
+        private int _start;
+        private int _end;
         private MqttFraming _framing;
 
         public X509Certificate2 ClientCertificate => inner.ClientCertificate;
@@ -134,23 +156,125 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
 
         public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
 
-        public Task DisconnectAsync(CancellationToken cancellationToken) => inner.DisconnectAsync(cancellationToken);
+        public async Task DisconnectAsync(CancellationToken cancellationToken)
+        {
+            // The acknowledgements (and the DISCONNECT) written so far go out before the socket closes.
+            await WrittenAsync();
+            await inner.DisconnectAsync(cancellationToken);
+        }
 
-        public async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            _start < _end && limit.Waiting < limit.Limit
+                ? Task.FromResult(Take(buffer, offset, count))
+                : WaitAndReadAsync(buffer, offset, count, cancellationToken);
+
+        private async Task<int> WaitAndReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         {
             await limit.WaitAsync(cancellationToken);
-            var read = await inner.ReadAsync(buffer, offset, count, cancellationToken);
+            if (_start == _end)
+            {
+                var read = await inner.ReadAsync(_buffer, 0, _buffer.Length, cancellationToken);
+                if (read <= 0)
+                {
+                    return read;
+                }
+                (_start, _end) = (0, read);
+            }
+            return Take(buffer, offset, count);
+        }
+
+        private int Take(byte[] buffer, int offset, int count)
+        {
+            var take = Math.Min(count, _end - _start);
+            Buffer.BlockCopy(_buffer, _start, buffer, offset, take);
             long publishes = 0;
-            _framing.Follow(buffer.AsSpan(offset, read), long.MaxValue, ref publishes);
+            _framing.Follow(_buffer.AsSpan(_start, take), long.MaxValue, ref publishes);
             if (publishes > 0)
             {
                 limit.Read(publishes);
             }
-            return read;
+            _start += take;
+            return take;
         }
 
-        public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, isEndOfPacket, cancellationToken);
+        /// <summary>
+        /// Takes the packet's bytes and returns: a running flush sends them, together with whatever other packets
+        /// (mostly PUBACKs, one per message) were written meanwhile, in one write to the socket instead of one each.
+        /// Waits only while more than <see cref="MaxPendingBytes"/> are unsent. A failed send fails every later write.
+        /// </summary>
+        public Task WriteAsync(ReadOnlySequence<byte> buffer, bool isEndOfPacket, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (_writeGate)
+            {
+                if (_writeFailure is { } failure)
+                {
+                    return Task.FromException(failure);
+                }
+                foreach (var segment in buffer)
+                {
+                    _pending.Write(segment.Span);
+                }
+                if (!_flushing)
+                {
+                    _flushing = true;
+                    _flush = FlushAsync();
+                }
+                return _pending.WrittenCount > MaxPendingBytes ? _flush : Task.CompletedTask;
+            }
+        }
+
+        private async Task FlushAsync()
+        {
+            // Off the writer's thread, so that the packets written meanwhile go in the same send.
+            await Task.Yield();
+            while (true)
+            {
+                ArrayBufferWriter<byte> sending;
+                lock (_writeGate)
+                {
+                    if (_pending.WrittenCount == 0)
+                    {
+                        _flushing = false;
+                        return;
+                    }
+                    (sending, _pending, _spare) = (_pending, _spare, _pending);
+                }
+                try
+                {
+                    await inner.WriteAsync(new ReadOnlySequence<byte>(sending.WrittenMemory), true, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    // Seen by the next write; the reads of a broken connection fail too, and MQTTnet reconnects.
+                    lock (_writeGate)
+                    {
+                        _writeFailure = ex;
+                        _flushing = false;
+                    }
+                    return;
+                }
+                sending.ResetWrittenCount();
+            }
+        }
+
+        /// <summary>Completes once every byte written so far was sent, or sending failed (the flush never throws).</summary>
+        private async Task WrittenAsync()
+        {
+            while (true)
+            {
+                Task flush;
+                lock (_writeGate)
+                {
+                    if (!_flushing)
+                    {
+                        return;
+                    }
+                    flush = _flush;
+                }
+                await flush;
+            }
+        }
 
         public void Dispose() => inner.Dispose();
     }
