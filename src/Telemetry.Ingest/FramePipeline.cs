@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -93,7 +94,7 @@ public sealed partial class FramePipeline(
             // One payload may hold several concatenated frames: each is stored or rejected on its own.
             var frames = decoder.DecodeAll(route.Format, route.Vin, payload.Span, receivedUtc, registry.Find(route.Vin));
             activity?.SetTag("telemetry.frames", frames.Count);
-            var archived = Task.CompletedTask;
+            ValueTask archived = default;
             var stored = 0;
             for (var index = 0; index < frames.Count; index++)
             {
@@ -234,7 +235,9 @@ public sealed partial class FramePipeline(
         }
     }
 
-    private async Task ArchiveAsync(string topic, ReadOnlyMemory<byte> payload, DateTime receivedUtc, Arrival arrival, CancellationToken cancellationToken)
+    // Pooled state machines (here and in the two dispatch methods): each runs once per frame and is awaited once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ArchiveAsync(string topic, ReadOnlyMemory<byte> payload, DateTime receivedUtc, Arrival arrival, CancellationToken cancellationToken)
     {
         var length = ArchivedFrame.EncodedLength(topic, payload.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(length);
@@ -270,7 +273,8 @@ public sealed partial class FramePipeline(
         }
     }
 
-    private async Task<string?> DispatchInOrderAsync(TelemetryBatch batch, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<string?> DispatchInOrderAsync(TelemetryBatch batch, CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task? previous;
@@ -301,7 +305,8 @@ public sealed partial class FramePipeline(
     }
 
     /// <summary>Calls the grain; returns null when stored, or why it gave up after the bounded retries.</summary>
-    private async Task<string?> DispatchAsync(TelemetryBatch batch, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<string?> DispatchAsync(TelemetryBatch batch, CancellationToken cancellationToken)
     {
         var grain = grains.GetVehicle(batch.Vin);
         var delay = _options.RetryDelay;

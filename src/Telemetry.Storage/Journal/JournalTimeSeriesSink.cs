@@ -112,7 +112,9 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
     private ValueTask Append(ArrayBufferWriter<byte> buffer, int aggregatesFrom, CancellationToken cancellationToken,
         JournalRecordType type = JournalRecordType.Points)
     {
+        // The aggregate lines of this record, kept (in a pooled array) until the append is known to have succeeded.
         byte[]? aggregates = null;
+        var aggregatesLength = 0;
         try
         {
             if (aggregatesFrom >= 0)
@@ -123,7 +125,12 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
                 if (!journal.Stats.IsFull)
                     aggregatesFrom = TakeHeld(buffer, aggregatesFrom);
                 if (buffer.WrittenCount > aggregatesFrom)
-                    aggregates = buffer.WrittenSpan[aggregatesFrom..].TrimStart((byte)'\n').ToArray();
+                {
+                    var lines = buffer.WrittenSpan[aggregatesFrom..].TrimStart((byte)'\n');
+                    aggregates = ArrayPool<byte>.Shared.Rent(Math.Max(1, lines.Length));
+                    lines.CopyTo(aggregates);
+                    aggregatesLength = lines.Length;
+                }
             }
             if (buffer.WrittenCount == 0)
                 return default;
@@ -136,7 +143,7 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
             }
             catch when (aggregates is not null)
             {
-                Hold(aggregates);
+                Hold(aggregates.AsSpan(0, aggregatesLength));
                 throw;
             }
             if (append.IsCompletedSuccessfully)
@@ -145,10 +152,16 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
                 return default;
             }
 
-            return aggregates is null ? Await(append) : AwaitHolding(append, aggregates);
+            if (aggregates is null)
+                return Await(append);
+            var pending = AwaitHolding(append, aggregates, aggregatesLength);
+            aggregates = null; // returned to the pool by AwaitHolding
+            return pending;
         }
         finally
         {
+            if (aggregates is not null)
+                ArrayPool<byte>.Shared.Return(aggregates);
             ReturnBuffer(buffer);
         }
     }
@@ -157,7 +170,7 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
     private static async ValueTask Await(ValueTask<long> append) => await append;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitHolding(ValueTask<long> append, byte[] aggregates)
+    private async ValueTask AwaitHolding(ValueTask<long> append, byte[] aggregates, int length)
     {
         try
         {
@@ -165,8 +178,12 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         }
         catch
         {
-            Hold(aggregates);
+            Hold(aggregates.AsSpan(0, length));
             throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(aggregates);
         }
     }
 
@@ -193,12 +210,13 @@ public sealed class JournalTimeSeriesSink(IJournal journal, TimeSeriesOptions? o
         }
     }
 
-    private void Hold(byte[] aggregates)
+    private void Hold(ReadOnlySpan<byte> aggregates)
     {
-        if (aggregates.Length == 0)
+        if (aggregates.IsEmpty)
             return;
+        var copy = aggregates.ToArray();
         lock (_heldGate)
-            _held.Add(aggregates);
+            _held.Add(copy);
     }
 
     private static ArrayBufferWriter<byte> RentBuffer()
