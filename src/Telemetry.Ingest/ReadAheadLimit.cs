@@ -158,8 +158,15 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
 
         public async Task DisconnectAsync(CancellationToken cancellationToken)
         {
-            // The acknowledgements (and the DISCONNECT) written so far go out before the socket closes.
-            await WrittenAsync();
+            // The acknowledgements (and the DISCONNECT) written so far go out before the socket closes, unless
+            // the caller stops waiting first (a broker that no longer reads).
+            try
+            {
+                await WrittenAsync().WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
             await inner.DisconnectAsync(cancellationToken);
         }
 
