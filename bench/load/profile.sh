@@ -21,6 +21,7 @@
 #                             its summary and the GC heap bytes per vehicle (fixed costs included)
 # Needs perf (Debian linux-perf).
 set -euo pipefail
+trap 'echo "profile.sh: stopped at line $LINENO (exit $?); the silo and load logs are kept in /tmp/profile-silo.log and /tmp/profile-load.log" >&2' ERR
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 VEHICLES=${VEHICLES:-20000}
@@ -85,7 +86,13 @@ dotnet "$sim_dll" load --vehicles "$VEHICLES" --duration "$DURATION" --broker 12
   --report "$dir/report.json" $LOAD_ARGS > "$dir/load.log" 2>&1 & load_pid=$!
 sleep "$WARMUP_SECONDS"
 cpu0=$(awk '{print $14+$15}' /proc/$silo_dotnet/stat)
-metric() { curl -s "http://127.0.0.1:$api_port/metrics" | awk -v m="$1" 'index($0, m) == 1 {s+=$2} END{printf "%.0f\n", s+0}'; }
+# A busy silo may be slow to answer: a few tries, 10 s each, and a clear stop rather than a silent 0.
+metric() {
+  local text=""
+  for _ in 1 2 3; do text=$(curl -s --max-time 10 "http://127.0.0.1:$api_port/metrics") && break; text=""; sleep 1; done
+  [ -n "$text" ] || { echo "the silo's /metrics did not answer (3 tries of 10 s); see /tmp/profile-silo.log" >&2; return 1; }
+  printf '%s\n' "$text" | awk -v m="$1" 'index($0, m) == 1 {s+=$2} END{printf "%.0f\n", s+0}'
+}
 stored0=$(metric telemetry_samples_accepted_total); alloc0=$(metric dotnet_gc_heap_total_allocated)
 t0=$(date +%s.%N); commits0=$(metric telemetry_storage_journal_commits_total); appended0=$(metric telemetry_storage_journal_appended_total)
 perf record -e cpu-clock -F 499 -g -p "$silo_dotnet" -o "$OUT" -- sleep "$TRACE_SECONDS" > /dev/null 2>&1
