@@ -29,9 +29,6 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
     private long _taken;
     private TaskCompletionSource? _resume;
 
-    /// <summary>Most messages read ahead of the handler before reading stops.</summary>
-    public int Limit => limit;
-
     /// <summary>Messages read from the broker and not yet taken by the handler.</summary>
     public long Waiting => Math.Max(0, Interlocked.Read(ref _read) - Interlocked.Read(ref _taken));
 
@@ -50,15 +47,18 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
     public void Taken()
     {
         Interlocked.Increment(ref _taken);
-        if (Volatile.Read(ref _resume) is not null && Waiting < limit)
+        if (Volatile.Read(ref _resume) is not null && MayRead)
         {
             Resume();
         }
     }
 
-    /// <summary>Completes when reading may go on: fewer than <c>limit</c> messages are waiting.</summary>
+    /// <summary>Reading may go on: fewer than <c>limit</c> messages are waiting.</summary>
+    public bool MayRead => Waiting < limit;
+
+    /// <summary>Completes when reading may go on (<see cref="MayRead"/>).</summary>
     public ValueTask WaitAsync(CancellationToken cancellationToken) =>
-        Waiting < limit ? default : PauseAsync(cancellationToken);
+        MayRead ? default : PauseAsync(cancellationToken);
 
     private async ValueTask PauseAsync(CancellationToken cancellationToken)
     {
@@ -73,7 +73,7 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
             }
             // Taken() counts first and then looks for a waiter; this sets the waiter first and then counts.
             Interlocked.MemoryBarrier();
-            if (Waiting < limit)
+            if (MayRead)
             {
                 Resume();
                 return;
@@ -171,7 +171,7 @@ internal sealed class ReadAheadLimit(int limit, Action onPaused)
         }
 
         public Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            _start < _end && limit.Waiting < limit.Limit
+            _start < _end && limit.MayRead
                 ? Task.FromResult(Take(buffer, offset, count))
                 : WaitAndReadAsync(buffer, offset, count, cancellationToken);
 

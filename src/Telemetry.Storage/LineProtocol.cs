@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
@@ -48,6 +49,12 @@ public static class LineProtocol
         var ticks = utc.Ticks - DateTime.UnixEpoch.Ticks;
         return ticks >= 0 ? ticks / TimeSpan.TicksPerSecond : -((-ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
     }
+
+    // Every character AppendEscaped changes (with escapeEquals): a text without any is written as it is.
+    private static readonly SearchValues<char> Escaped = SearchValues.Create(", =\\\n\r\t");
+
+    /// <summary>True when <see cref="AppendEscaped"/> would change <paramref name="text"/> (with or without escaping '=').</summary>
+    internal static bool NeedsEscaping(ReadOnlySpan<char> text) => text.ContainsAny(Escaped);
 
     internal static void AppendEscaped(StringBuilder builder, string text, bool escapeEquals)
     {

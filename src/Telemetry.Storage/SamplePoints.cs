@@ -133,14 +133,12 @@ public static class SamplePoints
     }
 
     // Once per frame: without anything to escape (the usual case) the head is encoded straight into one array.
-    private static readonly SearchValues<char> Escaped = SearchValues.Create(", =\\\n\r\t");
-
     private static byte[]? PlainHead(SeriesKey series, string measurement)
     {
         var fleet = series.Fleet ?? "";
         var region = series.Region ?? "";
-        if (measurement.AsSpan().ContainsAny(Escaped) || series.Vin.AsSpan().ContainsAny(Escaped)
-            || fleet.AsSpan().ContainsAny(Escaped) || region.AsSpan().ContainsAny(Escaped))
+        if (LineProtocol.NeedsEscaping(measurement) || LineProtocol.NeedsEscaping(series.Vin)
+            || LineProtocol.NeedsEscaping(fleet) || LineProtocol.NeedsEscaping(region))
             return null;
         var utf8 = Encoding.UTF8;
         var length = utf8.GetByteCount(measurement) + ",vin=".Length + utf8.GetByteCount(series.Vin)
